@@ -1,0 +1,19 @@
+from django.contrib import admin
+
+from registry.models import Message, Participant
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = ("domain", "role", "status", "endpoint_url", "source", "updated_at")
+    list_filter = ("role", "status", "source")
+    search_fields = ("domain",)
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "direction", "message_type", "sender_domain", "recipient_domain", "status")
+    list_filter = ("direction", "status", "message_type")
+    search_fields = ("message_id", "conversation_id", "sender_domain", "recipient_domain")
+    list_select_related = ("participant",)
+    raw_id_fields = ("participant", "request")

@@ -1,0 +1,60 @@
+"""Participants: the DSOs and AGRs allowed to talk to the CRO, with their keys and endpoints."""
+
+from django.db import models
+from django.db.models import Q
+
+from registry.validators import validate_internet_domain, validate_public_key
+
+
+class Participant(models.Model):
+    class Role(models.TextChoices):
+        DSO = "DSO", "DSO"
+        AGR = "AGR", "AGR"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        BARRED = "barred", "Barred"
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", "Registered by an administrator"
+        DNS = "dns", "Discovered in DNS (open mode)"
+
+    domain = models.CharField(max_length=253, validators=[validate_internet_domain])
+    role = models.CharField(max_length=3, choices=Role.choices)
+    # Base64 of the 32-byte Ed25519 public key. A second key is valid beside the first
+    # while a participant rotates keys.
+    public_key = models.CharField(max_length=44, validators=[validate_public_key])
+    public_key_next = models.CharField(
+        max_length=44, blank=True, default="", validators=[validate_public_key]
+    )
+    endpoint_url = models.URLField(max_length=500)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.ADMIN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["domain", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "role"], name="participant_unique_domain_role"),
+            models.CheckConstraint(condition=Q(role__in=["DSO", "AGR"]), name="participant_role_is_dso_or_agr"),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "barred"]), name="participant_status_is_known"
+            ),
+            models.CheckConstraint(
+                condition=~Q(public_key_next=models.F("public_key")),
+                name="participant_second_key_differs_from_first",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.domain} ({self.role})"
+
+    @property
+    def public_keys(self) -> list[str]:
+        """Every key a signature may verify with: the current one, then the rotation key."""
+        return [key for key in (self.public_key, self.public_key_next) if key]
+
+    @property
+    def is_barred(self) -> bool:
+        return self.status == self.Status.BARRED

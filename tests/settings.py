@@ -1,0 +1,23 @@
+"""Settings for the test suite: production settings with test defaults for what must be set.
+
+Values go into os.environ (not only into this module) so that the processes the end-to-end
+tests start (web server, Celery worker) run with the very same configuration.
+"""
+
+import os
+
+from registry.uftp.keys import generate_keypair
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-for-the-test-suite-only-0123456789")
+os.environ.setdefault("CRO_DOMAIN", "cro.example.com")
+os.environ.setdefault("ALLOWED_HOSTS", "*")
+os.environ.setdefault("CRO_VAR_DIR", "/tmp/cro-test-var")
+if not os.environ.get("CRO_SIGNING_KEY") and not os.environ.get("CRO_SIGNING_KEY_FILE"):
+    os.environ["CRO_SIGNING_KEY"] = generate_keypair()[0]
+
+from cro.settings import *  # noqa: E402,F403
+
+# Tests speak plain HTTP to the test client.
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -58,6 +58,8 @@ CRO_AGR_CONFLICT_POLICY = os.environ.get("CRO_AGR_CONFLICT_POLICY", "reject").st
 if CRO_AGR_CONFLICT_POLICY not in {"reject", "supersede"}:
     raise ImproperlyConfigured("CRO_AGR_CONFLICT_POLICY must be 'reject' or 'supersede'")
 CRO_MAX_MESSAGE_BYTES = env_int("CRO_MAX_MESSAGE_BYTES", 10 * 1024 * 1024)
+# Django must let the endpoint read a body of the allowed size.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(CRO_MAX_MESSAGE_BYTES, 2_621_440)
 # Requests per sender (domain, role) per minute; 0 switches the limit off.
 CRO_RATE_LIMIT_PER_MINUTE = env_int("CRO_RATE_LIMIT_PER_MINUTE", 600)
 # Delivery of responses: retried with exponential backoff for this long, then failed.
@@ -68,6 +70,10 @@ CRO_DELIVERY_TIMEOUT_SECONDS = env_int("CRO_DELIVERY_TIMEOUT_SECONDS", 30)
 # Open mode: DNS answers are cached this long; a lookup gives up after the timeout.
 CRO_DNS_CACHE_SECONDS = env_int("CRO_DNS_CACHE_SECONDS", 3600)
 CRO_DNS_TIMEOUT_SECONDS = env_int("CRO_DNS_TIMEOUT_SECONDS", 5)
+# Name servers for open-mode lookups ("host" or "host:port", comma-separated); empty: the system's.
+CRO_DNS_NAMESERVERS = env_list("CRO_DNS_NAMESERVERS", "")
+# The URL scheme of endpoints found in DNS (the spec says https).
+CRO_DNS_ENDPOINT_SCHEME = os.environ.get("CRO_DNS_ENDPOINT_SCHEME", "https")
 # Messages left in a non-final state longer than this are dispatched again by the sweep.
 CRO_SWEEP_AFTER_SECONDS = env_int("CRO_SWEEP_AFTER_SECONDS", 60)
 
@@ -172,6 +178,18 @@ if not DEBUG:
     X_FRAME_OPTIONS = "DENY"
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+
+# Shared by every web process: the rate limiter and the open-mode DNS cache live here.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 
 # ------------------------------------------------------------------------------ REST API
 REST_FRAMEWORK = {

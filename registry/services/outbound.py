@@ -1,0 +1,184 @@
+"""Outbound messages: build, sign and deliver what the CRO sends (cro-rules §6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+
+import requests
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from registry.models import Message, Participant
+from registry.uftp import codec, messages, versions
+
+logger = logging.getLogger(__name__)
+
+# 4xx answers that may heal by themselves: retried like 5xx (cro-rules §6).
+RETRYABLE_CLIENT_ERRORS = frozenset({404, 419, 429})
+
+
+def outbound_message_create(
+    *, payload: messages.PayloadMessage, recipient: Participant, request: Message | None = None
+) -> Message:
+    """Sign `payload`, store it as queued and dispatch its delivery after the commit."""
+    inner_xml = codec.serialize(payload)
+    signed_xml = codec.build_signed_message(
+        sender_domain=settings.CRO_DOMAIN,
+        sender_role=messages.Role.CRO,
+        inner_xml=inner_xml,
+        private_key=settings.CRO_SIGNING_KEY,
+    )
+    now = timezone.now()
+    result = getattr(payload, "result", None)
+    message = Message.objects.create(
+        direction=Message.Direction.OUTBOUND,
+        status=Message.Status.RESPONSE_QUEUED,
+        message_type=payload.message_type,
+        version=payload.version,
+        sender_domain=settings.CRO_DOMAIN,
+        sender_role=messages.Role.CRO,
+        recipient_domain=recipient.domain,
+        recipient_role=recipient.role,
+        participant=recipient,
+        message_id=payload.message_id,
+        conversation_id=payload.conversation_id,
+        reference_message_id=getattr(payload, "reference_message_id", None) or "",
+        time_stamp=payload.time_stamp,
+        request=request,
+        signed_xml=signed_xml.decode("utf-8"),
+        inner_xml=inner_xml.decode("utf-8"),
+        body_digest=hashlib.sha256(inner_xml).hexdigest(),
+        result=result.value if result else "",
+        rejection_reason=getattr(payload, "rejection_reason", None) or "",
+        next_attempt_at=now,
+        give_up_at=now + dt.timedelta(seconds=settings.CRO_DELIVERY_RETRY_SECONDS),
+    )
+    transaction.on_commit(lambda: message_delivery_dispatch(message_pk=message.pk))
+    return message
+
+
+def message_delivery_dispatch(*, message_pk: int, countdown: float = 0) -> bool:
+    """Hand a delivery to a worker; False when the broker is unreachable (the sweep retries)."""
+    from registry.tasks import deliver_outbound_message
+
+    try:
+        deliver_outbound_message.apply_async(args=[message_pk], countdown=countdown, retry=False)
+    except Exception:
+        logger.warning("broker unreachable, delivery %s left for the sweep", message_pk, exc_info=True)
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    delivered: bool = False
+    failed: bool = False
+    # Seconds until the next attempt, when one is due.
+    retry_in: float | None = None
+
+
+def _backoff_seconds(attempt: int) -> float:
+    base = settings.CRO_DELIVERY_BACKOFF_BASE_SECONDS
+    return float(min(base * 2 ** max(attempt - 1, 0), settings.CRO_DELIVERY_BACKOFF_MAX_SECONDS))
+
+
+def outbound_message_deliver(*, message_pk: int) -> DeliveryOutcome | None:
+    """Make one delivery attempt. None when another worker holds the message or it is done.
+
+    The attempt is claimed with a conditional UPDATE (a lease on next_attempt_at), so two
+    workers never POST the same message at once, on PostgreSQL and SQLite alike.
+    """
+    now = timezone.now()
+    lease = dt.timedelta(seconds=settings.CRO_DELIVERY_TIMEOUT_SECONDS + 30)
+    claimed = (
+        Message.objects.filter(
+            pk=message_pk, direction=Message.Direction.OUTBOUND, status=Message.Status.RESPONSE_QUEUED
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(next_attempt_at=now + lease, attempts=F("attempts") + 1, updated_at=now)
+    )
+    if not claimed:
+        return None
+    message = Message.objects.select_related("participant").get(pk=message_pk)
+    retryable, error = _post(message)
+    now = timezone.now()
+    if error is None:
+        Message.objects.filter(pk=message_pk).update(
+            status=Message.Status.DELIVERED, delivered_at=now, last_error="", next_attempt_at=None, updated_at=now
+        )
+        return DeliveryOutcome(delivered=True)
+    give_up_at = message.give_up_at or now
+    if not retryable or now >= give_up_at:
+        if retryable:
+            error = f"{error} (gave up after {message.attempts} attempts)"
+        Message.objects.filter(pk=message_pk).update(
+            status=Message.Status.FAILED, last_error=error, next_attempt_at=None, updated_at=now
+        )
+        logger.warning("delivery of message %s failed: %s", message_pk, error)
+        return DeliveryOutcome(failed=True)
+    delay = min(_backoff_seconds(message.attempts), max((give_up_at - now).total_seconds(), 0.0))
+    Message.objects.filter(pk=message_pk).update(
+        last_error=error, next_attempt_at=now + dt.timedelta(seconds=delay), updated_at=now
+    )
+    return DeliveryOutcome(retry_in=delay)
+
+
+def _post(message: Message) -> tuple[bool, str | None]:
+    """POST the signed message; (retryable, error) with error None on success."""
+    endpoint = message.participant.endpoint_url
+    try:
+        response = requests.post(
+            endpoint,
+            data=message.signed_xml.encode("utf-8"),
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+            timeout=settings.CRO_DELIVERY_TIMEOUT_SECONDS,
+            allow_redirects=False,
+        )
+    except requests.Timeout:
+        return True, f"timeout after {settings.CRO_DELIVERY_TIMEOUT_SECONDS}s posting to {endpoint}"
+    except requests.RequestException as exc:
+        return True, f"{exc.__class__.__name__} posting to {endpoint}: {exc}"
+    if response.status_code == 200:
+        return False, None
+    error = f"HTTP {response.status_code} from {endpoint}: {response.text[:500]}"
+    if 400 <= response.status_code < 500 and response.status_code not in RETRYABLE_CLIENT_ERRORS:
+        return False, error
+    return True, error
+
+
+def outbound_message_retry(*, message: Message) -> Message:
+    """An administrator's "retry now": a failed delivery is queued again, with a new retry window."""
+    if message.direction != Message.Direction.OUTBOUND or message.status != Message.Status.FAILED:
+        raise ValidationError("only a failed outbound message can be retried")
+    now = timezone.now()
+    Message.objects.filter(pk=message.pk, status=Message.Status.FAILED).update(
+        status=Message.Status.RESPONSE_QUEUED,
+        next_attempt_at=now,
+        give_up_at=now + dt.timedelta(seconds=settings.CRO_DELIVERY_RETRY_SECONDS),
+        updated_at=now,
+    )
+    transaction.on_commit(lambda: message_delivery_dispatch(message_pk=message.pk))
+    message.refresh_from_db()
+    return message
+
+
+def participant_test_message_send(*, participant: Participant, version: str | None = None) -> Message:
+    """Send the CRO's own TestMessage; the TestMessageResponse is recorded against it."""
+    version = version or versions.profile_for_major(max(versions.SCHEMA_SETS)).version
+    payload = messages.TestMessage(
+        version=version,
+        sender_domain=settings.CRO_DOMAIN,
+        recipient_domain=participant.domain,
+        time_stamp=timezone.now(),
+        message_id=str(uuid.uuid4()),
+        conversation_id=str(uuid.uuid4()),
+    )
+    with transaction.atomic():
+        return outbound_message_create(payload=payload, recipient=participant)

@@ -1,0 +1,133 @@
+"""Every difference between the Shapeshifter versions the CRO speaks, in one table.
+
+To add a major version (e.g. the spec head, where every response carries
+`ReferenceMessageID` and TestMessageResponse carries `Result`): write its schema set under
+`schemas/`, add it to `SCHEMA_SETS`, and add one `VersionProfile` row per version to
+`SUPPORTED_VERSIONS`. Nothing else in the codec names a version.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from .errors import UnsupportedVersion
+
+# Directory under registry/uftp/schemas/ holding the schema of each major version.
+SCHEMA_SETS: Mapping[int, str] = MappingProxyType({3: "v3"})
+
+_VERSION_PATTERN = re.compile(r"([0-9]+)\.([0-9]+)\.([0-9]+)", re.ASCII)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VersionProfile:
+    """How one Shapeshifter version spells the CRO messages."""
+
+    version: str
+    major: int
+    schema_set: str
+    # Response element name -> attribute holding the request's MessageID.
+    reference_attributes: Mapping[str, str]
+    # False in 3.x: TestMessageResponse is bare metadata. True in the spec head.
+    test_response_has_result_and_reference: bool
+
+    def reference_attribute(self, response_type: str) -> str | None:
+        """The attribute naming the request's MessageID in `response_type`, if it has one."""
+        return self.reference_attributes.get(response_type)
+
+
+# 3.0.0 and 3.1.0 name the reference after the request, except DSOPortfolioUpdateResponse,
+# which names it after itself (sic, as in the official XSD).
+_V3_REFERENCE_ATTRIBUTES: Mapping[str, str] = MappingProxyType(
+    {
+        "DSOPortfolioUpdateResponse": "DSOPortfolioUpdateResponseMessageID",
+        "DSOPortfolioQueryResponse": "DSOPortfolioQueryMessageID",
+        "AGRPortfolioUpdateResponse": "AGRPortfolioUpdateMessageID",
+        "AGRPortfolioQueryResponse": "AGRPortfolioQueryMessageID",
+    }
+)
+
+SUPPORTED_VERSIONS: Mapping[str, VersionProfile] = MappingProxyType(
+    {
+        version: VersionProfile(
+            version=version,
+            major=3,
+            schema_set=SCHEMA_SETS[3],
+            reference_attributes=_V3_REFERENCE_ATTRIBUTES,
+            test_response_has_result_and_reference=False,
+        )
+        for version in ("3.0.0", "3.1.0")
+    }
+)
+
+
+def parse_version(version: str | None) -> tuple[int, int, int] | None:
+    """(major, minor, patch) of a `d.d.d` version string, or None when it is not one."""
+    if not isinstance(version, str):
+        return None
+    match = _VERSION_PATTERN.fullmatch(version)
+    if match is None:
+        return None
+    return int(match[1]), int(match[2]), int(match[3])
+
+
+def major_of(version: str | None) -> int | None:
+    """The major number of a version string, or None when it is not `d.d.d`."""
+    parsed = parse_version(version)
+    return parsed[0] if parsed else None
+
+
+def is_supported(version: str) -> bool:
+    return version in SUPPORTED_VERSIONS
+
+
+def profile_for(version: str) -> VersionProfile:
+    """The profile of a version the CRO supports; UnsupportedVersion otherwise."""
+    try:
+        return SUPPORTED_VERSIONS[version]
+    except (KeyError, TypeError):
+        supported = ", ".join(SUPPORTED_VERSIONS)
+        raise UnsupportedVersion(
+            f"Shapeshifter version {version!r} is not supported (supported: {supported})"
+        ) from None
+
+
+def profile_for_major(major: int) -> VersionProfile:
+    """The newest supported profile of a major version; UnsupportedVersion if there is none."""
+    candidates = [p for p in SUPPORTED_VERSIONS.values() if p.major == major]
+    if not candidates:
+        raise UnsupportedVersion(f"Shapeshifter major version {major} is not supported")
+    return max(candidates, key=lambda profile: parse_version(profile.version))
+
+
+def resolve_profile(version: str | None, *, fallback_major: int | None = None) -> VersionProfile:
+    """The profile to read or write a message of `version` with.
+
+    The exact version if supported, else the newest profile of the same major (a 3.9.0
+    message is still spelled like 3.x), else the newest of `fallback_major`.
+    """
+    if version in SUPPORTED_VERSIONS:
+        return SUPPORTED_VERSIONS[version]
+    major = major_of(version)
+    if major is not None and any(p.major == major for p in SUPPORTED_VERSIONS.values()):
+        return profile_for_major(major)
+    if fallback_major is not None:
+        return profile_for_major(fallback_major)
+    raise UnsupportedVersion(f"Shapeshifter version {version!r} is not supported")
+
+
+def schema_major_for_path(major: int) -> int:
+    """Check that the URL path's major version (e.g. 3 for /api/v3/) has a schema set."""
+    if isinstance(major, bool) or not isinstance(major, int) or major not in SCHEMA_SETS:
+        supported = ", ".join(str(m) for m in SCHEMA_SETS)
+        raise UnsupportedVersion(
+            f"no schema for Shapeshifter major version {major!r} (supported: {supported})"
+        )
+    return major
+
+
+def schema_set_for_major(major: int) -> str:
+    """Directory name under schemas/ of a major version's schema."""
+    return SCHEMA_SETS[schema_major_for_path(major)]

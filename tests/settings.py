@@ -12,10 +12,16 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-for-the-test-suite-only-012
 os.environ.setdefault("CRO_DOMAIN", "cro.example.com")
 os.environ.setdefault("ALLOWED_HOSTS", "*")
 os.environ.setdefault("CRO_VAR_DIR", "/tmp/cro-test-var")
+# Tests that exercise the limit lower it themselves.
+os.environ.setdefault("CRO_RATE_LIMIT_PER_MINUTE", "100000")
 if not os.environ.get("CRO_SIGNING_KEY") and not os.environ.get("CRO_SIGNING_KEY_FILE"):
     os.environ["CRO_SIGNING_KEY"] = generate_keypair()[0]
 
 from cro.settings import *  # noqa: E402,F403
+
+if not CACHE_URL:  # noqa: F405
+    # In-process tests get a private cache; processes started by the e2e tests share Redis.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Tests speak plain HTTP to the test client.
 SESSION_COOKIE_SECURE = False

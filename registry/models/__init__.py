@@ -2,3 +2,20 @@ from .messages import Message
 from .participants import Participant
 
 __all__ = ["Message", "Participant"]
+from .portfolio import (  # noqa: E402
+    Connection,
+    CongestionPoint,
+    CongestionPointVersion,
+    Membership,
+    Representation,
+    RepresentationSequence,
+)
+
+__all__ += [
+    "Connection",
+    "CongestionPoint",
+    "CongestionPointVersion",
+    "Membership",
+    "Representation",
+    "RepresentationSequence",
+]

@@ -295,7 +295,7 @@ def _already_submitted(*, twin: Message, payload: messages.PayloadMessage) -> Ve
     result = messages.Result(twin.result) if twin.result else messages.Result.ACCEPTED
     if earlier is None:
         return Verdict(result=result, reason=twin.rejection_reason or None)
-    earlier_payload = codec.parse_response(earlier.inner_xml.encode("utf-8"))
+    earlier_payload = codec.parse_any(earlier.inner_xml.encode("utf-8"), path_major=twin.path_major or 3)
     copy = dataclasses.replace(
         earlier_payload, message_id=str(uuid.uuid4()), time_stamp=timezone.now()
     )

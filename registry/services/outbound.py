@@ -28,7 +28,11 @@ def outbound_message_create(
     *, payload: messages.PayloadMessage, recipient: Participant, request: Message | None = None
 ) -> Message:
     """Sign `payload`, store it as queued and dispatch its delivery after the commit."""
-    inner_xml = codec.serialize(payload)
+    # A request with a version the CRO does not support is answered in its path's major.
+    fallback_major = request.path_major if request is not None else None
+    inner_xml = codec.serialize(
+        payload, profile=versions.resolve_profile(payload.version, fallback_major=fallback_major)
+    )
     signed_xml = codec.build_signed_message(
         sender_domain=settings.CRO_DOMAIN,
         sender_role=messages.Role.CRO,

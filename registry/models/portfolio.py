@@ -1,0 +1,276 @@
+"""The registry: congestion points, the connections in them and the AGRs that represent connections.
+
+Rows are bitemporal so that nothing is ever forgotten (cro-rules §4):
+- valid time: the inclusive Period range [start_period, end_period]; end_period None is open-ended;
+- transaction time: [recorded_at, superseded_at); superseded_at None marks the current row.
+A change never edits a row's content: the old row gets superseded_at/superseded_by and a new row is
+inserted. "On day D as known at time T" is then `.known_at(T).active_on(D)`.
+
+Writes go through registry.services.portfolio, reads through registry.selectors.portfolio.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import models
+from django.db.models import F, Q
+
+from registry.validators import validate_entity_address
+
+# ea1.YYYY-MM.<naming authority>:<id> may be up to 501 characters (UFTP EntityAddress pattern).
+ENTITY_ADDRESS_MAX_LENGTH = 512
+
+
+class RedispatchBy(models.TextChoices):
+    AGR = "AGR", "AGR"
+    DSO = "DSO", "DSO"
+
+
+class RecordedQuerySet(models.QuerySet):
+    """Filters shared by every bitemporal table."""
+
+    def current(self) -> RecordedQuerySet:
+        return self.filter(superseded_at__isnull=True)
+
+    def known_at(self, as_of: dt.datetime | None) -> RecordedQuerySet:
+        """Rows the registry held at `as_of` (None: now, i.e. the current rows)."""
+        if as_of is None:
+            return self.current()
+        return self.filter(
+            Q(recorded_at__lte=as_of) & (Q(superseded_at__isnull=True) | Q(superseded_at__gt=as_of))
+        )
+
+    def active_on(self, day: dt.date) -> RecordedQuerySet:
+        """Rows whose inclusive Period range holds `day` (Periods are calendar dates: DST plays no part)."""
+        return self.filter(Q(start_period__lte=day) & (Q(end_period__isnull=True) | Q(end_period__gte=day)))
+
+
+class RecordedRow(models.Model):
+    """Transaction time of a bitemporal row, and what recorded or superseded it."""
+
+    recorded_at = models.DateTimeField(db_index=True)
+    recorded_by = models.ForeignKey(
+        "registry.Message",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="recorded_%(class)s_set",
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    superseded_by = models.ForeignKey(
+        "registry.Message",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="superseded_%(class)s_set",
+    )
+    # Where the change came from when there is no message: "uftp", "csv", "admin", ...
+    source = models.CharField(max_length=32, blank=True, default="")
+
+    objects = RecordedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_current(self) -> bool:
+        return self.superseded_at is None
+
+
+def _period_is_ordered(prefix: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(end_period__isnull=True) | Q(end_period__gte=F("start_period")),
+        name=f"{prefix}_end_period_not_before_start_period",
+    )
+
+
+def _superseded_after_recorded(prefix: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(superseded_at__isnull=True) | Q(superseded_at__gte=F("recorded_at")),
+        name=f"{prefix}_superseded_not_before_recorded",
+    )
+
+
+def _superseded_by_only_when_superseded(prefix: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(superseded_by__isnull=True) | Q(superseded_at__isnull=False),
+        name=f"{prefix}_superseded_by_only_on_superseded_rows",
+    )
+
+
+class CongestionPoint(models.Model):
+    """Identity of a congestion point: its address and owner. The row lock serialises its updates."""
+
+    entity_address = models.CharField(max_length=ENTITY_ADDRESS_MAX_LENGTH, validators=[validate_entity_address])
+    dso = models.ForeignKey(
+        "registry.Participant",
+        on_delete=models.PROTECT,
+        related_name="congestion_points",
+        limit_choices_to={"role": "DSO"},
+    )
+    # TimeStamp of the newest DSOPortfolioUpdate applied to this CP (cro-rules §3 item 9).
+    last_time_stamp = models.DateTimeField(null=True, blank=True)
+    last_message = models.ForeignKey(
+        "registry.Message", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["entity_address"]
+        constraints = [
+            models.UniqueConstraint(fields=["entity_address"], name="congestion_point_entity_address_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.entity_address
+
+
+class CongestionPointVersion(RecordedRow):
+    """A CP's Period and attributes as one DSOPortfolioUpdate stated them."""
+
+    congestion_point = models.ForeignKey(CongestionPoint, on_delete=models.PROTECT, related_name="versions")
+    start_period = models.DateField()
+    end_period = models.DateField(null=True, blank=True)
+    mutex_offers_supported = models.BooleanField()
+    day_ahead_redispatch_by = models.CharField(max_length=3, choices=RedispatchBy.choices)
+    intraday_redispatch_by = models.CharField(max_length=3, choices=RedispatchBy.choices, null=True, blank=True)
+
+    class Meta:
+        ordering = ["congestion_point_id", "recorded_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["congestion_point"],
+                condition=Q(superseded_at__isnull=True),
+                name="congestion_point_version_one_current_per_congestion_point",
+            ),
+            _period_is_ordered("congestion_point_version"),
+            _superseded_after_recorded("congestion_point_version"),
+            _superseded_by_only_when_superseded("congestion_point_version"),
+            models.CheckConstraint(
+                condition=Q(day_ahead_redispatch_by__in=["AGR", "DSO"]),
+                name="congestion_point_version_day_ahead_redispatch_by_is_agr_or_dso",
+            ),
+            models.CheckConstraint(
+                condition=Q(intraday_redispatch_by__isnull=True) | Q(intraday_redispatch_by__in=["AGR", "DSO"]),
+                name="congestion_point_version_intraday_redispatch_by_is_agr_or_dso",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.congestion_point_id} {self.start_period}..{self.end_period or ''}"
+
+
+class Membership(RecordedRow):
+    """A connection is part of a congestion point for a Period range.
+
+    On PostgreSQL an exclusion constraint (migration 0003) keeps the current memberships of one
+    connection from overlapping, across all congestion points.
+    """
+
+    congestion_point = models.ForeignKey(CongestionPoint, on_delete=models.PROTECT, related_name="memberships")
+    connection_address = models.CharField(
+        max_length=ENTITY_ADDRESS_MAX_LENGTH, db_index=True, validators=[validate_entity_address]
+    )
+    start_period = models.DateField()
+    end_period = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["congestion_point_id", "connection_address", "recorded_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["connection_address"], condition=Q(superseded_at__isnull=True), name="membership_current_conn_idx"
+            ),
+            models.Index(
+                fields=["congestion_point"], condition=Q(superseded_at__isnull=True), name="membership_current_cp_idx"
+            ),
+        ]
+        constraints = [
+            _period_is_ordered("membership"),
+            _superseded_after_recorded("membership"),
+            _superseded_by_only_when_superseded("membership"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection_address} in {self.congestion_point_id} {self.start_period}..{self.end_period or ''}"
+
+
+class Representation(RecordedRow):
+    """An AGR represents the prosumer at a connection for a Period range.
+
+    On PostgreSQL an exclusion constraint (migration 0003) keeps the current representations of one
+    connection from overlapping, across all AGRs.
+    """
+
+    agr = models.ForeignKey(
+        "registry.Participant",
+        on_delete=models.PROTECT,
+        related_name="representations",
+        limit_choices_to={"role": "AGR"},
+    )
+    connection_address = models.CharField(
+        max_length=ENTITY_ADDRESS_MAX_LENGTH, db_index=True, validators=[validate_entity_address]
+    )
+    start_period = models.DateField()
+    end_period = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["agr_id", "connection_address", "recorded_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["connection_address"],
+                condition=Q(superseded_at__isnull=True),
+                name="representation_curr_conn_idx",
+            ),
+            models.Index(fields=["agr"], condition=Q(superseded_at__isnull=True), name="representation_curr_agr_idx"),
+            models.Index(fields=["agr", "connection_address"], name="representation_agr_conn_idx"),
+        ]
+        constraints = [
+            _period_is_ordered("representation"),
+            _superseded_after_recorded("representation"),
+            _superseded_by_only_when_superseded("representation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection_address} by {self.agr_id} {self.start_period}..{self.end_period or ''}"
+
+
+class Connection(models.Model):
+    """Identity of a connection an AGR has listed. Its row lock serialises representation changes
+    of that connection across all AGRs (two AGRs claiming it at once cannot both win)."""
+
+    entity_address = models.CharField(max_length=ENTITY_ADDRESS_MAX_LENGTH, validators=[validate_entity_address])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["entity_address"]
+        constraints = [
+            models.UniqueConstraint(fields=["entity_address"], name="connection_entity_address_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.entity_address
+
+
+class RepresentationSequence(models.Model):
+    """TimeStamp of the newest AGRPortfolioUpdate an AGR applied to a connection (cro-rules §3 item 9)."""
+
+    agr = models.ForeignKey(
+        "registry.Participant", on_delete=models.PROTECT, related_name="+", limit_choices_to={"role": "AGR"}
+    )
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="sequences")
+    last_time_stamp = models.DateTimeField()
+    last_message = models.ForeignKey(
+        "registry.Message", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agr", "connection"], name="representation_sequence_one_per_agr_and_connection"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agr_id}/{self.connection_id} @ {self.last_time_stamp}"

@@ -1,0 +1,1 @@
+"""Reads: every query the views, API and worker need, with a bounded number of SQL queries."""

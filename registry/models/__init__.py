@@ -3,9 +3,9 @@ from .participants import Participant
 
 __all__ = ["Message", "Participant"]
 from .portfolio import (  # noqa: E402
-    Connection,
     CongestionPoint,
     CongestionPointVersion,
+    Connection,
     Membership,
     Representation,
     RepresentationSequence,

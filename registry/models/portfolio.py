@@ -102,7 +102,9 @@ def _superseded_by_only_when_superseded(prefix: str) -> models.CheckConstraint:
 class CongestionPoint(models.Model):
     """Identity of a congestion point: its address and owner. The row lock serialises its updates."""
 
-    entity_address = models.CharField(max_length=ENTITY_ADDRESS_MAX_LENGTH, validators=[validate_entity_address])
+    entity_address = models.CharField(
+        max_length=ENTITY_ADDRESS_MAX_LENGTH, validators=[validate_entity_address]
+    )
     dso = models.ForeignKey(
         "registry.Participant",
         on_delete=models.PROTECT,
@@ -134,7 +136,10 @@ class CongestionPointVersion(RecordedRow):
     end_period = models.DateField(null=True, blank=True)
     mutex_offers_supported = models.BooleanField()
     day_ahead_redispatch_by = models.CharField(max_length=3, choices=RedispatchBy.choices)
-    intraday_redispatch_by = models.CharField(max_length=3, choices=RedispatchBy.choices, null=True, blank=True)
+    # Empty: no intraday trading on this CP (IntradayRedispatchBy is optional).
+    intraday_redispatch_by = models.CharField(
+        max_length=3, choices=RedispatchBy.choices, blank=True, default=""
+    )
 
     class Meta:
         ordering = ["congestion_point_id", "recorded_at", "id"]
@@ -149,11 +154,11 @@ class CongestionPointVersion(RecordedRow):
             _superseded_by_only_when_superseded("congestion_point_version"),
             models.CheckConstraint(
                 condition=Q(day_ahead_redispatch_by__in=["AGR", "DSO"]),
-                name="congestion_point_version_day_ahead_redispatch_by_is_agr_or_dso",
+                name="congestion_point_version_day_ahead_redispatch_by_is_known",
             ),
             models.CheckConstraint(
-                condition=Q(intraday_redispatch_by__isnull=True) | Q(intraday_redispatch_by__in=["AGR", "DSO"]),
-                name="congestion_point_version_intraday_redispatch_by_is_agr_or_dso",
+                condition=Q(intraday_redispatch_by__in=["", "AGR", "DSO"]),
+                name="congestion_point_version_intraday_redispatch_by_is_known",
             ),
         ]
 
@@ -168,7 +173,9 @@ class Membership(RecordedRow):
     connection from overlapping, across all congestion points.
     """
 
-    congestion_point = models.ForeignKey(CongestionPoint, on_delete=models.PROTECT, related_name="memberships")
+    congestion_point = models.ForeignKey(
+        CongestionPoint, on_delete=models.PROTECT, related_name="memberships"
+    )
     connection_address = models.CharField(
         max_length=ENTITY_ADDRESS_MAX_LENGTH, db_index=True, validators=[validate_entity_address]
     )
@@ -179,10 +186,14 @@ class Membership(RecordedRow):
         ordering = ["congestion_point_id", "connection_address", "recorded_at", "id"]
         indexes = [
             models.Index(
-                fields=["connection_address"], condition=Q(superseded_at__isnull=True), name="membership_current_conn_idx"
+                fields=["connection_address"],
+                condition=Q(superseded_at__isnull=True),
+                name="membership_current_conn_idx",
             ),
             models.Index(
-                fields=["congestion_point"], condition=Q(superseded_at__isnull=True), name="membership_current_cp_idx"
+                fields=["congestion_point"],
+                condition=Q(superseded_at__isnull=True),
+                name="membership_current_cp_idx",
             ),
         ]
         constraints = [
@@ -222,7 +233,9 @@ class Representation(RecordedRow):
                 condition=Q(superseded_at__isnull=True),
                 name="representation_curr_conn_idx",
             ),
-            models.Index(fields=["agr"], condition=Q(superseded_at__isnull=True), name="representation_curr_agr_idx"),
+            models.Index(
+                fields=["agr"], condition=Q(superseded_at__isnull=True), name="representation_curr_agr_idx"
+            ),
             models.Index(fields=["agr", "connection_address"], name="representation_agr_conn_idx"),
         ]
         constraints = [
@@ -239,7 +252,9 @@ class Connection(models.Model):
     """Identity of a connection an AGR has listed. Its row lock serialises representation changes
     of that connection across all AGRs (two AGRs claiming it at once cannot both win)."""
 
-    entity_address = models.CharField(max_length=ENTITY_ADDRESS_MAX_LENGTH, validators=[validate_entity_address])
+    entity_address = models.CharField(
+        max_length=ENTITY_ADDRESS_MAX_LENGTH, validators=[validate_entity_address]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,323 @@
+"""Reads of the registry: the portfolio query answers (cro-rules §5) and the views the admin UI and
+API need. Every selector takes a fixed number of SQL queries, whatever the portfolio size.
+
+`day` / `period` is a calendar date (a Period); `as_of` is a moment in transaction time:
+None answers from the current rows, a datetime answers "as the registry knew it at that moment".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from registry.models import CongestionPoint, CongestionPointVersion, Membership, Participant, Representation
+from registry.uftp import messages as uftp
+
+NO_CONNECTIONS_AVAILABLE = "No connections available"
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueryAnswer:
+    """The registry's answer to a portfolio query, in the shapes of registry.uftp.messages."""
+
+    accepted: bool
+    rejection_reason: str | None = None
+    # DSOPortfolioQuery: the CP and its connections; None when the CP is not active on the Period.
+    congestion_point: uftp.DSOQueryCongestionPoint | None = None
+    # AGRPortfolioQuery: per DSO its CPs with this AGR's connections, then the unallocated ones.
+    dso_portfolios: tuple[uftp.AGRQueryDSOPortfolio, ...] = ()
+    unallocated_connections: tuple[str, ...] = ()
+
+    @property
+    def result(self) -> uftp.Result:
+        return uftp.Result.ACCEPTED if self.accepted else uftp.Result.REJECTED
+
+
+# ------------------------------------------------------------------------------ §5 queries
+
+
+def dso_portfolio_query_answer(
+    *, dso: Participant, entity_address: str, period: dt.date, as_of: dt.datetime | None = None
+) -> QueryAnswer:
+    """DSOPortfolioQuery: the CP with every connection active in it on `period` (4 queries at most)."""
+    cp = CongestionPoint.objects.filter(entity_address=entity_address).first()
+    version = (
+        CongestionPointVersion.objects.known_at(as_of).filter(congestion_point=cp).first()
+        if cp is not None
+        else None
+    )
+    if version is None:
+        return QueryAnswer(accepted=False, rejection_reason=f"Unknown congestion point [{entity_address}]")
+    if cp.dso_id != dso.pk:
+        return QueryAnswer(
+            accepted=False,
+            rejection_reason=f"Unauthorized: congestion point [{entity_address}] is owned by another DSO",
+        )
+    if not _version_active_on(version, period):
+        return QueryAnswer(accepted=True)
+
+    members = Membership.objects.known_at(as_of).active_on(period).filter(congestion_point=cp)
+    addresses = set(members.values_list("connection_address", flat=True))
+    if not addresses:
+        # The schema wants at least one Connection in a CongestionPoint: a CP without connections
+        # on this Period is answered like an inactive one.
+        return QueryAnswer(accepted=True)
+    agr_by_connection: dict[str, str] = {}
+    representations = (
+        Representation.objects.known_at(as_of)
+        .active_on(period)
+        .filter(connection_address__in=members.values("connection_address"))
+        .order_by("connection_address", "agr__domain")
+        .values_list("connection_address", "agr__domain")
+    )
+    for address, agr_domain in representations:
+        agr_by_connection.setdefault(address, agr_domain)
+    return QueryAnswer(
+        accepted=True,
+        congestion_point=uftp.DSOQueryCongestionPoint(
+            entity_address=cp.entity_address,
+            connections=tuple(
+                uftp.DSOQueryConnection(entity_address=address, agr_domain=agr_by_connection.get(address))
+                for address in sorted(addresses)
+            ),
+        ),
+    )
+
+
+def agr_portfolio_query_answer(
+    *, agr: Participant, period: dt.date, as_of: dt.datetime | None = None
+) -> QueryAnswer:
+    """AGRPortfolioQuery: this AGR's connections on `period`, per DSO and CP, then unallocated (3 queries)."""
+    placed = _agr_connections_placed(agr=agr, day=period, as_of=as_of)
+    if not placed:
+        return QueryAnswer(accepted=False, rejection_reason=NO_CONNECTIONS_AVAILABLE)
+
+    # dso domain -> cp address -> (version, [connections])
+    portfolios: dict[str, dict[str, tuple[CongestionPointVersion, list[str]]]] = defaultdict(dict)
+    unallocated: list[str] = []
+    for connection in placed:
+        if connection.version is None:
+            unallocated.append(connection.entity_address)
+            continue
+        cps = portfolios[connection.dso_domain]
+        cps.setdefault(connection.congestion_point, (connection.version, []))[1].append(
+            connection.entity_address
+        )
+    return QueryAnswer(
+        accepted=True,
+        dso_portfolios=tuple(
+            uftp.AGRQueryDSOPortfolio(
+                dso_domain=dso_domain,
+                congestion_points=tuple(
+                    uftp.AGRQueryCongestionPoint(
+                        entity_address=cp_address,
+                        mutex_offers_supported=version.mutex_offers_supported,
+                        day_ahead_redispatch_by=uftp.RedispatchBy(version.day_ahead_redispatch_by),
+                        intraday_redispatch_by=(
+                            uftp.RedispatchBy(version.intraday_redispatch_by)
+                            if version.intraday_redispatch_by
+                            else None
+                        ),
+                        connections=tuple(sorted(connections)),
+                    )
+                    for cp_address, (version, connections) in sorted(portfolios[dso_domain].items())
+                ),
+            )
+            for dso_domain in sorted(portfolios)
+        ),
+        unallocated_connections=tuple(sorted(unallocated)),
+    )
+
+
+# ------------------------------------------------------------------------------ admin UI and API
+
+
+@dataclass(frozen=True, kw_only=True)
+class AGRConnectionOnDay:
+    """A connection an AGR represents on a day, with the CP (and its DSO) it is in, if any."""
+
+    entity_address: str
+    start_period: dt.date
+    end_period: dt.date | None
+    congestion_point: str | None = None
+    dso_domain: str | None = None
+    # The CP's attributes on that day (None when the connection is in no active CP).
+    version: CongestionPointVersion | None = None
+
+
+def agr_portfolio_on_day(
+    *, agr: Participant, day: dt.date, as_of: dt.datetime | None = None
+) -> list[AGRConnectionOnDay]:
+    """Every connection the AGR represents on `day`, sorted by address (3 queries)."""
+    return _agr_connections_placed(agr=agr, day=day, as_of=as_of)
+
+
+def congestion_point_list_on_day(
+    *, day: dt.date, as_of: dt.datetime | None = None, dso: Participant | None = None
+) -> QuerySet[CongestionPoint]:
+    """CPs active on `day` (optionally of one DSO), as known at `as_of`.
+
+    Each CP carries `version_on_day` (its attributes) and `memberships_on_day` (its connections,
+    sorted). A lazy queryset (3 queries when evaluated), so the API can paginate it.
+    """
+    versions = CongestionPointVersion.objects.known_at(as_of).active_on(day)
+    queryset = (
+        CongestionPoint.objects.filter(pk__in=versions.values("congestion_point_id"))
+        .select_related("dso")
+        .prefetch_related(
+            Prefetch("versions", queryset=versions, to_attr="versions_on_day"),
+            Prefetch(
+                "memberships",
+                queryset=Membership.objects.known_at(as_of).active_on(day).order_by("connection_address"),
+                to_attr="memberships_on_day",
+            ),
+        )
+        .order_by("entity_address")
+    )
+    if dso is not None:
+        queryset = queryset.filter(dso=dso)
+    return queryset
+
+
+@dataclass(frozen=True, kw_only=True)
+class CongestionPointTimeline:
+    """Every row ever recorded for one CP, superseded ones included, oldest first."""
+
+    congestion_point: CongestionPoint
+    versions: QuerySet[CongestionPointVersion]
+    memberships: QuerySet[Membership]
+
+
+def congestion_point_timeline(*, entity_address: str) -> CongestionPointTimeline | None:
+    """The CP's attribute versions and memberships over transaction time (3 queries)."""
+    cp = CongestionPoint.objects.select_related("dso").filter(entity_address=entity_address).first()
+    if cp is None:
+        return None
+    return CongestionPointTimeline(
+        congestion_point=cp,
+        versions=_with_messages(CongestionPointVersion.objects.filter(congestion_point=cp)).order_by(
+            "recorded_at", "id"
+        ),
+        memberships=_with_messages(Membership.objects.filter(congestion_point=cp)).order_by(
+            "connection_address", "recorded_at", "id"
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EntityHistory:
+    """Every row that ever mentioned an entity address, with when and by which message it was
+    recorded and superseded. A CP shows its versions and memberships; a connection shows its
+    memberships in any CP and its representations by any AGR."""
+
+    entity_address: str
+    congestion_point: CongestionPoint | None
+    versions: QuerySet[CongestionPointVersion]
+    memberships: QuerySet[Membership]
+    representations: QuerySet[Representation]
+
+
+def entity_history(*, entity_address: str) -> EntityHistory:
+    """The full history of a CP or connection address (4 queries when all is evaluated)."""
+    cp = CongestionPoint.objects.select_related("dso").filter(entity_address=entity_address).first()
+    return EntityHistory(
+        entity_address=entity_address,
+        congestion_point=cp,
+        versions=_with_messages(CongestionPointVersion.objects.filter(congestion_point=cp)).order_by(
+            "recorded_at", "id"
+        )
+        if cp is not None
+        else CongestionPointVersion.objects.none(),
+        memberships=_with_messages(
+            Membership.objects.filter(
+                Q(connection_address=entity_address)
+                | (Q(congestion_point=cp) if cp is not None else Q(pk__in=[]))
+            )
+        )
+        .select_related("congestion_point")
+        .order_by("recorded_at", "id"),
+        representations=_with_messages(Representation.objects.filter(connection_address=entity_address))
+        .select_related("agr")
+        .order_by("recorded_at", "id"),
+    )
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _agr_connections_placed(
+    *, agr: Participant, day: dt.date, as_of: dt.datetime | None
+) -> list[AGRConnectionOnDay]:
+    """This AGR's connections on `day` joined to their active CP: 3 queries, any portfolio size."""
+    represented = Representation.objects.known_at(as_of).active_on(day).filter(agr=agr)
+    periods = {
+        address: (start, end)
+        for address, start, end in represented.values_list("connection_address", "start_period", "end_period")
+    }
+    if not periods:
+        return []
+    memberships = (
+        Membership.objects.known_at(as_of)
+        .active_on(day)
+        .filter(connection_address__in=represented.values("connection_address"))
+    )
+    cp_of_connection: dict[str, tuple[int, str, str]] = {}
+    for address, cp_id, cp_address, dso_domain in memberships.values_list(
+        "connection_address",
+        "congestion_point_id",
+        "congestion_point__entity_address",
+        "congestion_point__dso__domain",
+    ):
+        cp_of_connection.setdefault(address, (cp_id, cp_address, dso_domain))
+    versions: dict[int, CongestionPointVersion] = {}
+    if cp_of_connection:
+        versions = {
+            version.congestion_point_id: version
+            for version in CongestionPointVersion.objects.known_at(as_of)
+            .active_on(day)
+            .filter(congestion_point_id__in=memberships.values("congestion_point_id"))
+        }
+
+    placed = []
+    for address in sorted(periods):
+        start, end = periods[address]
+        cp_id, cp_address, dso_domain = cp_of_connection.get(address, (None, None, None))
+        version = versions.get(cp_id)
+        placed.append(
+            AGRConnectionOnDay(
+                entity_address=address,
+                start_period=start,
+                end_period=end,
+                # A membership whose CP is not active on the day does not allocate the connection.
+                congestion_point=cp_address if version is not None else None,
+                dso_domain=dso_domain if version is not None else None,
+                version=version,
+            )
+        )
+    return placed
+
+
+def _version_active_on(version: CongestionPointVersion, day: dt.date) -> bool:
+    return version.start_period <= day and (version.end_period is None or version.end_period >= day)
+
+
+def _with_messages(queryset: QuerySet) -> QuerySet:
+    return queryset.select_related("recorded_by", "superseded_by")
+
+
+__all__ = [
+    "NO_CONNECTIONS_AVAILABLE",
+    "AGRConnectionOnDay",
+    "CongestionPointTimeline",
+    "EntityHistory",
+    "QueryAnswer",
+    "agr_portfolio_on_day",
+    "agr_portfolio_query_answer",
+    "congestion_point_list_on_day",
+    "congestion_point_timeline",
+    "dso_portfolio_query_answer",
+    "entity_history",
+]

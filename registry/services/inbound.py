@@ -190,7 +190,7 @@ def message_process(*, message_pk: int) -> Message | None:
 
         verdict = _evaluate(message=message, payload=payload)
         response_payload = verdict.response or _response_for(
-            payload=payload, result=verdict.result, reason=verdict.reason
+            message=message, payload=payload, result=verdict.result, reason=verdict.reason
         )
         message.status = Message.Status.PROCESSED
         message.result = verdict.result.value
@@ -205,11 +205,11 @@ def message_process(*, message_pk: int) -> Message | None:
         )
 
 
-def _metadata_for_response(*, payload: messages.PayloadMessage) -> dict:
+def _metadata_for_response(*, payload: messages.PayloadMessage, recipient_domain: str) -> dict:
     return {
         "version": payload.version,
         "sender_domain": settings.CRO_DOMAIN,
-        "recipient_domain": payload.sender_domain,
+        "recipient_domain": recipient_domain,
         "time_stamp": timezone.now(),
         "message_id": str(uuid.uuid4()),
         "conversation_id": payload.conversation_id,
@@ -217,10 +217,14 @@ def _metadata_for_response(*, payload: messages.PayloadMessage) -> dict:
 
 
 def _response_for(
-    *, payload: messages.PayloadMessage, result: messages.Result, reason: str | None
+    *, message: Message, payload: messages.PayloadMessage, result: messages.Result, reason: str | None
 ) -> messages.PayloadMessage:
-    """The response to `payload` with no content beyond Result (queries get empty answers)."""
-    metadata = _metadata_for_response(payload=payload)
+    """The response to `payload` with no content beyond Result (queries get empty answers).
+
+    It goes to the signer of the envelope, which may differ from the inner SenderDomain
+    when the message is rejected as Invalid Sender.
+    """
+    metadata = _metadata_for_response(payload=payload, recipient_domain=message.sender_domain)
     response_type = messages.RESPONSE_FOR[type(payload)]
     if response_type is messages.TestMessageResponse:
         return messages.TestMessageResponse(
@@ -316,7 +320,9 @@ def _registry_verdict(*, message: Message, payload: messages.PayloadMessage) -> 
         )
         if not answer.accepted:
             return _rejected(answer.rejection_reason)
-        response = _response_for(payload=payload, result=messages.Result.ACCEPTED, reason=None)
+        response = _response_for(
+            message=message, payload=payload, result=messages.Result.ACCEPTED, reason=None
+        )
         return Verdict(
             result=messages.Result.ACCEPTED,
             response=dataclasses.replace(response, congestion_point=answer.congestion_point),
@@ -325,7 +331,9 @@ def _registry_verdict(*, message: Message, payload: messages.PayloadMessage) -> 
         answer = portfolio_selectors.agr_portfolio_query_answer(agr=participant, period=payload.period)
         if not answer.accepted:
             return _rejected(answer.rejection_reason)
-        response = _response_for(payload=payload, result=messages.Result.ACCEPTED, reason=None)
+        response = _response_for(
+            message=message, payload=payload, result=messages.Result.ACCEPTED, reason=None
+        )
         return Verdict(
             result=messages.Result.ACCEPTED,
             response=dataclasses.replace(

@@ -1,0 +1,701 @@
+"""Apply DSOPortfolioUpdate and AGRPortfolioUpdate to the registry (cro-rules §3 items 8-10, §4).
+
+An update is applied whole or not at all, in one transaction. Every rejection reason that is cheap
+to find is collected. The caller (worker, CSV import) has checked §3 items 1-7 already.
+
+Concurrency:
+- DSO: the congestion point rows are locked (sorted by address, so two updates never deadlock);
+  updates of one CP are therefore serialised and the TimeStamp check (item 9) cannot be raced.
+  Two DSOs putting one connection into two CPs at once lock different rows: on PostgreSQL the
+  exclusion constraint `membership_connection_periods_do_not_overlap` stops the second, and the
+  apply is retried once so that it is rejected with the proper "Connection conflict" reason.
+- AGR: one Connection row per listed connection is locked (sorted), which serialises every AGR's
+  changes to that connection; the representation exclusion constraint is the safety net.
+- SQLite runs write transactions one at a time (BEGIN IMMEDIATE), so the same checks hold there.
+
+Scale: reads are one query per table (in chunks of CHUNK_SIZE addresses), writes are bulk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from registry.models import (
+    CongestionPoint,
+    CongestionPointVersion,
+    Connection,
+    Membership,
+    Message,
+    Participant,
+    Representation,
+    RepresentationSequence,
+)
+from registry.uftp import messages as uftp
+from registry.validators import ENTITY_ADDRESS_RE
+
+logger = logging.getLogger(__name__)
+
+# Addresses per `__in` query: well below SQLite's limit of 32766 bound variables.
+CHUNK_SIZE = 5_000
+BULK_BATCH_SIZE = 5_000
+
+CONFLICT_POLICIES = ("reject", "supersede")
+
+Period = tuple[dt.date, dt.date | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateOutcome:
+    """What applying an update did (or, when rejected or a dry run, would have done)."""
+
+    accepted: bool
+    reasons: tuple[str, ...] = ()
+    # Short human-readable lines, e.g. for the admin's CSV preview.
+    changes: tuple[str, ...] = ()
+    dry_run: bool = False
+
+    @property
+    def rejection_reason(self) -> str | None:
+        return "; ".join(self.reasons) if self.reasons else None
+
+    @property
+    def result(self) -> uftp.Result:
+        return uftp.Result.ACCEPTED if self.accepted else uftp.Result.REJECTED
+
+
+class _RollBack(Exception):
+    """Leaves the atomic block without committing: the update was rejected or is a dry run."""
+
+    def __init__(self, outcome: UpdateOutcome):
+        super().__init__(outcome.rejection_reason)
+        self.outcome = outcome
+
+
+# ------------------------------------------------------------------------------ DSO updates
+
+
+def dso_portfolio_update_apply(
+    *,
+    dso: Participant,
+    message: uftp.DSOPortfolioUpdate,
+    source_message: Message | None = None,
+    dry_run: bool = False,
+    source: str | None = None,
+) -> UpdateOutcome:
+    """Replace each listed congestion point (attributes and memberships) by what the DSO listed."""
+    if dso.role != Participant.Role.DSO:
+        raise ValueError(f"{dso} is not a DSO")
+    time_stamp = _aware(message.time_stamp)
+    static_reasons = _dso_update_static_reasons(message)
+    return _apply_atomically(
+        lambda: _dso_update_apply_locked(
+            dso=dso,
+            message=message,
+            time_stamp=time_stamp,
+            reasons=list(static_reasons),
+            source_message=source_message,
+            source=_source_label(source, source_message),
+        ),
+        dry_run=dry_run,
+    )
+
+
+def _dso_update_static_reasons(message: uftp.DSOPortfolioUpdate) -> list[str]:
+    """§4 checks that need no database: addresses, Periods (item 8) and duplicate listings."""
+    reasons: list[str] = []
+    seen_cps: set[str] = set()
+    # connection -> [(cp address, period)] over the whole message, for cross-CP duplicates.
+    listings: dict[str, list[tuple[str, Period]]] = defaultdict(list)
+    for cp in message.congestion_points:
+        cp_label = f"congestion point [{cp.entity_address}]"
+        if not ENTITY_ADDRESS_RE.match(cp.entity_address):
+            reasons.append(f"Invalid entity address: {cp_label}")
+        if cp.entity_address in seen_cps:
+            reasons.append(f"Duplicate congestion point: [{cp.entity_address}] is listed twice")
+        seen_cps.add(cp.entity_address)
+        cp_period_valid = _period_is_ordered(cp.start_period, cp.end_period)
+        if not cp_period_valid:
+            reasons.append(
+                f"Period out of bounds: {cp_label} ends ({cp.end_period}) before it starts ({cp.start_period})"
+            )
+        in_this_cp: set[str] = set()
+        for connection in cp.connections:
+            label = f"connection [{connection.entity_address}] in {cp_label}"
+            if not ENTITY_ADDRESS_RE.match(connection.entity_address):
+                reasons.append(f"Invalid entity address: {label}")
+            if connection.entity_address in in_this_cp:
+                reasons.append(f"Duplicate connection: {label} is listed twice")
+                continue
+            in_this_cp.add(connection.entity_address)
+            if not _period_is_ordered(connection.start_period, connection.end_period):
+                reasons.append(
+                    f"Period out of bounds: {label} ends ({connection.end_period}) "
+                    f"before it starts ({connection.start_period})"
+                )
+                continue
+            if cp_period_valid and not _period_within(
+                (connection.start_period, connection.end_period), (cp.start_period, cp.end_period)
+            ):
+                reasons.append(
+                    f"Period out of bounds: {label} {_period_text(connection.start_period, connection.end_period)} "
+                    f"is not inside the congestion point's {_period_text(cp.start_period, cp.end_period)}"
+                )
+            listings[connection.entity_address].append(
+                (cp.entity_address, (connection.start_period, connection.end_period))
+            )
+    for address, cp_periods in listings.items():
+        clashing: set[str] = set()
+        for i, (cp_a, period_a) in enumerate(cp_periods):
+            for cp_b, period_b in cp_periods[i + 1 :]:
+                if cp_a != cp_b and _periods_overlap(period_a, period_b):
+                    clashing.update((cp_a, cp_b))
+        if clashing:
+            reasons.append(
+                f"Duplicate connection: [{address}] is listed in congestion points "
+                f"{', '.join(f'[{cp}]' for cp in sorted(clashing))} for overlapping periods"
+            )
+    return reasons
+
+
+def _dso_update_apply_locked(
+    *,
+    dso: Participant,
+    message: uftp.DSOPortfolioUpdate,
+    time_stamp: dt.datetime,
+    reasons: list[str],
+    source_message: Message | None,
+    source: str,
+) -> UpdateOutcome:
+    listed = {cp.entity_address: cp for cp in message.congestion_points if _is_storable(cp.entity_address)}
+    cps = _congestion_points_lock(dso=dso, addresses=sorted(listed))
+
+    owned: dict[str, CongestionPoint] = {}
+    for address in sorted(listed):
+        cp = cps[address]
+        if cp.dso_id != dso.pk:
+            reasons.append(f"Unauthorized: congestion point [{address}] is owned by another DSO")
+        elif cp.last_time_stamp is not None and time_stamp < cp.last_time_stamp:
+            reasons.append(
+                f"Subordinate sequence number: congestion point [{address}] was updated by a newer "
+                f"message (TimeStamp {cp.last_time_stamp.isoformat()})"
+            )
+            owned[address] = cp
+        else:
+            owned[address] = cp
+
+    # Memberships of the listed CPs are about to be replaced, so only other CPs can conflict.
+    listed_periods: dict[str, list[Period]] = defaultdict(list)
+    for cp_update in listed.values():
+        for connection in cp_update.connections:
+            if _period_is_ordered(connection.start_period, connection.end_period):
+                listed_periods[connection.entity_address].append(
+                    (connection.start_period, connection.end_period)
+                )
+    reasons.extend(
+        _dso_connection_conflicts(
+            listed_periods=listed_periods, replaced_cp_ids={cp.pk for cp in owned.values()}
+        )
+    )
+    if reasons:
+        return UpdateOutcome(accepted=False, reasons=tuple(reasons))
+
+    now = timezone.now()  # after the locks: transaction time follows the order of application
+    changes: list[str] = []
+    _congestion_point_versions_replace(
+        listed=listed, cps=owned, now=now, source_message=source_message, source=source, changes=changes
+    )
+    _memberships_replace(
+        listed=listed, cps=owned, now=now, source_message=source_message, source=source, changes=changes
+    )
+    CongestionPoint.objects.filter(pk__in=[cp.pk for cp in owned.values()]).update(
+        last_time_stamp=time_stamp, last_message=source_message
+    )
+    return UpdateOutcome(accepted=True, changes=tuple(changes))
+
+
+def _congestion_points_lock(*, dso: Participant, addresses: list[str]) -> dict[str, CongestionPoint]:
+    """Create the unknown CPs for this DSO, then lock every listed CP row in address order."""
+    CongestionPoint.objects.bulk_create(
+        [CongestionPoint(entity_address=address, dso=dso) for address in addresses],
+        ignore_conflicts=True,
+        batch_size=BULK_BATCH_SIZE,
+    )
+    locked: dict[str, CongestionPoint] = {}
+    for chunk in _chunks(addresses):
+        for cp in (
+            CongestionPoint.objects.select_for_update()
+            .filter(entity_address__in=chunk)
+            .order_by("entity_address")
+        ):
+            locked[cp.entity_address] = cp
+    return locked
+
+
+def _dso_connection_conflicts(
+    *, listed_periods: dict[str, list[Period]], replaced_cp_ids: set[int]
+) -> list[str]:
+    """One reason per listed connection that another CP holds for an overlapping period."""
+    conflicting: dict[str, set[str]] = defaultdict(set)
+    for chunk in _chunks(sorted(listed_periods)):
+        rows = (
+            Membership.objects.current()
+            .filter(connection_address__in=chunk)
+            .values_list(
+                "connection_address",
+                "congestion_point_id",
+                "congestion_point__entity_address",
+                "start_period",
+                "end_period",
+            )
+        )
+        for address, cp_id, cp_address, start, end in rows:
+            if cp_id in replaced_cp_ids:
+                continue
+            if any(_periods_overlap((start, end), period) for period in listed_periods[address]):
+                conflicting[address].add(cp_address)
+    return [
+        f"Connection conflict: [{address}] at {', '.join(f'[{cp}]' for cp in sorted(conflicting[address]))}"
+        for address in sorted(conflicting)
+    ]
+
+
+def _congestion_point_versions_replace(
+    *,
+    listed: dict[str, uftp.CongestionPointUpdate],
+    cps: dict[str, CongestionPoint],
+    now: dt.datetime,
+    source_message: Message | None,
+    source: str,
+    changes: list[str],
+) -> None:
+    current = {
+        version.congestion_point_id: version
+        for chunk in _chunks([cp.pk for cp in cps.values()])
+        for version in CongestionPointVersion.objects.current().filter(congestion_point_id__in=chunk)
+    }
+    to_supersede: list[int] = []
+    to_create: list[CongestionPointVersion] = []
+    for address in sorted(cps):
+        cp, update = cps[address], listed[address]
+        attributes = {
+            "start_period": update.start_period,
+            "end_period": update.end_period,
+            "mutex_offers_supported": update.mutex_offers_supported,
+            "day_ahead_redispatch_by": str(update.day_ahead_redispatch_by),
+            "intraday_redispatch_by": str(update.intraday_redispatch_by or ""),
+        }
+        old = current.get(cp.pk)
+        if old is not None and all(getattr(old, name) == value for name, value in attributes.items()):
+            continue
+        if old is None:
+            changes.append(f"congestion point [{address}]: registered {_attributes_text(attributes)}")
+        else:
+            to_supersede.append(old.pk)
+            old_attributes = {name: getattr(old, name) for name in attributes}
+            changes.append(
+                f"congestion point [{address}]: {_attributes_text(attributes)} (was {_attributes_text(old_attributes)})"
+            )
+        to_create.append(
+            CongestionPointVersion(
+                congestion_point=cp, recorded_at=now, recorded_by=source_message, source=source, **attributes
+            )
+        )
+    _rows_supersede(CongestionPointVersion, ids=to_supersede, now=now, source_message=source_message)
+    CongestionPointVersion.objects.bulk_create(to_create, batch_size=BULK_BATCH_SIZE)
+
+
+def _memberships_replace(
+    *,
+    listed: dict[str, uftp.CongestionPointUpdate],
+    cps: dict[str, CongestionPoint],
+    now: dt.datetime,
+    source_message: Message | None,
+    source: str,
+    changes: list[str],
+) -> None:
+    """Supersede the memberships no longer listed, insert the new ones; unchanged rows stay."""
+    current: dict[int, dict[tuple[str, dt.date, dt.date | None], int]] = defaultdict(dict)
+    for chunk in _chunks([cp.pk for cp in cps.values()]):
+        rows = (
+            Membership.objects.current()
+            .filter(congestion_point_id__in=chunk)
+            .values_list("pk", "congestion_point_id", "connection_address", "start_period", "end_period")
+        )
+        for pk, cp_id, address, start, end in rows:
+            current[cp_id][(address, start, end)] = pk
+
+    to_supersede: list[int] = []
+    to_create: list[Membership] = []
+    for cp_address in sorted(cps):
+        cp = cps[cp_address]
+        old = current.get(cp.pk, {})
+        new = {(c.entity_address, c.start_period, c.end_period) for c in listed[cp_address].connections}
+        removed = sorted(set(old) - new, key=_row_key)
+        added = sorted(new - set(old), key=_row_key)
+        to_supersede.extend(old[row] for row in removed)
+        to_create.extend(
+            Membership(
+                congestion_point=cp,
+                connection_address=address,
+                start_period=start,
+                end_period=end,
+                recorded_at=now,
+                recorded_by=source_message,
+                source=source,
+            )
+            for address, start, end in added
+        )
+        changes.extend(
+            _period_changes(removed=removed, added=added, where=f"in congestion point [{cp_address}]")
+        )
+    _rows_supersede(Membership, ids=to_supersede, now=now, source_message=source_message)
+    Membership.objects.bulk_create(to_create, batch_size=BULK_BATCH_SIZE)
+
+
+# ------------------------------------------------------------------------------ AGR updates
+
+
+def agr_portfolio_update_apply(
+    *,
+    agr: Participant,
+    message: uftp.AGRPortfolioUpdate,
+    source_message: Message | None = None,
+    conflict_policy: str | None = None,
+    dry_run: bool = False,
+    source: str | None = None,
+) -> UpdateOutcome:
+    """Replace this AGR's representation of each listed connection by what it listed.
+
+    conflict_policy (None: settings.CRO_AGR_CONFLICT_POLICY): "reject" refuses a connection that
+    another AGR represents for an overlapping period; "supersede" ends the other AGR's
+    representation on the day before the new StartPeriod (cro-rules §4).
+    """
+    if agr.role != Participant.Role.AGR:
+        raise ValueError(f"{agr} is not an AGR")
+    policy = conflict_policy or settings.CRO_AGR_CONFLICT_POLICY
+    if policy not in CONFLICT_POLICIES:
+        raise ValueError(f"unknown AGR conflict policy {policy!r}, expected one of {CONFLICT_POLICIES}")
+    time_stamp = _aware(message.time_stamp)
+    static_reasons, listed = _agr_update_static_check(message)
+    return _apply_atomically(
+        lambda: _agr_update_apply_locked(
+            agr=agr,
+            listed=listed,
+            time_stamp=time_stamp,
+            reasons=list(static_reasons),
+            policy=policy,
+            source_message=source_message,
+            source=_source_label(source, source_message),
+        ),
+        dry_run=dry_run,
+    )
+
+
+def _agr_update_static_check(message: uftp.AGRPortfolioUpdate) -> tuple[list[str], dict[str, list[Period]]]:
+    """Addresses, Periods (item 8) and overlapping listings of one connection; returns the listing."""
+    reasons: list[str] = []
+    listed: dict[str, list[Period]] = defaultdict(list)
+    duplicated: set[str] = set()
+    for connection in message.connections:
+        address = connection.entity_address
+        period = (connection.start_period, connection.end_period)
+        if not ENTITY_ADDRESS_RE.match(address):
+            reasons.append(f"Invalid entity address: connection [{address}]")
+        if not _period_is_ordered(*period):
+            reasons.append(
+                f"Period out of bounds: connection [{address}] ends ({connection.end_period}) "
+                f"before it starts ({connection.start_period})"
+            )
+            continue
+        if any(_periods_overlap(period, other) for other in listed[address]):
+            duplicated.add(address)
+        listed[address].append(period)
+    reasons.extend(
+        f"Duplicate connection: [{address}] is listed twice for overlapping periods"
+        for address in sorted(duplicated)
+    )
+    return reasons, {address: periods for address, periods in listed.items() if _is_storable(address)}
+
+
+def _agr_update_apply_locked(
+    *,
+    agr: Participant,
+    listed: dict[str, list[Period]],
+    time_stamp: dt.datetime,
+    reasons: list[str],
+    policy: str,
+    source_message: Message | None,
+    source: str,
+) -> UpdateOutcome:
+    addresses = sorted(listed)
+    connections = _connections_lock(addresses)
+
+    newer: list[str] = []
+    for chunk in _chunks([connection.pk for connection in connections.values()]):
+        newer.extend(
+            RepresentationSequence.objects.filter(
+                agr=agr, connection_id__in=chunk, last_time_stamp__gt=time_stamp
+            ).values_list("connection__entity_address", flat=True)
+        )
+    reasons.extend(
+        f"Subordinate sequence number: connection [{address}] was updated by a newer message"
+        for address in sorted(newer)
+    )
+
+    own: dict[str, dict[Period, int]] = defaultdict(dict)
+    others: list[dict] = []  # current representations of the listed connections by other AGRs
+    for chunk in _chunks(addresses):
+        rows = (
+            Representation.objects.current()
+            .filter(connection_address__in=chunk)
+            .values("pk", "agr_id", "agr__domain", "connection_address", "start_period", "end_period")
+        )
+        for row in rows:
+            if row["agr_id"] == agr.pk:
+                own[row["connection_address"]][(row["start_period"], row["end_period"])] = row["pk"]
+            elif any(
+                _periods_overlap((row["start_period"], row["end_period"]), period)
+                for period in listed[row["connection_address"]]
+            ):
+                others.append(row)
+    if policy == "reject":
+        reasons.extend(
+            f"Connection conflict: [{address}] represented by another AGR"
+            for address in sorted({row["connection_address"] for row in others})
+        )
+    if reasons:
+        return UpdateOutcome(accepted=False, reasons=tuple(reasons))
+
+    now = timezone.now()  # after the locks: transaction time follows the order of application
+    changes: list[str] = []
+    to_supersede: list[int] = []
+    to_create: list[Representation] = []
+
+    def representation(agr_id: int, address: str, start: dt.date, end: dt.date | None) -> Representation:
+        return Representation(
+            agr_id=agr_id,
+            connection_address=address,
+            start_period=start,
+            end_period=end,
+            recorded_at=now,
+            recorded_by=source_message,
+            source=source,
+        )
+
+    # supersede policy: the newer claim ends the other AGR's representation the day before it starts.
+    for row in sorted(others, key=lambda r: (r["connection_address"], r["start_period"])):
+        address, start, end = row["connection_address"], row["start_period"], row["end_period"]
+        claim_start = min(p[0] for p in listed[address] if _periods_overlap((start, end), p))
+        new_end = claim_start - dt.timedelta(days=1)
+        if end is not None and end < new_end:
+            new_end = end
+        to_supersede.append(row["pk"])
+        if new_end >= start:
+            to_create.append(representation(row["agr_id"], address, start, new_end))
+            changes.append(
+                f"connection [{address}]: representation by {row['agr__domain']} ends on {new_end} "
+                f"(was {_period_text(start, end)})"
+            )
+        else:
+            changes.append(
+                f"connection [{address}]: representation by {row['agr__domain']} withdrawn "
+                f"(was {_period_text(start, end)})"
+            )
+
+    for address in addresses:
+        old = own.get(address, {})
+        new = set(listed[address])
+        removed = sorted(set(old) - new, key=_period_key)
+        added = sorted(new - set(old), key=_period_key)
+        to_supersede.extend(old[period] for period in removed)
+        to_create.extend(representation(agr.pk, address, start, end) for start, end in added)
+        changes.extend(
+            _period_changes(
+                removed=[(address, *p) for p in removed],
+                added=[(address, *p) for p in added],
+                where=f"represented by {agr.domain}",
+            )
+        )
+    _rows_supersede(Representation, ids=to_supersede, now=now, source_message=source_message)
+    Representation.objects.bulk_create(to_create, batch_size=BULK_BATCH_SIZE)
+    RepresentationSequence.objects.bulk_create(
+        [
+            RepresentationSequence(
+                agr=agr,
+                connection=connections[address],
+                last_time_stamp=time_stamp,
+                last_message=source_message,
+            )
+            for address in addresses
+        ],
+        batch_size=BULK_BATCH_SIZE,
+        update_conflicts=True,
+        unique_fields=["agr", "connection"],
+        update_fields=["last_time_stamp", "last_message", "updated_at"],
+    )
+    return UpdateOutcome(accepted=True, changes=tuple(changes))
+
+
+def _connections_lock(addresses: list[str]) -> dict[str, Connection]:
+    """Create the unknown connections, then lock every listed connection row in address order."""
+    Connection.objects.bulk_create(
+        [Connection(entity_address=address) for address in addresses],
+        ignore_conflicts=True,
+        batch_size=BULK_BATCH_SIZE,
+    )
+    locked: dict[str, Connection] = {}
+    for chunk in _chunks(addresses):
+        for connection in (
+            Connection.objects.select_for_update().filter(entity_address__in=chunk).order_by("entity_address")
+        ):
+            locked[connection.entity_address] = connection
+    return locked
+
+
+# ------------------------------------------------------------------------------ shared
+
+
+def _apply_atomically(apply: Callable[[], UpdateOutcome], *, dry_run: bool) -> UpdateOutcome:
+    """Run `apply` in one transaction; roll back when rejected or dry; retry once on a constraint race.
+
+    An IntegrityError here means a concurrent transaction committed a conflicting row after our
+    checks read the database (the PostgreSQL exclusion constraints). The retry reads it and turns
+    it into the proper rejection reason.
+    """
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                outcome = apply()
+                if dry_run or not outcome.accepted:
+                    raise _RollBack(outcome)
+                return outcome
+        except _RollBack as rollback:
+            outcome = rollback.outcome
+            if dry_run:
+                return UpdateOutcome(
+                    accepted=outcome.accepted, reasons=outcome.reasons, changes=outcome.changes, dry_run=True
+                )
+            return outcome
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            logger.info("portfolio update raced a concurrent update; retrying once", exc_info=True)
+    raise AssertionError("unreachable")
+
+
+def _rows_supersede(model: type, *, ids: list[int], now: dt.datetime, source_message: Message | None) -> None:
+    """Close the transaction time of current rows. A row closed by someone else is a lost update."""
+    for chunk in _chunks(ids):
+        updated = model.objects.filter(pk__in=chunk, superseded_at__isnull=True).update(
+            superseded_at=now, superseded_by=source_message
+        )
+        if updated != len(chunk):
+            # Cannot happen under our row locks; treated like a constraint race (retried once).
+            raise IntegrityError(
+                f"{model.__name__}: {len(chunk) - updated} rows were superseded concurrently"
+            )
+
+
+def _aware(time_stamp: dt.datetime) -> dt.datetime:
+    """A TimeStamp without offset is read in the market time zone."""
+    if timezone.is_naive(time_stamp):
+        return time_stamp.replace(tzinfo=ZoneInfo(settings.CRO_TIME_ZONE))
+    return time_stamp
+
+
+def _source_label(source: str | None, source_message: Message | None) -> str:
+    if source:
+        return source[:32]
+    return "uftp" if source_message is not None else ""
+
+
+def _is_storable(address: str) -> bool:
+    # Invalid addresses are reported as reasons; keep them out of the database work.
+    return bool(ENTITY_ADDRESS_RE.match(address))
+
+
+def _chunks(items: Sequence, size: int = CHUNK_SIZE) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _period_is_ordered(start: dt.date, end: dt.date | None) -> bool:
+    return end is None or end >= start
+
+
+def _period_within(inner: Period, outer: Period) -> bool:
+    """Inclusive: an open-ended inner period is only inside an open-ended outer one."""
+    (inner_start, inner_end), (outer_start, outer_end) = inner, outer
+    if inner_start < outer_start:
+        return False
+    if outer_end is None:
+        return True
+    return inner_end is not None and inner_end <= outer_end
+
+
+def _periods_overlap(a: Period, b: Period) -> bool:
+    (a_start, a_end), (b_start, b_end) = a, b
+    return (a_end is None or b_start <= a_end) and (b_end is None or a_start <= b_end)
+
+
+def _period_text(start: dt.date, end: dt.date | None) -> str:
+    return f"{start.isoformat()}..{end.isoformat() if end else '(open)'}"
+
+
+def _period_key(period: Period) -> tuple:
+    return (period[0], period[1] or dt.date.max)
+
+
+def _row_key(row: tuple[str, dt.date, dt.date | None]) -> tuple:
+    return (row[0], row[1], row[2] or dt.date.max)
+
+
+def _attributes_text(attributes: dict) -> str:
+    return (
+        f"{_period_text(attributes['start_period'], attributes['end_period'])}, "
+        f"MutexOffersSupported={str(attributes['mutex_offers_supported']).lower()}, "
+        f"DayAheadRedispatchBy={attributes['day_ahead_redispatch_by']}, "
+        f"IntradayRedispatchBy={attributes['intraday_redispatch_by'] or '-'}"
+    )
+
+
+def _period_changes(
+    *,
+    removed: Iterable[tuple[str, dt.date, dt.date | None]],
+    added: Iterable[tuple[str, dt.date, dt.date | None]],
+    where: str,
+) -> list[str]:
+    """'joins' / 'leaves' / 'now ... (was ...)' lines per connection."""
+    old_by_address: dict[str, list[str]] = defaultdict(list)
+    new_by_address: dict[str, list[str]] = defaultdict(list)
+    for address, start, end in removed:
+        old_by_address[address].append(_period_text(start, end))
+    for address, start, end in added:
+        new_by_address[address].append(_period_text(start, end))
+    lines = []
+    for address in sorted(old_by_address.keys() | new_by_address.keys()):
+        old, new = old_by_address.get(address), new_by_address.get(address)
+        if old and new:
+            lines.append(f"connection [{address}] {where}: now {', '.join(new)} (was {', '.join(old)})")
+        elif new:
+            lines.append(f"connection [{address}] {where}: added {', '.join(new)}")
+        else:
+            lines.append(f"connection [{address}] {where}: removed (was {', '.join(old)})")
+    return lines
+
+
+__all__ = [
+    "CONFLICT_POLICIES",
+    "UpdateOutcome",
+    "agr_portfolio_update_apply",
+    "dso_portfolio_update_apply",
+]

@@ -1,0 +1,513 @@
+"""Real Shapeshifter peers for the end-to-end tests and the benchmark.
+
+- `Peer`: a DSO or AGR built on the shapeshifter-uftp library: its *service* (FastAPI under
+  uvicorn, in a thread) receives what the CRO sends, its *client* sends to the CRO. Every
+  arrival is recorded with the inner XML as signed by the CRO and the HTTP status the library
+  answered, and, when the library's own pipeline got that far, the parsed library object.
+- `StubEndpoint`: a bare HTTP endpoint answering a chosen status (a peer that says 400, 503...).
+- `DnsServer`: a tiny UDP DNS server (dnspython) for open mode: answers, SERVFAIL, NXDOMAIN or
+  silence, per domain.
+- helpers to sign and post messages the library's client would refuse to build.
+
+No Django imports here (the benchmark uses this module without settings). No
+`from __future__ import annotations` either: FastAPI reads the endpoint's annotations.
+"""
+
+import base64
+import datetime as dt
+import socket
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import requests
+from fastapi import Response
+from fastapi.exceptions import HTTPException
+from nacl.bindings import crypto_sign_open
+from nacl.signing import SigningKey
+from shapeshifter_uftp import (
+    ShapeshifterAgrCroClient,
+    ShapeshifterAgrService,
+    ShapeshifterCroService,
+    ShapeshifterDsoCroClient,
+    ShapeshifterDsoService,
+    transport,
+)
+from shapeshifter_uftp.uftp import PayloadMessage, SignedMessage
+
+from .processes import free_port
+
+UFTP_PATH = "/shapeshifter/api/v3/message"
+
+
+def generate_keypair() -> tuple[str, str]:
+    """(private, public) base64 keys in the UFTP format (64-byte private, 32-byte public)."""
+    signing_key = SigningKey.generate()
+    private = bytes(signing_key) + bytes(signing_key.verify_key)
+    return base64.b64encode(private).decode(), base64.b64encode(bytes(signing_key.verify_key)).decode()
+
+
+def public_from_private(private_key: str) -> str:
+    return base64.b64encode(base64.b64decode(private_key)[32:]).decode()
+
+
+# --------------------------------------------------------------------------- arrivals
+
+
+@dataclass
+class Arrival:
+    """One message that arrived at a peer's service."""
+
+    sender_domain: str
+    sender_role: str
+    xml: str  # the inner XML, as signed by the sender ("" when the signature did not verify)
+    received_at: float  # time.monotonic()
+    status: int | None = None  # HTTP status the library answered
+    parsed: Any = None  # the library's object, once its process_* method ran
+    root: ET.Element | None = field(default=None, repr=False)
+
+    @property
+    def tag(self) -> str:
+        return self.root.tag if self.root is not None else ""
+
+    @property
+    def attrs(self) -> dict[str, str]:
+        return dict(self.root.attrib) if self.root is not None else {}
+
+    def __getitem__(self, name: str) -> str | None:
+        return self.attrs.get(name)
+
+
+class _RecordingMixin:
+    """Records everything the library's service receives; put before the library class."""
+
+    answer_test_messages = True
+
+    def _recorder_setup(self) -> None:
+        self.arrivals: list[Arrival] = []
+        self.condition = threading.Condition()
+
+    def _receive_message(self, message: SignedMessage) -> Response:
+        xml = ""
+        try:
+            key = self.key_lookup_function(message.sender_domain, message.sender_role)
+            xml = crypto_sign_open(message.body, base64.b64decode(key)).decode("utf-8")
+        except Exception:  # recorded with empty XML; the library answers what it answers
+            xml = ""
+        arrival = Arrival(
+            sender_domain=message.sender_domain,
+            sender_role=str(message.sender_role),
+            xml=xml,
+            received_at=time.monotonic(),
+        )
+        try:
+            arrival.root = ET.fromstring(xml) if xml else None
+        except ET.ParseError:
+            arrival.root = None
+        with self.condition:
+            self.arrivals.append(arrival)
+        status = 500
+        try:
+            response = super()._receive_message(message)
+            status = response.status_code
+            return response
+        except HTTPException as exc:
+            status = exc.status_code
+            raise
+        finally:
+            with self.condition:
+                arrival.status = status
+                self.condition.notify_all()
+
+    def _record_parsed(self, message: PayloadMessage) -> None:
+        with self.condition:
+            for arrival in reversed(self.arrivals):
+                if arrival.attrs.get("MessageID") == message.message_id:
+                    arrival.parsed = message
+                    break
+            self.condition.notify_all()
+
+    def process_test_message(self, message, sender_role):
+        self._record_parsed(message)
+        if self.answer_test_messages:
+            super().process_test_message(message, sender_role)
+
+
+def _record(self, message):
+    self._record_parsed(message)
+
+
+def _recording_class(base: type) -> type:
+    namespace = {name: _record for name in base.__abstractmethods__}
+    namespace["process_test_message_response"] = _record
+    return type(f"Recording{base.__name__}", (_RecordingMixin, base), namespace)
+
+
+RecordingDsoService = _recording_class(ShapeshifterDsoService)
+RecordingAgrService = _recording_class(ShapeshifterAgrService)
+
+
+class Peer:
+    """A DSO or AGR: the library's service (receiving) and client (sending) with one key pair."""
+
+    def __init__(
+        self,
+        *,
+        domain: str,
+        role: str,
+        cro_domain: str,
+        cro_public_key: str,
+        cro_url: str,
+        port: int | None = None,
+        private_key: str | None = None,
+        version: str = "3.1.0",
+    ):
+        assert role in ("DSO", "AGR")
+        self.domain = domain
+        self.role = role
+        self.cro_domain = cro_domain
+        self.cro_public_key = cro_public_key
+        self.cro_url = cro_url
+        self.port = port or free_port()
+        self.version = version
+        if private_key is None:
+            private_key, _ = generate_keypair()
+        self.private_key = private_key
+        self.public_key = public_from_private(private_key)
+        self.service = None
+        self._arrivals_before: list[Arrival] = []
+
+    # ---- the service
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{UFTP_PATH}"
+
+    def _key_lookup(self, domain, role):
+        if domain == self.cro_domain and str(role) == "CRO":
+            return self.cro_public_key
+        return None
+
+    def _endpoint_lookup(self, domain, role):
+        if domain == self.cro_domain and str(role) == "CRO":
+            return self.cro_url
+        return None
+
+    def start(self) -> "Peer":
+        service_class = RecordingDsoService if self.role == "DSO" else RecordingAgrService
+        self.service = service_class(
+            sender_domain=self.domain,
+            signing_key=self.private_key,
+            key_lookup_function=self._key_lookup,
+            endpoint_lookup_function=self._endpoint_lookup,
+            host="127.0.0.1",
+            port=self.port,
+            path=UFTP_PATH,
+            version=self.version,
+        )
+        self.service._recorder_setup()
+        self.service.server.config.log_level = "warning"
+        self.service.server.config.access_log = False
+        self.service.run_in_thread()
+        return self
+
+    def stop(self) -> None:
+        if self.service is not None:
+            with self.service.condition:
+                self._arrivals_before.extend(self.service.arrivals)
+            self.service.stop()
+            self.service.inbound_executor.shutdown(wait=False)
+            self.service.outbound_executor.shutdown(wait=False)
+            self.service = None
+
+    @property
+    def arrivals(self) -> list[Arrival]:
+        current = []
+        if self.service is not None:
+            with self.service.condition:
+                current = list(self.service.arrivals)
+        return self._arrivals_before + current
+
+    def wait_for(
+        self,
+        *,
+        conversation_id: str | None = None,
+        tag: str | None = None,
+        timeout: float = 30,
+        parsed: bool = False,
+        count: int = 1,
+    ) -> Arrival | list[Arrival]:
+        """Wait for `count` arrivals matching; `parsed`: also wait until the library processed them."""
+
+        def matching() -> list[Arrival]:
+            return [
+                a
+                for a in self.arrivals
+                if (conversation_id is None or a.attrs.get("ConversationID") == conversation_id)
+                and (tag is None or a.tag == tag)
+                and a.status is not None
+            ]
+
+        deadline = time.monotonic() + timeout
+        while True:
+            found = matching()
+            if len(found) >= count and (not parsed or all(a.parsed is not None for a in found[:count])):
+                return found[0] if count == 1 else found[:count]
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"{self.domain}: {count} arrival(s) (conversation {conversation_id}, tag {tag}, "
+                    f"parsed={parsed}) not seen in {timeout}s; arrived: "
+                    + "; ".join(f"{a.tag}/{a.status}/{a.attrs.get('ConversationID')}" for a in self.arrivals)
+                )
+            if self.service is not None:
+                with self.service.condition:
+                    self.service.condition.wait(0.2)
+            else:
+                time.sleep(0.2)
+
+    # ---- the client
+    def client(self, *, recipient_domain: str | None = None, endpoint: str | None = None, version: str | None = None):
+        client_class = ShapeshifterDsoCroClient if self.role == "DSO" else ShapeshifterAgrCroClient
+        return client_class(
+            sender_domain=self.domain,
+            signing_key=self.private_key,
+            recipient_domain=recipient_domain or self.cro_domain,
+            recipient_endpoint=endpoint or self.cro_url,
+            recipient_signing_key=self.cro_public_key,
+            version=version or self.version,
+        )
+
+    def send(self, message: PayloadMessage, **client_options) -> PayloadMessage:
+        """Send through the library's client (raises ClientTransportException unless HTTP 200)."""
+        self.client(**client_options)._send_message(message)
+        return message
+
+
+# --------------------------------------------------------------------------- raw messages
+
+
+def fill_metadata(
+    message: PayloadMessage,
+    *,
+    sender_domain: str,
+    recipient_domain: str,
+    version: str = "3.1.0",
+    time_stamp: str | None = None,
+) -> PayloadMessage:
+    """Fill the metadata the library's client would (but with any version and timestamp)."""
+    message.version = version
+    message.sender_domain = sender_domain
+    message.recipient_domain = recipient_domain
+    message.time_stamp = time_stamp or message.time_stamp or dt.datetime.now(dt.UTC).isoformat()
+    message.message_id = message.message_id or str(uuid.uuid4())
+    message.conversation_id = message.conversation_id or str(uuid.uuid4())
+    return message
+
+
+def signed_xml(
+    message: PayloadMessage | bytes, *, private_key: str, sender_domain: str, sender_role: str
+) -> bytes:
+    """A SignedMessage around `message` (a library object, or inner XML bytes), signed with the key."""
+    if isinstance(message, bytes):
+        from nacl.bindings import crypto_sign
+
+        sealed = crypto_sign(message, base64.b64decode(private_key))
+    else:
+        sealed = transport.seal_message(message, private_key)
+    wrapper = SignedMessage(sender_domain=sender_domain, sender_role=sender_role, body=sealed)
+    return transport.to_xml(wrapper).encode("utf-8")
+
+
+def post(url: str, data: bytes, *, content_type: str = "text/xml; charset=utf-8", timeout: float = 30):
+    return requests.post(url, data=data, headers={"Content-Type": content_type}, timeout=timeout)
+
+
+# --------------------------------------------------------------------------- a stub endpoint
+
+
+class StubEndpoint:
+    """An HTTP endpoint that answers every POST with `status` (after `delay` seconds) and records it."""
+
+    def __init__(self, status: int = 200, *, delay: float = 0.0, port: int | None = None):
+        self.status = status
+        self.delay = delay
+        self.requests: list[tuple[float, bytes]] = []
+        self._lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with stub._lock:
+                    stub.requests.append((time.monotonic(), body))
+                if stub.delay:
+                    time.sleep(stub.delay)
+                self.send_response(stub.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port or 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{UFTP_PATH}"
+
+    def start(self) -> "StubEndpoint":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+
+# --------------------------------------------------------------------------- DNS
+
+
+class DnsServer:
+    """A UDP DNS server on 127.0.0.1 for open-mode tests.
+
+    `behaviour[domain]` = "servfail" | "nxdomain" | "drop" applies to every name under the
+    domain; otherwise the names registered with `add_participant` are answered and the rest
+    get NXDOMAIN.
+    """
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.records: dict[tuple[str, str], list[str]] = {}
+        self.behaviour: dict[str, str] = {}
+        self.queries: list[tuple[str, str]] = []
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def nameserver(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def add(self, name: str, rdtype: str, *texts: str) -> None:
+        self.records[(name.lower().rstrip(".") + ".", rdtype)] = list(texts)
+
+    def add_participant(self, *, domain: str, role: str, cs1: str, host: str, version: str = "3.1.0") -> None:
+        label = role.lower()
+        self.add(f"_{label}._usef.{domain}", "TXT", f'"{cs1}"')
+        self.add(f"_http._{label}._usef.{domain}", "CNAME", host.rstrip(".") + ".")
+        self.add(f"_usef.{domain}", "TXT", f'"{version}"')
+
+    def start(self) -> "DnsServer":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, address = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                reply = self._answer(data)
+            except Exception:
+                continue
+            if reply is not None:
+                self.sock.sendto(reply, address)
+
+    def _answer(self, data: bytes) -> bytes | None:
+        query = dns.message.from_wire(data)
+        question = query.question[0]
+        name = question.name.to_text().lower()
+        rdtype = dns.rdatatype.to_text(question.rdtype)
+        self.queries.append((name, rdtype))
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AA | dns.flags.RA
+        for domain, behaviour in self.behaviour.items():
+            if name == domain + "." or name.endswith("." + domain + "."):
+                if behaviour == "drop":
+                    return None
+                if behaviour == "servfail":
+                    response.set_rcode(dns.rcode.SERVFAIL)
+                    return response.to_wire()
+                response.set_rcode(dns.rcode.NXDOMAIN)
+                return response.to_wire()
+        texts = self.records.get((name, rdtype))
+        if texts:
+            response.answer.append(dns.rrset.from_text_list(question.name, 60, "IN", rdtype, texts))
+        elif any(key[0] == name for key in self.records):
+            pass  # the name exists, not with this type: NOERROR, no answer
+        else:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        return response.to_wire()
+
+
+# --------------------------------------------------------------------------- the library's CRO
+
+
+class MinimalLibraryCro(ShapeshifterCroService):
+    """The library's own CRO service answering each message at once (benchmark baseline)."""
+
+    def __init__(self, *args, peer_keys: dict, peer_endpoints: dict, **kwargs):
+        super().__init__(
+            *args,
+            key_lookup_function=lambda domain, role: peer_keys.get((domain, str(role))),
+            endpoint_lookup_function=lambda domain, role: peer_endpoints.get((domain, str(role))),
+            **kwargs,
+        )
+
+    def _respond(self, response, recipient_domain, recipient_role, version):
+        client = self._get_client(recipient_domain, recipient_role, version)
+        client._send_message(response)
+
+    def process_dso_portfolio_query(self, message):
+        from shapeshifter_uftp import DsoPortfolioQueryResponse
+
+        response = DsoPortfolioQueryResponse(
+            conversation_id=message.conversation_id,
+            dso_portfolio_query_message_id=message.message_id,
+            period=message.period,
+            time_zone=message.time_zone,
+            result="Rejected",
+            rejection_reason="minimal CRO",
+        )
+        self._respond(response, message.sender_domain, "DSO", message.version)
+
+    def process_dso_portfolio_update(self, message):
+        from shapeshifter_uftp import DsoPortfolioUpdateResponse
+
+        response = DsoPortfolioUpdateResponse(
+            conversation_id=message.conversation_id, dso_portfolio_update_message_id=message.message_id
+        )
+        self._respond(response, message.sender_domain, "DSO", message.version)
+
+    def process_agr_portfolio_query(self, message):  # not used by the benchmark
+        pass
+
+    def process_agr_portfolio_update(self, message):  # not used by the benchmark
+        pass

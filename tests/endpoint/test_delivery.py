@@ -1,0 +1,127 @@
+"""Delivery of outbound messages (cro-rules §6) to a real HTTP server on loopback."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from registry.models import Message
+from registry.services import outbound, sweep
+from tests.peer_server import RecordingPeer
+
+DSO = "dso1.example.com"
+
+
+@pytest.fixture
+def queued(make_participant):
+    """A queued TestMessage to a participant whose endpoint is set by the test."""
+
+    def _queued(endpoint_url: str) -> Message:
+        participant, _ = make_participant(DSO, "DSO", endpoint_url=endpoint_url)
+        return outbound.participant_test_message_send(participant=participant)
+
+    return _queued
+
+
+def deliver(message: Message) -> outbound.DeliveryOutcome | None:
+    outcome = outbound.outbound_message_deliver(message_pk=message.pk)
+    message.refresh_from_db()
+    return outcome
+
+
+def make_due(message: Message) -> None:
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+
+
+def test_200_is_final_success(queued):
+    with RecordingPeer([200]) as peer:
+        message = queued(peer.url)
+        outcome = deliver(message)
+        assert peer.received.get(timeout=1) == message.signed_xml.encode()
+    assert outcome.delivered
+    assert message.status == "delivered"
+    assert message.attempts == 1
+    assert message.delivered_at is not None
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 413])
+def test_definite_4xx_fails_without_retry(queued, status):
+    with RecordingPeer([status]) as peer:
+        message = queued(peer.url)
+        outcome = deliver(message)
+        make_due(message)
+        assert deliver(message) is None  # nothing more is attempted
+        assert peer.received.qsize() == 1
+    assert outcome.failed
+    assert message.status == "failed"
+    assert message.attempts == 1
+    assert f"HTTP {status}" in message.last_error
+
+
+@pytest.mark.parametrize("status", [500, 503, 404, 419, 429])
+def test_retryable_answers_are_retried_with_backoff(queued, status, settings):
+    settings.CRO_DELIVERY_BACKOFF_BASE_SECONDS = 10
+    with RecordingPeer([status, status, 200]) as peer:
+        message = queued(peer.url)
+        first = deliver(message)
+        assert first.retry_in == 10
+        assert deliver(message) is None  # not due yet
+        make_due(message)
+        second = deliver(message)
+        assert second.retry_in == 20  # exponential
+        make_due(message)
+        assert deliver(message).delivered
+    assert message.status == "delivered"
+    assert message.attempts == 3
+
+
+def test_connection_refused_is_retried(queued):
+    with RecordingPeer() as peer:
+        url = peer.url
+    message = queued(url)  # the server is gone: connection refused
+    outcome = deliver(message)
+    assert outcome.retry_in is not None
+    assert message.status == "response_queued"
+    assert "ConnectionError" in message.last_error
+
+
+def test_gives_up_after_the_retry_window(queued):
+    with RecordingPeer([503]) as peer:
+        message = queued(peer.url)
+        Message.objects.filter(pk=message.pk).update(give_up_at=timezone.now() - dt.timedelta(seconds=1))
+        outcome = deliver(message)
+    assert outcome.failed
+    assert message.status == "failed"
+    assert "gave up after 1 attempts" in message.last_error
+
+
+def test_administrator_retry_queues_a_failed_delivery_again(queued):
+    with RecordingPeer([400, 200]) as peer:
+        message = queued(peer.url)
+        deliver(message)
+        assert message.status == "failed"
+        outbound.outbound_message_retry(message=message)
+        assert message.status == "response_queued"
+        assert deliver(message).delivered
+    assert message.attempts == 2
+
+
+def test_only_failed_messages_can_be_retried(queued):
+    from django.core.exceptions import ValidationError
+
+    message = queued("http://127.0.0.1:9/x")
+    with pytest.raises(ValidationError):
+        outbound.outbound_message_retry(message=message)
+
+
+def test_sweep_dispatches_stuck_messages_only(queued, make_participant, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    stuck = queued("http://127.0.0.1:9/x")
+    old = timezone.now() - dt.timedelta(minutes=10)
+    Message.objects.filter(pk=stuck.pk).update(next_attempt_at=old)
+    fresh_participant, _ = make_participant("dso2.example.com", "DSO")
+    fresh = outbound.participant_test_message_send(participant=fresh_participant)
+    Message.objects.filter(pk=fresh.pk).update(next_attempt_at=timezone.now() + dt.timedelta(minutes=5))
+    report = sweep.messages_sweep(older_than_seconds=60)
+    assert report.outbound == 1
+    assert report.inbound == 0

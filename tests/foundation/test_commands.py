@@ -1,0 +1,163 @@
+"""The operators' commands, run from a shell as an operator would."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from registry.models import Participant
+from registry.uftp import keys
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def shell_db(transactional_db, settings):
+    """The test database, visible to a command run in a child process."""
+    from django.db import connection
+
+    database = connection.settings_dict
+    if database["ENGINE"].endswith("sqlite3"):
+        pytest.skip("the in-memory SQLite test database is not visible to a child process")
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    return {"DATABASE_URL": url}
+
+
+def test_cro_keygen_prints_private_key_and_cs1():
+    result = manage("cro_keygen")
+    assert result.returncode == 0, result.stderr
+    private_key, published = result.stdout.split()
+    assert len(private_key) == 88
+    assert keys.from_cs1(published)[0] == keys.public_key_from_private(private_key)
+
+
+def test_participant_add_then_list_from_a_shell(shell_db):
+    _, public_key = keys.generate_keypair()
+    args = ["--domain", "dso1.example.com", "--role", "DSO", "--public-key", public_key]
+    first = manage("participant_add", *args, "--endpoint", "https://dso1.example.com/x", env=shell_db)
+    assert first.returncode == 0, first.stderr
+    assert "created" in first.stdout
+    again = manage("participant_add", *args, "--endpoint", "https://dso1.example.com/y", env=shell_db)
+    assert again.returncode == 0, again.stderr
+    assert "updated" in again.stdout
+    listing = manage("participant_list", env=shell_db)
+    lines = listing.stdout.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].split("\t")[:4] == ["dso1.example.com", "DSO", "active", "https://dso1.example.com/y"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--domain", "Not_A_Domain", "domain"),
+        ("--role", "BRP", "role"),
+        ("--public-key", "c2hvcnQ=", "public_keys"),
+        ("--endpoint", "ftp://x.example.com", "endpoint_url"),
+    ],
+)
+def test_participant_add_refuses_bad_input(db, option, value, message):
+    from django.core.management import CommandError, call_command
+
+    options = {
+        "--domain": "dso1.example.com",
+        "--role": "DSO",
+        "--public-key": keys.generate_keypair()[1],
+        "--endpoint": "https://dso1.example.com/x",
+    }
+    options[option] = value
+    argv = [item for pair in options.items() for item in pair]
+    with pytest.raises(CommandError, match=message):
+        call_command("participant_add", *argv)
+    assert not Participant.objects.exists()
+
+
+def test_participant_add_bad_input_exits_non_zero_from_a_shell(shell_db):
+    result = manage(
+        "participant_add", "--domain", "x", "--role", "DSO", "--public-key", "AAAA", "--endpoint", "nope", env=shell_db
+    )
+    assert result.returncode != 0
+    assert "participant not saved" in result.stderr
+    assert not Participant.objects.exists()
+
+
+def test_participant_add_accepts_two_keys_and_cs1(db):
+    from django.core.management import call_command
+
+    _, first = keys.generate_keypair()
+    _, second = keys.generate_keypair()
+    call_command(
+        "participant_add",
+        *("--domain", "agr1.example.com", "--role", "AGR"),
+        *("--public-key", keys.to_cs1(first), "--public-key", second),
+        *("--endpoint", "https://agr1.example.com/x"),
+    )
+    participant = Participant.objects.get()
+    assert participant.public_keys == [first, second]
+
+
+def test_production_refuses_to_start_without_secrets(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"SECRET_KEY", "CRO_SIGNING_KEY", "CRO_SIGNING_KEY_FILE", "DEBUG"}
+    }
+    env.update({"DJANGO_SETTINGS_MODULE": "cro.settings", "CRO_VAR_DIR": str(tmp_path)})
+    no_secret = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert no_secret.returncode != 0
+    assert "SECRET_KEY must be set" in no_secret.stderr
+    env["SECRET_KEY"] = "a-real-production-secret-of-enough-length-0123456789"
+    no_key = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert no_key.returncode != 0
+    assert "CRO_SIGNING_KEY" in no_key.stderr
+    assert not list(tmp_path.glob("*.key"))
+
+
+def test_development_generates_a_key_once(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"SECRET_KEY", "CRO_SIGNING_KEY", "CRO_SIGNING_KEY_FILE", "DATABASE_URL"}
+    }
+    env.update({"DJANGO_SETTINGS_MODULE": "cro.settings", "DEBUG": "1", "CRO_VAR_DIR": str(tmp_path)})
+    run = [sys.executable, "manage.py", "cro_info"]
+    first = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert "Generated a development signing key" in first.stderr
+    key_file = tmp_path / "cro-signing.key"
+    private_key = key_file.read_text().strip()
+    published = keys.to_cs1(keys.public_key_from_private(private_key))
+    assert published in first.stderr and published in first.stdout
+    second = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert "Generated" not in second.stderr
+    assert key_file.read_text().strip() == private_key
+    assert private_key not in first.stdout + second.stdout  # the private key is never printed
+
+
+def test_signing_key_file_is_read(tmp_path):
+    private_key, public_key = keys.generate_keypair()
+    key_file = tmp_path / "cro.key"
+    key_file.write_text(private_key + "\n")
+    env = {key: value for key, value in os.environ.items() if key != "CRO_SIGNING_KEY"}
+    env.update({"DJANGO_SETTINGS_MODULE": "tests.settings", "CRO_SIGNING_KEY_FILE": str(key_file)})
+    result = subprocess.run(
+        [sys.executable, "manage.py", "cro_info"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert keys.to_cs1(public_key) in result.stdout

@@ -25,3 +25,11 @@ def deliver_outbound_message(message_pk: int) -> None:
 def sweep_messages() -> dict:
     report = sweep.messages_sweep()
     return {"inbound": report.inbound, "outbound": report.outbound}
+
+
+@shared_task(acks_late=True)
+def apply_csv_import(csv_import_pk: int) -> None:
+    """The administrator's CSV import (registry.services.csv_io); a redelivery does nothing twice."""
+    from registry.services import csv_io
+
+    csv_io.csv_import_apply(csv_import_pk=csv_import_pk)

@@ -19,3 +19,6 @@ __all__ += [
     "Representation",
     "RepresentationSequence",
 ]
+from .web import CsvImport  # noqa: E402
+
+__all__ += ["CsvImport"]

@@ -192,13 +192,13 @@ def _dso_update_apply_locked(
         else:
             owned[address] = cp
 
-    # Memberships of the listed CPs are about to be replaced, so only other CPs can conflict.
-    listed_periods: dict[str, list[Period]] = defaultdict(list)
-    for cp_update in listed.values():
+    # connection -> [(listing CP, period)]
+    listed_periods: dict[str, list[tuple[str, Period]]] = defaultdict(list)
+    for cp_address, cp_update in listed.items():
         for connection in cp_update.connections:
             if _period_is_ordered(connection.start_period, connection.end_period):
                 listed_periods[connection.entity_address].append(
-                    (connection.start_period, connection.end_period)
+                    (cp_address, (connection.start_period, connection.end_period))
                 )
     reasons.extend(
         _dso_connection_conflicts(
@@ -209,7 +209,7 @@ def _dso_update_apply_locked(
         return UpdateOutcome(accepted=False, reasons=tuple(reasons))
 
     now = timezone.now()  # after the locks: transaction time follows the order of application
-    changes: list[str] = []
+    changes: dict[str, list[str]] = defaultdict(list)  # per CP, listed in CP order
     _congestion_point_versions_replace(
         listed=listed, cps=owned, now=now, source_message=source_message, source=source, changes=changes
     )
@@ -219,7 +219,9 @@ def _dso_update_apply_locked(
     CongestionPoint.objects.filter(pk__in=[cp.pk for cp in owned.values()]).update(
         last_time_stamp=time_stamp, last_message=source_message
     )
-    return UpdateOutcome(accepted=True, changes=tuple(changes))
+    return UpdateOutcome(
+        accepted=True, changes=tuple(line for address in sorted(owned) for line in changes[address])
+    )
 
 
 def _congestion_points_lock(*, dso: Participant, addresses: list[str]) -> dict[str, CongestionPoint]:
@@ -241,9 +243,12 @@ def _congestion_points_lock(*, dso: Participant, addresses: list[str]) -> dict[s
 
 
 def _dso_connection_conflicts(
-    *, listed_periods: dict[str, list[Period]], replaced_cp_ids: set[int]
+    *, listed_periods: dict[str, list[tuple[str, Period]]], replaced_cp_ids: set[int]
 ) -> list[str]:
-    """One reason per listed connection that another CP holds for an overlapping period."""
+    """One reason per listed connection that another CP holds for an overlapping period.
+
+    The memberships of the CPs this update replaces (`replaced_cp_ids`) cannot conflict.
+    """
     conflicting: dict[str, set[str]] = defaultdict(set)
     for chunk in _chunks(sorted(listed_periods)):
         rows = (
@@ -260,7 +265,10 @@ def _dso_connection_conflicts(
         for address, cp_id, cp_address, start, end in rows:
             if cp_id in replaced_cp_ids:
                 continue
-            if any(_periods_overlap((start, end), period) for period in listed_periods[address]):
+            if any(
+                listing_cp != cp_address and _periods_overlap((start, end), period)
+                for listing_cp, period in listed_periods[address]
+            ):
                 conflicting[address].add(cp_address)
     return [
         f"Connection conflict: [{address}] at {', '.join(f'[{cp}]' for cp in sorted(conflicting[address]))}"
@@ -275,7 +283,7 @@ def _congestion_point_versions_replace(
     now: dt.datetime,
     source_message: Message | None,
     source: str,
-    changes: list[str],
+    changes: dict[str, list[str]],
 ) -> None:
     current = {
         version.congestion_point_id: version
@@ -297,11 +305,13 @@ def _congestion_point_versions_replace(
         if old is not None and all(getattr(old, name) == value for name, value in attributes.items()):
             continue
         if old is None:
-            changes.append(f"congestion point [{address}]: registered {_attributes_text(attributes)}")
+            changes[address].append(
+                f"congestion point [{address}]: registered {_attributes_text(attributes)}"
+            )
         else:
             to_supersede.append(old.pk)
             old_attributes = {name: getattr(old, name) for name in attributes}
-            changes.append(
+            changes[address].append(
                 f"congestion point [{address}]: {_attributes_text(attributes)} (was {_attributes_text(old_attributes)})"
             )
         to_create.append(
@@ -320,7 +330,7 @@ def _memberships_replace(
     now: dt.datetime,
     source_message: Message | None,
     source: str,
-    changes: list[str],
+    changes: dict[str, list[str]],
 ) -> None:
     """Supersede the memberships no longer listed, insert the new ones; unchanged rows stay."""
     current: dict[int, dict[tuple[str, dt.date, dt.date | None], int]] = defaultdict(dict)
@@ -354,7 +364,7 @@ def _memberships_replace(
             )
             for address, start, end in added
         )
-        changes.extend(
+        changes[cp_address].extend(
             _period_changes(removed=removed, added=added, where=f"in congestion point [{cp_address}]")
         )
     _rows_supersede(Membership, ids=to_supersede, now=now, source_message=source_message)

@@ -79,9 +79,7 @@ def _check_sender(*, sender_domain: object, sender_role: object) -> m.Role:
     try:
         return m.Role(sender_role)
     except ValueError:
-        raise EnvelopeError(
-            f"SignedMessage SenderRole {sender_role!r} is not one of AGR, CRO, DSO"
-        ) from None
+        raise EnvelopeError(f"SignedMessage SenderRole {sender_role!r} is not one of AGR, CRO, DSO") from None
 
 
 def _decode_base64_body(value: str) -> bytes:
@@ -105,9 +103,7 @@ def parse_signed_message(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     root = parse_xml(data, max_bytes=max_bytes)
     if root.tag != SIGNED_MESSAGE_TAG:
         if isinstance(root.tag, str) and root.tag.startswith("{"):
-            raise EnvelopeError(
-                f"root element {root.tag} has an XML namespace; UFTP uses no namespaces"
-            )
+            raise EnvelopeError(f"root element {root.tag} has an XML namespace; UFTP uses no namespaces")
         raise EnvelopeError(f"root element must be SignedMessage, got {root.tag}")
 
     present = set(root.attrib)
@@ -143,8 +139,7 @@ def open_body(body: bytes, public_keys: Iterable[str]) -> bytes:
     body = bytes(body)
     if len(body) < SIGNATURE_BYTES:
         raise SignatureError(
-            f"Body is truncated: {len(body)} bytes, shorter than the "
-            f"{SIGNATURE_BYTES}-byte signature"
+            f"Body is truncated: {len(body)} bytes, shorter than the {SIGNATURE_BYTES}-byte signature"
         )
     if not raw_keys:
         raise SignatureError("no public key of the sender to verify the signature with")
@@ -153,9 +148,7 @@ def open_body(body: bytes, public_keys: Iterable[str]) -> bytes:
             return crypto_sign_open(body, raw_key)
         except CryptoError:
             continue
-    raise SignatureError(
-        f"signature does not verify with any of the sender's {len(raw_keys)} public key(s)"
-    )
+    raise SignatureError(f"signature does not verify with any of the sender's {len(raw_keys)} public key(s)")
 
 
 def seal(inner_xml: bytes, private_key: str) -> bytes:
@@ -211,14 +204,10 @@ def _to_datetime(value: str, *, attribute: str) -> dt.datetime:
     # xs:dateTime allows 24:00:00, the end of the day, i.e. midnight of the next.
     end_of_day = hour == 24
     try:
-        moment = dt.datetime(
-            year, month, day, 0 if end_of_day else hour, minute, second, microsecond, tzinfo
-        )
+        moment = dt.datetime(year, month, day, 0 if end_of_day else hour, minute, second, microsecond, tzinfo)
         return moment + dt.timedelta(days=1) if end_of_day else moment
     except (ValueError, OverflowError):
-        raise SchemaError(
-            f"{attribute}={value!r} is outside the date-times the CRO handles"
-        ) from None
+        raise SchemaError(f"{attribute}={value!r} is outside the date-times the CRO handles") from None
 
 
 def _to_bool(value: str, *, attribute: str) -> bool:
@@ -286,9 +275,7 @@ def _read_dso_portfolio_update(root: etree._Element, _: VersionProfile) -> m.DSO
             entity_address=cp.get("EntityAddress"),
             start_period=_required_date(cp, "StartPeriod"),
             end_period=_optional_date(cp, "EndPeriod"),
-            mutex_offers_supported=_to_bool(
-                cp.get("MutexOffersSupported"), attribute="MutexOffersSupported"
-            ),
+            mutex_offers_supported=_to_bool(cp.get("MutexOffersSupported"), attribute="MutexOffersSupported"),
             day_ahead_redispatch_by=m.RedispatchBy(cp.get("DayAheadRedispatchBy")),
             intraday_redispatch_by=_optional_redispatch(cp, "IntradayRedispatchBy"),
             connections=tuple(_connection_period(c) for c in _children(cp, "Connection")),
@@ -327,9 +314,7 @@ def _read_test_message(root: etree._Element, _: VersionProfile) -> m.TestMessage
     return m.TestMessage(**_metadata(root))
 
 
-def _read_test_message_response(
-    root: etree._Element, profile: VersionProfile
-) -> m.TestMessageResponse:
+def _read_test_message_response(root: etree._Element, profile: VersionProfile) -> m.TestMessageResponse:
     # 3.x has neither Result nor a reference, but peers send Result anyway: keep what came.
     result = root.get("Result")
     reference_attribute = profile.reference_attribute(root.tag)
@@ -361,9 +346,7 @@ def _read_dso_portfolio_query_response(
         congestion_point = m.DSOQueryCongestionPoint(
             entity_address=cp.get("EntityAddress"),
             connections=tuple(
-                m.DSOQueryConnection(
-                    entity_address=c.get("EntityAddress"), agr_domain=c.get("AGR-Domain")
-                )
+                m.DSOQueryConnection(entity_address=c.get("EntityAddress"), agr_domain=c.get("AGR-Domain"))
                 for c in _children(cp, "Connection")
             ),
         )
@@ -395,9 +378,7 @@ def _read_agr_portfolio_query_response(
                             ),
                             day_ahead_redispatch_by=m.RedispatchBy(cp.get("DayAheadRedispatchBy")),
                             intraday_redispatch_by=_optional_redispatch(cp, "IntradayRedispatchBy"),
-                            connections=tuple(
-                                c.get("EntityAddress") for c in _children(cp, "Connection")
-                            ),
+                            connections=tuple(c.get("EntityAddress") for c in _children(cp, "Connection")),
                         )
                         for cp in _children(portfolio, "CongestionPoint")
                     ),
@@ -437,9 +418,7 @@ def _reject_namespaces(root: etree._Element) -> None:
             raise SchemaError(f"element {element.tag} has an XML namespace; UFTP uses none")
         for name in element.attrib:
             if name.startswith("{"):
-                raise SchemaError(
-                    f"attribute {name} on {element.tag} has an XML namespace; UFTP uses none"
-                )
+                raise SchemaError(f"attribute {name} on {element.tag} has an XML namespace; UFTP uses none")
 
 
 def _schema_major(version: str | None, *, path_major: int) -> int:
@@ -462,9 +441,7 @@ def _parse_payload(
     _reject_namespaces(root)
     if root.tag not in accepted_types:
         if root.tag in ALL_MESSAGE_TYPES:
-            raise UnsupportedMessageType(
-                f"{root.tag} is a response the CRO sends; a CRO never receives one"
-            )
+            raise UnsupportedMessageType(f"{root.tag} is a response the CRO sends; a CRO never receives one")
         expected = ", ".join(accepted_types)
         raise UnsupportedMessageType(
             f"{root.tag} is not a message type a CRO handles (expected one of: {expected})"
@@ -568,9 +545,7 @@ def _write_trading_terms(
     _set_optional(element, "IntradayRedispatchBy", cp.intraday_redispatch_by)
 
 
-def _write_dso_portfolio_update(
-    message: m.DSOPortfolioUpdate, _: VersionProfile
-) -> etree._Element:
+def _write_dso_portfolio_update(message: m.DSOPortfolioUpdate, _: VersionProfile) -> etree._Element:
     element = _new_message_element(message)
     element.set("TimeZone", message.time_zone)
     for cp in message.congestion_points:
@@ -593,9 +568,7 @@ def _write_dso_portfolio_query(message: m.DSOPortfolioQuery, _: VersionProfile) 
     return element
 
 
-def _write_agr_portfolio_update(
-    message: m.AGRPortfolioUpdate, _: VersionProfile
-) -> etree._Element:
+def _write_agr_portfolio_update(message: m.AGRPortfolioUpdate, _: VersionProfile) -> etree._Element:
     element = _new_message_element(message)
     element.set("TimeZone", message.time_zone)
     for connection in message.connections:
@@ -614,18 +587,14 @@ def _write_test_message(message: m.TestMessage, _: VersionProfile) -> etree._Ele
     return _new_message_element(message)
 
 
-def _write_test_message_response(
-    message: m.TestMessageResponse, profile: VersionProfile
-) -> etree._Element:
+def _write_test_message_response(message: m.TestMessageResponse, profile: VersionProfile) -> etree._Element:
     element = _new_message_element(message)
     if profile.test_response_has_result_and_reference:
         if message.reference_message_id is None:
             raise ValueError(f"a {profile.version} TestMessageResponse needs reference_message_id")
         element.set("Result", str(message.result or m.Result.ACCEPTED))
         _set_optional(element, "RejectionReason", message.rejection_reason)
-        element.set(
-            profile.reference_attribute(message.message_type), message.reference_message_id
-        )
+        element.set(profile.reference_attribute(message.message_type), message.reference_message_id)
     # 3.x: bare metadata; Result and reference do not exist in that schema.
     return element
 
@@ -671,9 +640,7 @@ def _write_agr_portfolio_query_response(
     for portfolio in message.dso_portfolios:
         portfolio_element = _sub(view, "DSO-Portfolio", {"DSO-Domain": portfolio.dso_domain})
         for cp in portfolio.congestion_points:
-            cp_element = _sub(
-                portfolio_element, "CongestionPoint", {"EntityAddress": cp.entity_address}
-            )
+            cp_element = _sub(portfolio_element, "CongestionPoint", {"EntityAddress": cp.entity_address})
             _write_trading_terms(cp_element, cp)
             for address in cp.connections:
                 _sub(cp_element, "Connection", {"EntityAddress": address})
@@ -699,9 +666,7 @@ _WRITERS: Mapping[type[m.PayloadMessage], _Writer] = MappingProxyType(
 )
 
 
-def to_element(
-    message: m.PayloadMessage, *, profile: VersionProfile | None = None
-) -> etree._Element:
+def to_element(message: m.PayloadMessage, *, profile: VersionProfile | None = None) -> etree._Element:
     """The lxml element of a message, spelled per its version (or the given profile)."""
     writer = _WRITERS.get(type(message))
     if writer is None:

@@ -30,9 +30,7 @@ def decode_private_key(private_key: str) -> bytes:
     """Return the 64 raw bytes of a base64 private key; check seed and public half agree."""
     raw = _b64decode_strict(private_key, what="private key")
     if len(raw) != PRIVATE_KEY_BYTES:
-        raise KeyFormatError(
-            f"private key must decode to {PRIVATE_KEY_BYTES} bytes, got {len(raw)}"
-        )
+        raise KeyFormatError(f"private key must decode to {PRIVATE_KEY_BYTES} bytes, got {len(raw)}")
     if bytes(SigningKey(raw[:32]).verify_key) != raw[32:]:
         raise KeyFormatError("private key's public half does not match its seed")
     return raw

@@ -50,9 +50,7 @@ def validate(element: etree._Element, *, major: int) -> None:
         errors = [f"line {error.line}: {error.message}" for error in schema.error_log]
     shown = errors[:MAX_ERROR_LINES] or ["document is not valid"]
     more = f" (and {len(errors) - len(shown)} more)" if len(errors) > len(shown) else ""
-    raise SchemaError(
-        f"not valid against the Shapeshifter {major}.x schema: " + "; ".join(shown) + more
-    )
+    raise SchemaError(f"not valid against the Shapeshifter {major}.x schema: " + "; ".join(shown) + more)
 
 
 def is_valid(element: etree._Element, *, major: int) -> bool:

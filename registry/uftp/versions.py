@@ -79,7 +79,7 @@ def major_of(version: str | None) -> int | None:
     return parsed[0] if parsed else None
 
 
-def is_supported(version: str) -> bool:
+def is_supported(version: str | None) -> bool:
     return version in SUPPORTED_VERSIONS
 
 

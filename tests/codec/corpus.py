@@ -224,14 +224,18 @@ def _required_and_optional_cases() -> Iterator[Case]:
             for attribute in required:
                 yield Case(f"{name}: no {path}/@{attribute}", mutated(name, del_attr(path, attribute)), False)
             for attribute in optional:
-                yield Case(f"{name}: no optional {path}/@{attribute}", mutated(name, del_attr(path, attribute)), True)
+                yield Case(
+                    f"{name}: no optional {path}/@{attribute}", mutated(name, del_attr(path, attribute)), True
+                )
         # Any attribute the message does not define: invalid.
         yield Case(f"{name}: unknown attribute", mutated(name, set_attr(".", "Comment", "x")), False)
 
 
 def _value_cases(name: str, path: str, attribute: str, values: dict[str, bool]) -> Iterator[Case]:
     for value, valid in values.items():
-        yield Case(f"{name}: {path}/@{attribute}={value!r}", mutated(name, set_attr(path, attribute, value)), valid)
+        yield Case(
+            f"{name}: {path}/@{attribute}={value!r}", mutated(name, set_attr(path, attribute, value)), valid
+        )
 
 
 DOMAIN_VALUES = {
@@ -355,11 +359,28 @@ def _pattern_and_enumeration_cases() -> Iterator[Case]:
         yield from _value_cases(name, ".", "TimeStamp", TIMESTAMP_VALUES)
         yield from _value_cases(name, ".", "TimeZone", TIMEZONE_VALUES)
     yield from _value_cases("TestMessage", ".", "SenderDomain", DOMAIN_VALUES)
-    yield from _value_cases("TestMessageResponse", ".", "RecipientDomain", {"Example.com": False, "b.nl": True})
+    yield from _value_cases(
+        "TestMessageResponse", ".", "RecipientDomain", {"Example.com": False, "b.nl": True}
+    )
     yield from _value_cases("AGRPortfolioUpdate", ".", "ConversationID", {"x": False, U3: True})
-    yield from _value_cases("DSOPortfolioQueryResponse", "CongestionPoint/Connection", "AGR-Domain", {"agr.example.com": True, "AGR.example.com": False, "agr": False})
-    yield from _value_cases("AGRPortfolioQueryResponse", "DSO-View/DSO-Portfolio", "DSO-Domain", {"dso2.example.com": True, "dso2": False})
-    yield from _value_cases("SignedMessage", ".", "SenderDomain", {"dso1.example.com": True, "DSO1.example.com": False, "dso1": False})
+    yield from _value_cases(
+        "DSOPortfolioQueryResponse",
+        "CongestionPoint/Connection",
+        "AGR-Domain",
+        {"agr.example.com": True, "AGR.example.com": False, "agr": False},
+    )
+    yield from _value_cases(
+        "AGRPortfolioQueryResponse",
+        "DSO-View/DSO-Portfolio",
+        "DSO-Domain",
+        {"dso2.example.com": True, "dso2": False},
+    )
+    yield from _value_cases(
+        "SignedMessage",
+        ".",
+        "SenderDomain",
+        {"dso1.example.com": True, "DSO1.example.com": False, "dso1": False},
+    )
 
     # Entity addresses in every position they occur.
     yield from _value_cases("DSOPortfolioQuery", ".", "EntityAddress", ENTITY_ADDRESS_VALUES)
@@ -373,7 +394,12 @@ def _pattern_and_enumeration_cases() -> Iterator[Case]:
         ("AGRPortfolioQueryResponse", "DSO-View/DSO-Portfolio/CongestionPoint/Connection"),
         ("AGRPortfolioQueryResponse", "DSO-View/Connection"),
     ):
-        yield from _value_cases(name, path, "EntityAddress", {"ean.12345678901234": True, "ean.1234": False, "ea1.2024-01.x:y": True})
+        yield from _value_cases(
+            name,
+            path,
+            "EntityAddress",
+            {"ean.12345678901234": True, "ean.1234": False, "ea1.2024-01.x:y": True},
+        )
 
     # Dates.
     yield from _value_cases("AGRPortfolioQuery", ".", "Period", DATE_VALUES)
@@ -391,11 +417,19 @@ def _pattern_and_enumeration_cases() -> Iterator[Case]:
         yield from _value_cases(name, path, attribute, {"2025-12-31": True, "2025-12-32": False})
 
     # Enumerations and booleans.
-    for name, path in (("DSOPortfolioUpdate", "CongestionPoint"), ("AGRPortfolioQueryResponse", "DSO-View/DSO-Portfolio/CongestionPoint")):
+    for name, path in (
+        ("DSOPortfolioUpdate", "CongestionPoint"),
+        ("AGRPortfolioQueryResponse", "DSO-View/DSO-Portfolio/CongestionPoint"),
+    ):
         yield from _value_cases(name, path, "DayAheadRedispatchBy", REDISPATCH_VALUES)
         yield from _value_cases(name, path, "IntradayRedispatchBy", {"AGR": True, "DSO": True, "CRO": False})
         yield from _value_cases(name, path, "MutexOffersSupported", BOOLEAN_VALUES)
-    for name in ("DSOPortfolioUpdateResponse", "DSOPortfolioQueryResponse", "AGRPortfolioUpdateResponse", "AGRPortfolioQueryResponse"):
+    for name in (
+        "DSOPortfolioUpdateResponse",
+        "DSOPortfolioQueryResponse",
+        "AGRPortfolioUpdateResponse",
+        "AGRPortfolioQueryResponse",
+    ):
         yield from _value_cases(name, ".", "Result", RESULT_VALUES)
         yield from _value_cases(name, ".", "RejectionReason", {"Unknown congestion point": True, "": True})
     yield from _value_cases("SignedMessage", ".", "SenderRole", ROLE_VALUES)
@@ -403,26 +437,87 @@ def _pattern_and_enumeration_cases() -> Iterator[Case]:
 
 
 def _structure_cases() -> Iterator[Case]:
-    yield Case("DSOPortfolioUpdate: no CongestionPoint", mutated("DSOPortfolioUpdate", remove_all(".", "CongestionPoint")), False)
-    yield Case("DSOPortfolioUpdate: two CongestionPoints", mutated("DSOPortfolioUpdate", duplicate("CongestionPoint")), True)
-    yield Case("DSOPortfolioUpdate: CongestionPoint without Connection", mutated("DSOPortfolioUpdate", remove_all("CongestionPoint", "Connection")), False)
-    yield Case("DSOPortfolioUpdate: three Connections", mutated("DSOPortfolioUpdate", duplicate("CongestionPoint/Connection")), True)
     yield Case(
-        "DSOPortfolioUpdate: Connection directly under the root",
-        mutated("DSOPortfolioUpdate", append(".", '<Connection EntityAddress="ean.100000000005" StartPeriod="2024-01-01"/>')),
+        "DSOPortfolioUpdate: no CongestionPoint",
+        mutated("DSOPortfolioUpdate", remove_all(".", "CongestionPoint")),
         False,
     )
-    yield Case("DSOPortfolioUpdate: lower-case element name", mutated("DSOPortfolioUpdate", rename_element("CongestionPoint", "congestionPoint")), False)
-    yield Case("AGRPortfolioUpdate: no Connection", mutated("AGRPortfolioUpdate", remove_all(".", "Connection")), False)
-    yield Case("AGRPortfolioUpdate: one Connection", mutated("AGRPortfolioUpdate", remove_all(".", "Connection[2]")), True)
-    yield Case("AGRPortfolioUpdate: unknown child", mutated("AGRPortfolioUpdate", append(".", "<Note/>")), False)
-    yield Case("DSOPortfolioQuery: child element", mutated("DSOPortfolioQuery", append(".", '<CongestionPoint EntityAddress="ean.000000000001"/>')), False)
-    yield Case("DSOPortfolioQueryResponse: no CongestionPoint", mutated("DSOPortfolioQueryResponse", remove_all(".", "CongestionPoint")), True)
-    yield Case("DSOPortfolioQueryResponse: two CongestionPoints", mutated("DSOPortfolioQueryResponse", duplicate("CongestionPoint")), False)
-    yield Case("DSOPortfolioQueryResponse: CongestionPoint without Connection", mutated("DSOPortfolioQueryResponse", remove_all("CongestionPoint", "Connection")), False)
-    yield Case("AGRPortfolioQueryResponse: two DSO-Views", mutated("AGRPortfolioQueryResponse", duplicate("DSO-View")), True)
-    yield Case("AGRPortfolioQueryResponse: two DSO-Portfolios", mutated("AGRPortfolioQueryResponse", duplicate("DSO-View/DSO-Portfolio")), True)
-    yield Case("AGRPortfolioQueryResponse: no unallocated Connection", mutated("AGRPortfolioQueryResponse", remove_all("DSO-View", "Connection")), True)
+    yield Case(
+        "DSOPortfolioUpdate: two CongestionPoints",
+        mutated("DSOPortfolioUpdate", duplicate("CongestionPoint")),
+        True,
+    )
+    yield Case(
+        "DSOPortfolioUpdate: CongestionPoint without Connection",
+        mutated("DSOPortfolioUpdate", remove_all("CongestionPoint", "Connection")),
+        False,
+    )
+    yield Case(
+        "DSOPortfolioUpdate: three Connections",
+        mutated("DSOPortfolioUpdate", duplicate("CongestionPoint/Connection")),
+        True,
+    )
+    yield Case(
+        "DSOPortfolioUpdate: Connection directly under the root",
+        mutated(
+            "DSOPortfolioUpdate",
+            append(".", '<Connection EntityAddress="ean.100000000005" StartPeriod="2024-01-01"/>'),
+        ),
+        False,
+    )
+    yield Case(
+        "DSOPortfolioUpdate: lower-case element name",
+        mutated("DSOPortfolioUpdate", rename_element("CongestionPoint", "congestionPoint")),
+        False,
+    )
+    yield Case(
+        "AGRPortfolioUpdate: no Connection",
+        mutated("AGRPortfolioUpdate", remove_all(".", "Connection")),
+        False,
+    )
+    yield Case(
+        "AGRPortfolioUpdate: one Connection",
+        mutated("AGRPortfolioUpdate", remove_all(".", "Connection[2]")),
+        True,
+    )
+    yield Case(
+        "AGRPortfolioUpdate: unknown child", mutated("AGRPortfolioUpdate", append(".", "<Note/>")), False
+    )
+    yield Case(
+        "DSOPortfolioQuery: child element",
+        mutated("DSOPortfolioQuery", append(".", '<CongestionPoint EntityAddress="ean.000000000001"/>')),
+        False,
+    )
+    yield Case(
+        "DSOPortfolioQueryResponse: no CongestionPoint",
+        mutated("DSOPortfolioQueryResponse", remove_all(".", "CongestionPoint")),
+        True,
+    )
+    yield Case(
+        "DSOPortfolioQueryResponse: two CongestionPoints",
+        mutated("DSOPortfolioQueryResponse", duplicate("CongestionPoint")),
+        False,
+    )
+    yield Case(
+        "DSOPortfolioQueryResponse: CongestionPoint without Connection",
+        mutated("DSOPortfolioQueryResponse", remove_all("CongestionPoint", "Connection")),
+        False,
+    )
+    yield Case(
+        "AGRPortfolioQueryResponse: two DSO-Views",
+        mutated("AGRPortfolioQueryResponse", duplicate("DSO-View")),
+        True,
+    )
+    yield Case(
+        "AGRPortfolioQueryResponse: two DSO-Portfolios",
+        mutated("AGRPortfolioQueryResponse", duplicate("DSO-View/DSO-Portfolio")),
+        True,
+    )
+    yield Case(
+        "AGRPortfolioQueryResponse: no unallocated Connection",
+        mutated("AGRPortfolioQueryResponse", remove_all("DSO-View", "Connection")),
+        True,
+    )
     yield Case(
         "AGRPortfolioQueryResponse: DSO-Portfolio without CongestionPoint",
         mutated("AGRPortfolioQueryResponse", remove_all("DSO-View/DSO-Portfolio", "CongestionPoint")),
@@ -430,58 +525,117 @@ def _structure_cases() -> Iterator[Case]:
     )
     yield Case(
         "AGRPortfolioQueryResponse: CongestionPoint without Connection",
-        mutated("AGRPortfolioQueryResponse", remove_all("DSO-View/DSO-Portfolio/CongestionPoint", "Connection")),
+        mutated(
+            "AGRPortfolioQueryResponse", remove_all("DSO-View/DSO-Portfolio/CongestionPoint", "Connection")
+        ),
         False,
     )
     yield Case(
         "AGRPortfolioQueryResponse: unallocated Connection before DSO-Portfolio",
-        mutated("AGRPortfolioQueryResponse", append("DSO-View", '<Connection EntityAddress="ean.100000000008"/>', index=0)),
+        mutated(
+            "AGRPortfolioQueryResponse",
+            append("DSO-View", '<Connection EntityAddress="ean.100000000008"/>', index=0),
+        ),
         False,
     )
     yield Case(
         "AGRPortfolioQueryResponse: unallocated Connection inside DSO-Portfolio",
-        mutated("AGRPortfolioQueryResponse", append("DSO-View/DSO-Portfolio", '<Connection EntityAddress="ean.100000000008"/>')),
+        mutated(
+            "AGRPortfolioQueryResponse",
+            append("DSO-View/DSO-Portfolio", '<Connection EntityAddress="ean.100000000008"/>'),
+        ),
         False,
     )
     yield Case(
         "AGRPortfolioQueryResponse: CongestionPoint directly in DSO-View",
         mutated(
             "AGRPortfolioQueryResponse",
-            append("DSO-View", '<CongestionPoint EntityAddress="ean.000000000009" MutexOffersSupported="true" DayAheadRedispatchBy="DSO"><Connection EntityAddress="ean.100000000008"/></CongestionPoint>'),
+            append(
+                "DSO-View",
+                '<CongestionPoint EntityAddress="ean.000000000009" MutexOffersSupported="true" DayAheadRedispatchBy="DSO"><Connection EntityAddress="ean.100000000008"/></CongestionPoint>',
+            ),
         ),
         False,
     )
     yield Case("TestMessage: child element", mutated("TestMessage", append(".", "<Payload/>")), False)
     yield Case("TestMessage: text content", mutated("TestMessage", set_text(".", "hello")), False)
-    yield Case("TestMessage: comment inside", mutated("TestMessage", lambda root: root.append(etree.Comment("ok"))), True)
-    yield Case("TestMessageResponse: ReferenceMessageID (not in 3.x)", mutated("TestMessageResponse", set_attr(".", "ReferenceMessageID", U1)), False)
+    yield Case(
+        "TestMessage: comment inside",
+        mutated("TestMessage", lambda root: root.append(etree.Comment("ok"))),
+        True,
+    )
+    yield Case(
+        "TestMessageResponse: ReferenceMessageID (not in 3.x)",
+        mutated("TestMessageResponse", set_attr(".", "ReferenceMessageID", U1)),
+        False,
+    )
     yield Case("SignedMessage: child element", mutated("SignedMessage", append(".", "<Body/>")), False)
     yield Case("SignedMessage: whitespace content", mutated("SignedMessage", set_text(".", "\n")), False)
-    yield Case("SignedMessage: comment inside", mutated("SignedMessage", lambda root: root.append(etree.Comment("ok"))), True)
+    yield Case(
+        "SignedMessage: comment inside",
+        mutated("SignedMessage", lambda root: root.append(etree.Comment("ok"))),
+        True,
+    )
 
     # 3.x reference attribute names: exactly one spelling per response.
     for name, spelled, wrong in (
-        ("DSOPortfolioUpdateResponse", "DSOPortfolioUpdateResponseMessageID", ("ReferenceMessageID", "DSOPortfolioUpdateMessageID")),
-        ("DSOPortfolioQueryResponse", "DSOPortfolioQueryMessageID", ("ReferenceMessageID", "DSOPortfolioQueryResponseMessageID")),
-        ("AGRPortfolioUpdateResponse", "AGRPortfolioUpdateMessageID", ("ReferenceMessageID", "AGRPortfolioUpdateResponseMessageID")),
+        (
+            "DSOPortfolioUpdateResponse",
+            "DSOPortfolioUpdateResponseMessageID",
+            ("ReferenceMessageID", "DSOPortfolioUpdateMessageID"),
+        ),
+        (
+            "DSOPortfolioQueryResponse",
+            "DSOPortfolioQueryMessageID",
+            ("ReferenceMessageID", "DSOPortfolioQueryResponseMessageID"),
+        ),
+        (
+            "AGRPortfolioUpdateResponse",
+            "AGRPortfolioUpdateMessageID",
+            ("ReferenceMessageID", "AGRPortfolioUpdateResponseMessageID"),
+        ),
         ("AGRPortfolioQueryResponse", "AGRPortfolioQueryMessageID", ("ReferenceMessageID",)),
     ):
         for other in wrong:
-            yield Case(f"{name}: reference spelled {other}", mutated(name, rename_attr(".", spelled, other)), False)
+            yield Case(
+                f"{name}: reference spelled {other}", mutated(name, rename_attr(".", spelled, other)), False
+            )
         yield Case(f"{name}: reference value not a UUID", mutated(name, set_attr(".", spelled, "42")), False)
         yield Case(f"{name}: both references", mutated(name, set_attr(".", "ReferenceMessageID", U1)), False)
 
     # Attributes that belong to other messages.
-    yield Case("DSOPortfolioUpdateResponse: TimeZone", mutated("DSOPortfolioUpdateResponse", set_attr(".", "TimeZone", "Europe/Amsterdam")), False)
-    yield Case("AGRPortfolioQuery: ISP-Duration", mutated("AGRPortfolioQuery", set_attr(".", "ISP-Duration", "PT15M")), False)
-    yield Case("AGRPortfolioQuery: EntityAddress", mutated("AGRPortfolioQuery", set_attr(".", "EntityAddress", "ean.000000000001")), False)
+    yield Case(
+        "DSOPortfolioUpdateResponse: TimeZone",
+        mutated("DSOPortfolioUpdateResponse", set_attr(".", "TimeZone", "Europe/Amsterdam")),
+        False,
+    )
+    yield Case(
+        "AGRPortfolioQuery: ISP-Duration",
+        mutated("AGRPortfolioQuery", set_attr(".", "ISP-Duration", "PT15M")),
+        False,
+    )
+    yield Case(
+        "AGRPortfolioQuery: EntityAddress",
+        mutated("AGRPortfolioQuery", set_attr(".", "EntityAddress", "ean.000000000001")),
+        False,
+    )
     yield Case("TestMessage: Result", mutated("TestMessage", set_attr(".", "Result", "Accepted")), False)
-    yield Case("AGRPortfolioUpdate: Connection with AGR-Domain", mutated("AGRPortfolioUpdate", set_attr("Connection", "AGR-Domain", "agr.example.com")), False)
+    yield Case(
+        "AGRPortfolioUpdate: Connection with AGR-Domain",
+        mutated("AGRPortfolioUpdate", set_attr("Connection", "AGR-Domain", "agr.example.com")),
+        False,
+    )
 
     # Roots: namespaces and message types outside the CRO's schema.
     for name in ("TestMessage", "DSOPortfolioUpdate", "SignedMessage"):
-        yield Case(f"{name}: in a namespace", mutated(name, rename_element(".", f"{{urn:example}}{name}")), False)
-    yield Case("FlexOffer: not a CRO message", BASES["TestMessage"].replace("TestMessage", "FlexOffer").encode(), False)
+        yield Case(
+            f"{name}: in a namespace", mutated(name, rename_element(".", f"{{urn:example}}{name}")), False
+        )
+    yield Case(
+        "FlexOffer: not a CRO message",
+        BASES["TestMessage"].replace("TestMessage", "FlexOffer").encode(),
+        False,
+    )
 
 
 def build_corpus() -> list[Case]:

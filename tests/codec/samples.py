@@ -16,7 +16,9 @@ PERIOD = dt.date(2024, 6, 15)
 
 # Response shapes the official 3.x XSD cannot express (cro-rules §6); sent as the catalog
 # documents them.
-XSD_EXCEPTION_SHAPES = frozenset({"AGRPortfolioQueryResponse rejected", "AGRPortfolioQueryResponse only unallocated"})
+XSD_EXCEPTION_SHAPES = frozenset(
+    {"AGRPortfolioQueryResponse rejected", "AGRPortfolioQueryResponse only unallocated"}
+)
 
 
 def new_id() -> str:
@@ -50,7 +52,9 @@ def request_samples(version: str = "3.1.0") -> dict[str, m.PayloadMessage]:
                     day_ahead_redispatch_by=m.RedispatchBy.DSO,
                     intraday_redispatch_by=m.RedispatchBy.AGR,
                     connections=(
-                        m.ConnectionPeriod(entity_address="ean.100000000001", start_period=dt.date(2024, 1, 1)),
+                        m.ConnectionPeriod(
+                            entity_address="ean.100000000001", start_period=dt.date(2024, 1, 1)
+                        ),
                         m.ConnectionPeriod(
                             entity_address="ean.100000000002",
                             start_period=dt.date(2024, 1, 1),
@@ -130,7 +134,9 @@ def response_samples(version: str) -> dict[str, m.PayloadMessage]:
     return {
         "DSOPortfolioUpdateResponse accepted": m.DSOPortfolioUpdateResponse(**to_dso, **reference),
         "DSOPortfolioUpdateResponse rejected": m.DSOPortfolioUpdateResponse(
-            **to_dso, **rejected, rejection_reason="Connection conflict: [ean.100000000001] at [ean.000000000002]"
+            **to_dso,
+            **rejected,
+            rejection_reason="Connection conflict: [ean.100000000001] at [ean.000000000002]",
         ),
         "AGRPortfolioUpdateResponse accepted": m.AGRPortfolioUpdateResponse(**to_agr, **reference),
         "AGRPortfolioUpdateResponse rejected": m.AGRPortfolioUpdateResponse(

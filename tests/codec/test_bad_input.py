@@ -66,14 +66,22 @@ def test_no_keys_gives_signature_error(peer_keys):
 
 @pytest.mark.parametrize(
     "bad_key",
-    [base64.b64encode(b"\x01" * 31).decode(), base64.b64encode(b"\x01" * 33).decode(), "not base64!", "", "cs1.AAAA"],
+    [
+        base64.b64encode(b"\x01" * 31).decode(),
+        base64.b64encode(b"\x01" * 33).decode(),
+        "not base64!",
+        "",
+        "cs1.AAAA",
+    ],
 )
 def test_malformed_public_key_gives_key_format_error(bad_key, peer_keys):
     with pytest.raises(errors.KeyFormatError):
         codec.open_body(codec.seal(b"<TestMessage/>", peer_keys[0]), [bad_key])
 
 
-@pytest.mark.parametrize("bad_key", [base64.b64encode(b"\x01" * 32).decode(), "%%%", base64.b64encode(b"\x01" * 64).decode()])
+@pytest.mark.parametrize(
+    "bad_key", [base64.b64encode(b"\x01" * 32).decode(), "%%%", base64.b64encode(b"\x01" * 64).decode()]
+)
 def test_malformed_private_key_gives_key_format_error(bad_key):
     with pytest.raises(errors.KeyFormatError):
         codec.seal(b"<TestMessage/>", bad_key)
@@ -99,12 +107,30 @@ def test_base64_body_with_xml_whitespace_is_accepted():
         (b'<SignedMessage SenderRole="DSO" Body="SGVsbG8="/>', "lacks attribute(s): SenderDomain"),
         (b'<SignedMessage SenderDomain="a.example.com" Body="SGVsbG8="/>', "lacks attribute(s): SenderRole"),
         (b'<SignedMessage SenderDomain="a.example.com" SenderRole="DSO"/>', "lacks attribute(s): Body"),
-        (b'<SignedMessage SenderDomain="a.example.com" SenderRole="DSO" Body="" Extra="1"/>', "unexpected attribute(s): Extra"),
-        (b'<SignedMessage SenderDomain="A.example.com" SenderRole="DSO" Body=""/>', "not a lower-case internet domain"),
-        (b'<SignedMessage SenderDomain="a.example.com" SenderRole="BRP" Body=""/>', "not one of AGR, CRO, DSO"),
-        (b'<SignedMessage SenderDomain="a.example.com" SenderRole="DSO" Body=""><x/></SignedMessage>', "child elements"),
-        (b'<SignedMessage SenderDomain="a.example.com" SenderRole="DSO" Body="">x</SignedMessage>', "text content"),
-        (b'<SignedMessage xmlns="urn:x" SenderDomain="a.example.com" SenderRole="DSO" Body=""/>', "namespace"),
+        (
+            b'<SignedMessage SenderDomain="a.example.com" SenderRole="DSO" Body="" Extra="1"/>',
+            "unexpected attribute(s): Extra",
+        ),
+        (
+            b'<SignedMessage SenderDomain="A.example.com" SenderRole="DSO" Body=""/>',
+            "not a lower-case internet domain",
+        ),
+        (
+            b'<SignedMessage SenderDomain="a.example.com" SenderRole="BRP" Body=""/>',
+            "not one of AGR, CRO, DSO",
+        ),
+        (
+            b'<SignedMessage SenderDomain="a.example.com" SenderRole="DSO" Body=""><x/></SignedMessage>',
+            "child elements",
+        ),
+        (
+            b'<SignedMessage SenderDomain="a.example.com" SenderRole="DSO" Body="">x</SignedMessage>',
+            "text content",
+        ),
+        (
+            b'<SignedMessage xmlns="urn:x" SenderDomain="a.example.com" SenderRole="DSO" Body=""/>',
+            "namespace",
+        ),
     ],
 )
 def test_bad_envelope_gives_envelope_error(xml, reason):
@@ -131,14 +157,20 @@ def test_build_signed_message_refuses_a_bad_sender(peer_keys):
     with pytest.raises(errors.EnvelopeError):
         signed(b"<TestMessage/>", peer_keys[0], role="BRP")
     with pytest.raises(errors.EnvelopeError):
-        codec.build_signed_message(sender_domain="CRO", sender_role="CRO", inner_xml=b"<a/>", private_key=peer_keys[0])
+        codec.build_signed_message(
+            sender_domain="CRO", sender_role="CRO", inner_xml=b"<a/>", private_key=peer_keys[0]
+        )
 
 
 # ------------------------------------------------------------------------- inner message
 
 
 def test_inner_billion_laughs_and_external_entities_give_xml_security_error(no_network):
-    for xml in (BILLION_LAUGHS, external_entity("file:///etc/passwd"), external_entity("http://127.0.0.1:9/x")):
+    for xml in (
+        BILLION_LAUGHS,
+        external_entity("file:///etc/passwd"),
+        external_entity("http://127.0.0.1:9/x"),
+    ):
         with pytest.raises(errors.XMLSecurityError):
             codec.parse_message(xml)
 
@@ -154,7 +186,13 @@ def test_inner_oversized_gives_xml_security_error():
 
 
 @pytest.mark.parametrize(
-    "tag", ["DSOPortfolioUpdateResponse", "DSOPortfolioQueryResponse", "AGRPortfolioUpdateResponse", "AGRPortfolioQueryResponse"]
+    "tag",
+    [
+        "DSOPortfolioUpdateResponse",
+        "DSOPortfolioQueryResponse",
+        "AGRPortfolioUpdateResponse",
+        "AGRPortfolioQueryResponse",
+    ],
 )
 def test_responses_are_not_received(tag):
     with pytest.raises(errors.UnsupportedMessageType, match="never receives"):
@@ -186,7 +224,9 @@ def test_schema_error_message_names_the_problem():
 
 def test_unsupported_version_still_parses_for_the_worker_to_reject():
     for version in ("3.9.0", "4.0.0", "2.0.0"):
-        message = codec.parse_message(BASES["AGRPortfolioQuery"].replace('Version="3.1.0"', f'Version="{version}"').encode())
+        message = codec.parse_message(
+            BASES["AGRPortfolioQuery"].replace('Version="3.1.0"', f'Version="{version}"').encode()
+        )
         assert message.version == version
 
 

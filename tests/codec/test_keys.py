@@ -81,7 +81,9 @@ def test_private_key_with_foreign_public_half_is_refused():
         keys.decode_private_key(mixed)
 
 
-@pytest.mark.parametrize("value", ["AAAA", "cs2." + b64(b"\x00" * 32), "cs1.%%%", "cs1." + b64(b"\x00" * 48), None])
+@pytest.mark.parametrize(
+    "value", ["AAAA", "cs2." + b64(b"\x00" * 32), "cs1.%%%", "cs1." + b64(b"\x00" * 48), None]
+)
 def test_bad_cs1_strings(value):
     with pytest.raises(KeyFormatError):
         keys.from_cs1(value)

@@ -31,7 +31,11 @@ def test_same_verdict_as_official_xsd(case):
     assert ours == case.valid
 
 
-@pytest.mark.parametrize("case", [c for c in CORPUS if c.root_tag in INNER_TYPES or c.root_tag == "FlexOffer"], ids=lambda c: c.name[:70])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CORPUS if c.root_tag in INNER_TYPES or c.root_tag == "FlexOffer"],
+    ids=lambda c: c.name[:70],
+)
 def test_codec_reads_exactly_the_valid_inner_messages(case):
     if case.valid:
         message = codec.parse_any(case.xml)
@@ -41,7 +45,9 @@ def test_codec_reads_exactly_the_valid_inner_messages(case):
             codec.parse_any(case.xml)
 
 
-@pytest.mark.parametrize("case", [c for c in CORPUS if c.root_tag == "SignedMessage"], ids=lambda c: c.name[:70])
+@pytest.mark.parametrize(
+    "case", [c for c in CORPUS if c.root_tag == "SignedMessage"], ids=lambda c: c.name[:70]
+)
 def test_envelope_parser_accepts_exactly_the_valid_signed_messages(case):
     if case.valid:
         envelope = codec.parse_signed_message(case.xml)

@@ -57,7 +57,17 @@ def test_we_never_send_result_on_a_3x_test_message_response():
     message = codec.parse_message(xml)
     sent = codec.serialize(
         m.TestMessageResponse(
-            **{field: getattr(message, field) for field in ("version", "sender_domain", "recipient_domain", "time_stamp", "message_id", "conversation_id")},
+            **{
+                field: getattr(message, field)
+                for field in (
+                    "version",
+                    "sender_domain",
+                    "recipient_domain",
+                    "time_stamp",
+                    "message_id",
+                    "conversation_id",
+                )
+            },
             reference_message_id=U1,
             result=m.Result.ACCEPTED,
         )

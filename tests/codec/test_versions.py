@@ -41,7 +41,7 @@ def test_supported_versions_and_schema_sets():
 
 @pytest.mark.parametrize("version", ["3.2.0", "4.0.0", "3.1", "", None])
 def test_unsupported_versions(version):
-    assert not versions.is_supported(version) if isinstance(version, str) else True
+    assert not versions.is_supported(version)
     with pytest.raises(UnsupportedVersion, match="not supported"):
         versions.profile_for(version)
 
@@ -81,7 +81,10 @@ def test_a_later_major_is_a_table_row_away():
             continue
         assert root.get("ReferenceMessageID") == message.reference_message_id, name
         assert root.get("Result") == str(message.result), name
-        assert not any(attribute.endswith("MessageID") and attribute not in ("MessageID", "ReferenceMessageID") for attribute in root.attrib)
+        assert not any(
+            attribute.endswith("MessageID") and attribute not in ("MessageID", "ReferenceMessageID")
+            for attribute in root.attrib
+        )
 
 
 def test_profiles_are_immutable():
@@ -96,4 +99,11 @@ def test_3x_test_message_response_is_bare_metadata():
     message = response_samples("3.0.0")["TestMessageResponse"]
     assert message.result == m.Result.ACCEPTED and message.reference_message_id
     root = etree.fromstring(codec.serialize(message))
-    assert set(root.attrib) == {"Version", "SenderDomain", "RecipientDomain", "TimeStamp", "MessageID", "ConversationID"}
+    assert set(root.attrib) == {
+        "Version",
+        "SenderDomain",
+        "RecipientDomain",
+        "TimeStamp",
+        "MessageID",
+        "ConversationID",
+    }

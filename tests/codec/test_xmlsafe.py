@@ -147,7 +147,16 @@ def test_default_limit_is_five_megabytes():
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"   ", b"<TestMessage>", b"not xml", b"<a></b>", b"<a/><b/>", b"\xff\xfe\x00garbage", b'<a x="1" x="2"/>'],
+    [
+        b"",
+        b"   ",
+        b"<TestMessage>",
+        b"not xml",
+        b"<a></b>",
+        b"<a/><b/>",
+        b"\xff\xfe\x00garbage",
+        b'<a x="1" x="2"/>',
+    ],
 )
 def test_malformed_xml_raises_malformed_xml_error(data):
     with pytest.raises(MalformedXMLError) as caught:

@@ -15,6 +15,7 @@ No Django imports here (the benchmark uses this module without settings). No
 
 import base64
 import datetime as dt
+import logging
 import socket
 import threading
 import time
@@ -47,6 +48,19 @@ from shapeshifter_uftp.uftp import PayloadMessage, SignedMessage
 from .processes import free_port
 
 UFTP_PATH = "/shapeshifter/api/v3/message"
+
+
+
+def quiet_logging() -> None:
+    """The library logs every message at DEBUG, uvicorn every request: keep their warnings only.
+
+    Called after each service is built (uvicorn's Config resets its loggers).
+    """
+    for name in ("shapeshifter-uftp", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+quiet_logging()
 
 
 def generate_keypair() -> tuple[str, str]:
@@ -214,8 +228,7 @@ class Peer:
             version=self.version,
         )
         self.service._recorder_setup()
-        self.service.server.config.log_level = "warning"
-        self.service.server.config.access_log = False
+        quiet_logging()
         self.service.run_in_thread()
         return self
 

@@ -78,7 +78,9 @@ def worked_example(dso1, dso2, agr_a, agr_b):
 def portfolio(dso_domain: str, cp_address: str, terms: dict, *connections: str) -> uftp.AGRQueryDSOPortfolio:
     return uftp.AGRQueryDSOPortfolio(
         dso_domain=dso_domain,
-        congestion_points=(uftp.AGRQueryCongestionPoint(entity_address=cp_address, connections=connections, **terms),),
+        congestion_points=(
+            uftp.AGRQueryCongestionPoint(entity_address=cp_address, connections=connections, **terms),
+        ),
     )
 
 
@@ -128,7 +130,9 @@ def test_agr_b_sees_only_its_own_connection(worked_example):
 
 
 def test_dso1_query_on_cp1_lists_connections_with_their_agr(worked_example):
-    answer = dso_portfolio_query_answer(dso=worked_example["dso1"], entity_address=CP1, period=d("2024-07-15"))
+    answer = dso_portfolio_query_answer(
+        dso=worked_example["dso1"], entity_address=CP1, period=d("2024-07-15")
+    )
 
     assert answer.accepted
     assert answer.congestion_point == uftp.DSOQueryCongestionPoint(
@@ -141,7 +145,9 @@ def test_dso1_query_on_cp1_lists_connections_with_their_agr(worked_example):
 
 
 def test_dso2_query_on_cp1_is_rejected(worked_example):
-    answer = dso_portfolio_query_answer(dso=worked_example["dso2"], entity_address=CP1, period=d("2024-07-15"))
+    answer = dso_portfolio_query_answer(
+        dso=worked_example["dso2"], entity_address=CP1, period=d("2024-07-15")
+    )
 
     assert not answer.accepted
     assert answer.result == uftp.Result.REJECTED

@@ -1,0 +1,349 @@
+"""Serializers of the API. Reads show public data only; writes only shape the input, the rules are
+the services' (registry/services/*), the same for every entry point."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from registry.models import (
+    CongestionPoint,
+    CongestionPointVersion,
+    Membership,
+    Message,
+    Participant,
+    Representation,
+)
+from registry.uftp import keys, versions
+
+# The documented shapes of the inputs. The services check the same things again (and are the
+# authority); the patterns let clients and the schema-driven tests know what is accepted.
+# Patterns are written for both Python and ECMA-262 (JSON Schema); `\Z`-strictness comes from
+# the fullmatch in `_strict`.
+INTERNET_DOMAIN_PATTERN = r"^([a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,}$"
+PUBLIC_KEY_PATTERN = r"^([A-Za-z0-9+/]{43}=|cs1\.[A-Za-z0-9+/]{43}=|cs1\.[A-Za-z0-9+/]{86}==)$"
+_IPV4_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_HOST_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+ENDPOINT_URL_PATTERN = (
+    r"^https?://"
+    rf"(localhost|{_IPV4_OCTET}(\.{_IPV4_OCTET}){{3}}|({_HOST_LABEL}\.)+[a-z]{{2,63}})"
+    r"(:[0-9]{1,5})?"
+    r"([/?#][^\s]*)?$"
+)
+
+
+def _strict(pattern: str, message: str) -> RegexValidator:
+    """A validator for `pattern` that also refuses a trailing newline (Python's `$` allows one)."""
+    return RegexValidator(re.compile(pattern.removesuffix("$") + r"\Z"), message=message)
+
+
+def _ecma_pattern(pattern: str) -> dict:
+    return {"type": "string", "pattern": pattern}
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": INTERNET_DOMAIN_PATTERN, "maxLength": 253, "example": "dso.example.com"}
+)
+class DomainField(serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 253)
+        super().__init__(**kwargs)
+        self.validators.append(_strict(INTERNET_DOMAIN_PATTERN, "not a UFTP internet domain"))
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": PUBLIC_KEY_PATTERN, "description": "base64 of a 32-byte Ed25519 public key, "
+     "or its published form cs1.<base64>"}
+)
+class PublicKeyField(serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 92)
+        super().__init__(**kwargs)
+        self.validators.append(_strict(PUBLIC_KEY_PATTERN, "not a base64 Ed25519 public key"))
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": ENDPOINT_URL_PATTERN, "maxLength": 500,
+     "example": "https://dso.example.com/shapeshifter/api/v3/message"}
+)
+class EndpointUrlField(serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 500)
+        super().__init__(**kwargs)
+        self.validators.append(_strict(ENDPOINT_URL_PATTERN, "not an http(s) URL"))
+
+
+@extend_schema_field(
+    {"type": "array", "items": _ecma_pattern(PUBLIC_KEY_PATTERN), "minItems": 1, "maxItems": 2, "uniqueItems": True}
+)
+class PublicKeysField(serializers.ListField):
+    def __init__(self, **kwargs):
+        super().__init__(child=PublicKeyField(), min_length=1, max_length=2, **kwargs)
+
+
+# ------------------------------------------------------------------------------ participants
+class ParticipantSerializer(serializers.ModelSerializer):
+    """A DSO or AGR: only what is public (keys are public keys; nothing private is stored)."""
+
+    public_keys = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="every key a signature may verify with"
+    )
+
+    class Meta:
+        model = Participant
+        fields = [
+            "id",
+            "domain",
+            "role",
+            "status",
+            "source",
+            "endpoint_url",
+            "public_key",
+            "public_key_next",
+            "public_keys",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ParticipantCreateSerializer(serializers.Serializer):
+    domain = DomainField()
+    role = serializers.ChoiceField(choices=Participant.Role.choices)
+    public_keys = PublicKeysField(help_text="one key, or two during a key rotation")
+    endpoint_url = EndpointUrlField()
+
+
+class ParticipantUpdateSerializer(serializers.Serializer):
+    """Keys and endpoint of a participant; its (domain, role) never changes."""
+
+    public_keys = PublicKeysField(help_text="one key, or two during a key rotation")
+    endpoint_url = EndpointUrlField()
+
+
+class KeyRotateSerializer(serializers.Serializer):
+    public_key = PublicKeyField(help_text="the new key, valid beside the current one until the rotation completes")
+
+
+class TestMessageSendSerializer(serializers.Serializer):
+    __test__ = False  # not a pytest test class
+
+    version = serializers.ChoiceField(
+        choices=sorted(versions.SUPPORTED_VERSIONS),
+        required=False,
+        help_text="Shapeshifter version of the TestMessage; default: the newest supported",
+    )
+
+
+# ------------------------------------------------------------------------------ the CRO itself
+class CroSerializer(serializers.Serializer):
+    """What the CRO publishes about itself; its private key is never part of it."""
+
+    domain = serializers.CharField()
+    role = serializers.CharField()
+    public_key = serializers.CharField(help_text="base64 of the CRO's Ed25519 public key")
+    public_key_cs1 = serializers.CharField(help_text="the published form, for DNS")
+    mode = serializers.ChoiceField(choices=["closed", "open"])
+    time_zone = serializers.CharField()
+    supported_versions = serializers.ListField(child=serializers.CharField())
+
+    @staticmethod
+    def current() -> dict:
+        public_key = keys.public_key_from_private(settings.CRO_SIGNING_KEY)
+        return {
+            "domain": settings.CRO_DOMAIN,
+            "role": "CRO",
+            "public_key": public_key,
+            "public_key_cs1": keys.to_cs1(public_key),
+            "mode": settings.CRO_MODE,
+            "time_zone": settings.CRO_TIME_ZONE,
+            "supported_versions": sorted(versions.SUPPORTED_VERSIONS),
+        }
+
+
+# ------------------------------------------------------------------------------ registry state
+class ConnectionPeriodSerializer(serializers.Serializer):
+    """A connection's Period range in a congestion point or in an AGR's portfolio."""
+
+    entity_address = serializers.CharField(source="connection_address")
+    start_period = serializers.DateField()
+    end_period = serializers.DateField(allow_null=True)
+    recorded_at = serializers.DateTimeField()
+
+
+class CongestionPointSerializer(serializers.ModelSerializer):
+    """A congestion point as known at `as_of` (default: now): its attributes and connections
+    (active on `active_on` when given, else every Period range)."""
+
+    dso = serializers.SlugRelatedField(slug_field="domain", read_only=True)
+    dso_id = serializers.IntegerField(read_only=True)
+    start_period = serializers.DateField(source="state_version.start_period", read_only=True)
+    end_period = serializers.DateField(source="state_version.end_period", read_only=True, allow_null=True)
+    mutex_offers_supported = serializers.BooleanField(source="state_version.mutex_offers_supported", read_only=True)
+    day_ahead_redispatch_by = serializers.ChoiceField(
+        source="state_version.day_ahead_redispatch_by", choices=["AGR", "DSO"], read_only=True
+    )
+    intraday_redispatch_by = serializers.ChoiceField(
+        source="state_version.intraday_redispatch_by", choices=["AGR", "DSO"], read_only=True, allow_null=True
+    )
+    recorded_at = serializers.DateTimeField(
+        source="state_version.recorded_at", read_only=True, help_text="when these attributes were recorded"
+    )
+    connections = ConnectionPeriodSerializer(source="state_memberships", many=True, read_only=True)
+
+    class Meta:
+        model = CongestionPoint
+        fields = [
+            "id",
+            "entity_address",
+            "dso",
+            "dso_id",
+            "start_period",
+            "end_period",
+            "mutex_offers_supported",
+            "day_ahead_redispatch_by",
+            "intraday_redispatch_by",
+            "recorded_at",
+            "connections",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        # The selector prefetches the one version known at `as_of` (the list holds only CPs with one).
+        versions = getattr(instance, "state_versions", None)
+        instance.state_version = versions[0] if versions else None
+        return super().to_representation(instance)
+
+
+class AgrPortfolioSerializer(serializers.ModelSerializer):
+    """An AGR and the connections it represents, as known at `as_of` (active on `active_on`)."""
+
+    agr = serializers.CharField(source="domain", read_only=True)
+    connections = ConnectionPeriodSerializer(source="state_representations", many=True, read_only=True)
+
+    class Meta:
+        model = Participant
+        fields = ["id", "agr", "status", "connections"]
+        read_only_fields = fields
+
+
+# ------------------------------------------------------------------------------ registry history
+_RECORDED_FIELDS = ["recorded_at", "recorded_by", "superseded_at", "superseded_by", "source", "is_current"]
+
+
+class RecordedRowSerializer(serializers.ModelSerializer):
+    """Transaction time of a row; recorded_by/superseded_by are ids in /api/messages/."""
+
+    recorded_by = serializers.IntegerField(source="recorded_by_id", read_only=True, allow_null=True)
+    superseded_by = serializers.IntegerField(source="superseded_by_id", read_only=True, allow_null=True)
+    is_current = serializers.BooleanField(read_only=True)
+
+
+class CongestionPointVersionSerializer(RecordedRowSerializer):
+    congestion_point = serializers.IntegerField(source="congestion_point_id", read_only=True)
+    entity_address = serializers.CharField(source="congestion_point.entity_address", read_only=True)
+    dso = serializers.CharField(source="congestion_point.dso.domain", read_only=True)
+
+    class Meta:
+        model = CongestionPointVersion
+        fields = [
+            "id",
+            "congestion_point",
+            "entity_address",
+            "dso",
+            "start_period",
+            "end_period",
+            "mutex_offers_supported",
+            "day_ahead_redispatch_by",
+            "intraday_redispatch_by",
+            *_RECORDED_FIELDS,
+        ]
+        read_only_fields = fields
+
+
+class MembershipSerializer(RecordedRowSerializer):
+    congestion_point = serializers.IntegerField(source="congestion_point_id", read_only=True)
+    congestion_point_address = serializers.CharField(source="congestion_point.entity_address", read_only=True)
+    dso = serializers.CharField(source="congestion_point.dso.domain", read_only=True)
+    entity_address = serializers.CharField(source="connection_address", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = [
+            "id",
+            "congestion_point",
+            "congestion_point_address",
+            "dso",
+            "entity_address",
+            "start_period",
+            "end_period",
+            *_RECORDED_FIELDS,
+        ]
+        read_only_fields = fields
+
+
+class RepresentationSerializer(RecordedRowSerializer):
+    agr_id = serializers.IntegerField(read_only=True)
+    agr = serializers.CharField(source="agr.domain", read_only=True)
+    entity_address = serializers.CharField(source="connection_address", read_only=True)
+
+    class Meta:
+        model = Representation
+        fields = ["id", "agr_id", "agr", "entity_address", "start_period", "end_period", *_RECORDED_FIELDS]
+        read_only_fields = fields
+
+
+# ------------------------------------------------------------------------------ messages
+class MessageSerializer(serializers.ModelSerializer):
+    """Metadata and status of a message in the log. With ?include=xml also its raw XML."""
+
+    participant = serializers.IntegerField(source="participant_id", read_only=True, allow_null=True)
+    request = serializers.IntegerField(source="request_id", read_only=True, allow_null=True)
+    # Not read_only so that the schema marks them optional: they are present only on request.
+    signed_xml = serializers.CharField(required=False, help_text="only with ?include=xml")
+    inner_xml = serializers.CharField(required=False, help_text="only with ?include=xml")
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "direction",
+            "status",
+            "message_type",
+            "version",
+            "path_major",
+            "sender_domain",
+            "sender_role",
+            "recipient_domain",
+            "recipient_role",
+            "participant",
+            "message_id",
+            "conversation_id",
+            "reference_message_id",
+            "time_stamp",
+            "request",
+            "body_digest",
+            "result",
+            "rejection_reason",
+            "attempts",
+            "last_error",
+            "next_attempt_at",
+            "give_up_at",
+            "created_at",
+            "updated_at",
+            "processed_at",
+            "delivered_at",
+            "signed_xml",
+            "inner_xml",
+        ]
+        read_only_fields = [name for name in fields if name not in ("signed_xml", "inner_xml")]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.context.get("include_xml"):
+            self.fields.pop("signed_xml")
+            self.fields.pop("inner_xml")

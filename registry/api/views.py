@@ -1,0 +1,299 @@
+"""Thin viewsets of the REST API: a queryset (registry/selectors/api.py), a serializer, a filterset.
+
+Writes call the same services as the admin pages and commands (registry/services/*), so the
+rules hold whatever the entry point; a django ValidationError from a service becomes a 400 with
+field errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import StaticHTMLRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from registry.api import filters, serializers
+from registry.api.docs import render_docs
+from registry.api.pagination import ApiPagination
+from registry.api.permissions import StaffReadAdminWrite
+from registry.api.schema import ApiAutoSchema
+from registry.models import Participant
+from registry.selectors import api as selectors
+from registry.services import outbound as outbound_services
+from registry.services import participants as participant_services
+
+
+@contextmanager
+def service_errors(*, rename: dict[str, str] | None = None) -> Iterator[None]:
+    """Turn a service's django ValidationError into DRF's 400 with field errors."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        rename = rename or {}
+        if hasattr(exc, "error_dict"):
+            detail = {
+                api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else rename.get(field, field): messages
+                for field, messages in exc.message_dict.items()
+            }
+        else:
+            detail = {api_settings.NON_FIELD_ERRORS_KEY: exc.messages}
+        raise ValidationError(detail) from exc
+
+
+class ApiMixin:
+    """What every API view shares: who may call it, JSON input, bounded pages, documented errors."""
+
+    permission_classes = [StaffReadAdminWrite]
+    parser_classes = [JSONParser]
+    pagination_class = ApiPagination
+    schema = ApiAutoSchema()
+
+
+STATE_PARAMETERS = [
+    OpenApiParameter("as_of", OpenApiTypes.DATETIME, description=filters.AS_OF_HELP),
+    OpenApiParameter("active_on", OpenApiTypes.DATE, description=filters.ACTIVE_ON_HELP),
+]
+
+
+# ------------------------------------------------------------------------------ participants
+@extend_schema_view(
+    list=extend_schema(summary="List participants (DSOs and AGRs)"),
+    retrieve=extend_schema(summary="One participant"),
+)
+class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = selectors.participants_list()
+    serializer_class = serializers.ParticipantSerializer
+    filterset_class = filters.ParticipantFilter
+
+    write_serializers = {
+        "create": serializers.ParticipantCreateSerializer,
+        "update": serializers.ParticipantUpdateSerializer,
+        "partial_update": serializers.ParticipantUpdateSerializer,
+        "rotate_key": serializers.KeyRotateSerializer,
+        "test_message": serializers.TestMessageSendSerializer,
+    }
+
+    def get_serializer_class(self):
+        return self.write_serializers.get(self.action, self.serializer_class)
+
+    def _answer(self, participant: Participant, status_code: int = status.HTTP_200_OK) -> Response:
+        return Response(serializers.ParticipantSerializer(participant).data, status=status_code)
+
+    @extend_schema(
+        summary="Register a participant",
+        request=serializers.ParticipantCreateSerializer,
+        responses={201: serializers.ParticipantSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if Participant.objects.filter(domain=data["domain"], role=data["role"]).exists():
+            return Response(
+                {"domain": [f"a {data['role']} participant {data['domain']} exists; change it with PUT or PATCH"]},
+                status=status.HTTP_409_CONFLICT,
+            )
+        with service_errors():
+            saved = participant_services.participant_upsert(**data)
+        return self._answer(saved.participant, status.HTTP_201_CREATED)
+
+    def _update(self, request: Request, *, partial: bool) -> Response:
+        participant = self.get_object()
+        serializer = self.get_serializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        values = {"public_keys": participant.public_keys, "endpoint_url": participant.endpoint_url}
+        values.update(serializer.validated_data)
+        with service_errors():
+            saved = participant_services.participant_upsert(domain=participant.domain, role=participant.role, **values)
+        return self._answer(saved.participant)
+
+    @extend_schema(
+        summary="Replace a participant's keys and endpoint",
+        request=serializers.ParticipantUpdateSerializer,
+        responses=serializers.ParticipantSerializer,
+    )
+    def update(self, request: Request, pk=None) -> Response:
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        summary="Change a participant's keys or endpoint",
+        request=serializers.ParticipantUpdateSerializer,
+        responses=serializers.ParticipantSerializer,
+    )
+    def partial_update(self, request: Request, pk=None) -> Response:
+        return self._update(request, partial=True)
+
+    @extend_schema(summary="Bar a participant", request=None, responses=serializers.ParticipantSerializer)
+    @action(detail=True, methods=["post"])
+    def bar(self, request: Request, pk=None) -> Response:
+        with service_errors():
+            participant = participant_services.participant_bar(participant=self.get_object())
+        return self._answer(participant)
+
+    @extend_schema(summary="Reactivate a barred participant", request=None, responses=serializers.ParticipantSerializer)
+    @action(detail=True, methods=["post"])
+    def reactivate(self, request: Request, pk=None) -> Response:
+        with service_errors():
+            participant = participant_services.participant_reactivate(participant=self.get_object())
+        return self._answer(participant)
+
+    @extend_schema(
+        summary="Start a key rotation: the new key becomes valid beside the current one",
+        request=serializers.KeyRotateSerializer,
+        responses=serializers.ParticipantSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-key")
+    def rotate_key(self, request: Request, pk=None) -> Response:
+        participant = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors(rename={"public_keys": "public_key"}):
+            participant = participant_services.participant_key_rotate(
+                participant=participant, new_public_key=serializer.validated_data["public_key"]
+            )
+        return self._answer(participant)
+
+    @extend_schema(
+        summary="Complete a key rotation: only the new key stays valid",
+        request=None,
+        responses=serializers.ParticipantSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="complete-key-rotation")
+    def complete_key_rotation(self, request: Request, pk=None) -> Response:
+        with service_errors():
+            participant = participant_services.participant_key_rotation_complete(participant=self.get_object())
+        return self._answer(participant)
+
+    @extend_schema(
+        summary="Send the CRO's TestMessage to the participant",
+        request=serializers.TestMessageSendSerializer,
+        responses={201: serializers.MessageSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="test-message")
+    def test_message(self, request: Request, pk=None) -> Response:
+        participant = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors():
+            message = outbound_services.participant_test_message_send(
+                participant=participant, version=serializer.validated_data.get("version")
+            )
+        return Response(serializers.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+# ------------------------------------------------------------------------------ registry state
+@extend_schema_view(
+    list=extend_schema(summary="Congestion points with their connections"),
+    retrieve=extend_schema(summary="One congestion point with its connections", parameters=STATE_PARAMETERS),
+)
+class CongestionPointViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = selectors.congestion_points_list()
+    serializer_class = serializers.CongestionPointSerializer
+    filterset_class = filters.CongestionPointFilter
+
+
+@extend_schema_view(
+    list=extend_schema(summary="AGR portfolios: the connections each AGR represents"),
+    retrieve=extend_schema(summary="One AGR's portfolio (by participant id)", parameters=STATE_PARAMETERS),
+)
+class AgrPortfolioViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = selectors.agr_portfolios_list()
+    serializer_class = serializers.AgrPortfolioSerializer
+    filterset_class = filters.AgrPortfolioFilter
+
+
+# ------------------------------------------------------------------------------ registry history
+@extend_schema_view(
+    list=extend_schema(summary="History of congestion point attributes (every recorded row)"),
+    retrieve=extend_schema(summary="One recorded congestion point version"),
+)
+class CongestionPointVersionViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = selectors.congestion_point_versions_list()
+    serializer_class = serializers.CongestionPointVersionSerializer
+    filterset_class = filters.CongestionPointVersionFilter
+
+
+@extend_schema_view(
+    list=extend_schema(summary="History of connections in congestion points (every recorded row)"),
+    retrieve=extend_schema(summary="One recorded membership"),
+)
+class MembershipViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = selectors.memberships_list()
+    serializer_class = serializers.MembershipSerializer
+    filterset_class = filters.MembershipFilter
+
+
+@extend_schema_view(
+    list=extend_schema(summary="History of AGR representations (every recorded row)"),
+    retrieve=extend_schema(summary="One recorded representation"),
+)
+class RepresentationViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = selectors.representations_list()
+    serializer_class = serializers.RepresentationSerializer
+    filterset_class = filters.RepresentationFilter
+
+
+# ------------------------------------------------------------------------------ messages
+INCLUDE_PARAMETER = OpenApiParameter(
+    "include", OpenApiTypes.STR, enum=["xml"], description="xml: add the raw signed_xml and inner_xml"
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The message log (metadata and status; XML with ?include=xml)"),
+    retrieve=extend_schema(summary="One message (XML with ?include=xml)", parameters=[INCLUDE_PARAMETER]),
+)
+class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = serializers.MessageSerializer
+    filterset_class = filters.MessageFilter
+
+    def _include_xml(self) -> bool:
+        return self.request is not None and self.request.query_params.get("include") == "xml"
+
+    def get_queryset(self):
+        return selectors.messages_list(include_xml=self._include_xml())
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "include_xml": self._include_xml()}
+
+    @extend_schema(
+        summary="Retry the delivery of a failed outbound message", request=None, responses=serializers.MessageSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk=None) -> Response:
+        with service_errors():
+            message = outbound_services.outbound_message_retry(message=self.get_object())
+        return Response(self.get_serializer(message).data)
+
+
+# ------------------------------------------------------------------------------ the CRO, docs
+class CroView(ApiMixin, APIView):
+    schema_error_statuses = ("401", "403")
+
+    @extend_schema(summary="The CRO's own domain, public key, mode and versions", responses=serializers.CroSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(serializers.CroSerializer(serializers.CroSerializer.current()).data)
+
+
+class DocsView(ApiMixin, APIView):
+    """Browsable documentation rendered on the server from the OpenAPI schema (no JavaScript, no CDN)."""
+
+    renderer_classes = [StaticHTMLRenderer]
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        schema = SchemaGenerator().get_schema(request=request, public=True)
+        return Response(render_docs(schema))

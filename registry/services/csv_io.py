@@ -1,0 +1,467 @@
+"""CSV import and export of a DSO's congestion points and connections (the admin's bulk path).
+
+An import goes through the very rules and service of the UFTP path: the CSV becomes one
+DSOPortfolioUpdate (TimeStamp = now, the market time zone) that
+`portfolio.dso_portfolio_update_apply` checks and applies whole or not at all, recorded with
+source "csv". First a dry run gives the preview (every change and every rejection); the apply
+then runs as a Celery task whose progress the CsvImport row records.
+
+Columns (one row per connection; a CP without connections is one row with the connection
+columns empty):
+    congestion_point, cp_start, cp_end, mutex_offers_supported, day_ahead_redispatch_by,
+    intraday_redispatch_by, connection, connection_start, connection_end
+Dates are YYYY-MM-DD (empty end: open-ended), booleans true/false, redispatch AGR/DSO.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from registry.models import CsvImport, Participant
+from registry.selectors import web as web_selectors
+from registry.services import portfolio
+from registry.uftp import messages as uftp
+from registry.uftp import versions
+from registry.validators import ENTITY_ADDRESS_RE
+
+logger = logging.getLogger(__name__)
+
+CSV_COLUMNS = web_selectors.EXPORT_COLUMNS
+CSV_SOURCE = "csv"
+MAX_ROW_ERRORS = 1000
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TRUE = frozenset({"true", "1", "yes", "y"})
+_FALSE = frozenset({"false", "0", "no", "n"})
+_CP_ATTRIBUTES = (
+    "cp_start",
+    "cp_end",
+    "mutex_offers_supported",
+    "day_ahead_redispatch_by",
+    "intraday_redispatch_by",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RowError:
+    line: int  # 1-based line of the file; 0 for the file as a whole
+    message: str
+    column: str = ""
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line else "file"
+        return f"{where}{f', {self.column}' if self.column else ''}: {self.message}"
+
+
+class CsvInvalid(Exception):
+    """The CSV cannot be read as a portfolio: nothing is previewed or changed."""
+
+    def __init__(self, row_errors: list[RowError]):
+        super().__init__("; ".join(str(error) for error in row_errors[:5]))
+        self.row_errors = row_errors
+
+
+@dataclass(kw_only=True)
+class _CongestionPointRows:
+    first_line: int
+    attributes: dict
+    connections: list[uftp.ConnectionPeriod] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParsedPortfolio:
+    congestion_points: tuple[uftp.CongestionPointUpdate, ...]
+    row_count: int
+
+    @property
+    def connection_count(self) -> int:
+        return sum(len(cp.connections) for cp in self.congestion_points)
+
+
+# ------------------------------------------------------------------------------ parsing
+
+
+def csv_text_decode(*, data: bytes) -> str:
+    """The text of an uploaded file: UTF-8, with or without a byte order mark."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CsvInvalid([RowError(line=0, message=f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")])
+
+
+def _delimiter(text: str) -> str:
+    # Spreadsheets set to a European locale write semicolons.
+    header = text.lstrip().split("\n", 1)[0]
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def _date(value: str, *, line: int, column: str, row_errors: list[RowError], required: bool) -> dt.date | None:
+    if not value:
+        if required:
+            row_errors.append(RowError(line=line, column=column, message="is required (YYYY-MM-DD)"))
+        return None
+    try:
+        if not _ISO_DATE.fullmatch(value):
+            raise ValueError(value)
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        row_errors.append(RowError(line=line, column=column, message=f"{value!r} is not a date (YYYY-MM-DD)"))
+        return None
+
+
+def _address(value: str, *, line: int, column: str, row_errors: list[RowError]) -> str | None:
+    if not value:
+        row_errors.append(RowError(line=line, column=column, message="is required"))
+        return None
+    if not ENTITY_ADDRESS_RE.match(value):
+        row_errors.append(
+            RowError(
+                line=line,
+                column=column,
+                message=f"{value!r} is not an entity address (ean.<12-34 digits> or ea1.YYYY-MM.<naming>:<id>)",
+            )
+        )
+        return None
+    return value
+
+
+def _row_attributes(row: dict[str, str], *, line: int, row_errors: list[RowError]) -> dict | None:
+    errors_before = len(row_errors)
+    start = _date(row["cp_start"], line=line, column="cp_start", row_errors=row_errors, required=True)
+    end = _date(row["cp_end"], line=line, column="cp_end", row_errors=row_errors, required=False)
+    mutex = row["mutex_offers_supported"].lower()
+    if mutex not in _TRUE | _FALSE:
+        row_errors.append(
+            RowError(
+                line=line,
+                column="mutex_offers_supported",
+                message=f"{row['mutex_offers_supported']!r} is not true or false",
+            )
+        )
+    day_ahead = row["day_ahead_redispatch_by"].upper()
+    if day_ahead not in uftp.RedispatchBy.__members__:
+        row_errors.append(
+            RowError(
+                line=line,
+                column="day_ahead_redispatch_by",
+                message=f"{row['day_ahead_redispatch_by']!r} is not AGR or DSO",
+            )
+        )
+    intraday = row["intraday_redispatch_by"].upper()
+    if intraday and intraday not in uftp.RedispatchBy.__members__:
+        row_errors.append(
+            RowError(
+                line=line,
+                column="intraday_redispatch_by",
+                message=f"{row['intraday_redispatch_by']!r} is not AGR, DSO or empty",
+            )
+        )
+    if len(row_errors) > errors_before:
+        return None
+    return {
+        "cp_start": start,
+        "cp_end": end,
+        "mutex_offers_supported": mutex in _TRUE,
+        "day_ahead_redispatch_by": uftp.RedispatchBy(day_ahead),
+        "intraday_redispatch_by": uftp.RedispatchBy(intraday) if intraday else None,
+    }
+
+
+def _row_connection(row: dict[str, str], *, line: int, row_errors: list[RowError]) -> uftp.ConnectionPeriod | None:
+    if not row["connection"]:
+        for column in ("connection_start", "connection_end"):
+            if row[column]:
+                row_errors.append(RowError(line=line, column=column, message="is given but connection is empty"))
+        return None
+    errors_before = len(row_errors)
+    address = _address(row["connection"], line=line, column="connection", row_errors=row_errors)
+    start = _date(row["connection_start"], line=line, column="connection_start", row_errors=row_errors, required=True)
+    end = _date(row["connection_end"], line=line, column="connection_end", row_errors=row_errors, required=False)
+    if len(row_errors) > errors_before:
+        return None
+    return uftp.ConnectionPeriod(entity_address=address, start_period=start, end_period=end)
+
+
+def csv_portfolio_parse(*, text: str) -> ParsedPortfolio:
+    """Read the CSV into congestion point updates; CsvInvalid with every row error (up to MAX_ROW_ERRORS).
+
+    Only the form of the file is checked here; what the registry rules say about the content
+    (Periods, duplicates, conflicts, ownership) is the service's job, as for a UFTP message.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    row_errors: list[RowError] = []
+    header: list[str] | None = None
+    cps: dict[str, _CongestionPointRows] = {}
+    row_count = 0
+    try:
+        for values in reader:
+            line = reader.line_num
+            if not any(value.strip() for value in values):
+                continue
+            if header is None:
+                header = [value.strip().lower() for value in values]
+                missing = [column for column in CSV_COLUMNS if column not in header]
+                unknown = [column for column in header if column not in CSV_COLUMNS]
+                duplicated = sorted({column for column in header if header.count(column) > 1})
+                if missing or unknown or duplicated:
+                    problems = []
+                    if missing:
+                        problems.append(f"missing column(s): {', '.join(missing)}")
+                    if unknown:
+                        problems.append(f"unknown column(s): {', '.join(unknown)}")
+                    if duplicated:
+                        problems.append(f"column(s) given twice: {', '.join(duplicated)}")
+                    raise CsvInvalid(
+                        [
+                            RowError(
+                                line=line,
+                                message=f"{'; '.join(problems)} (expected: {', '.join(CSV_COLUMNS)})",
+                            )
+                        ]
+                    )
+                continue
+            row_count += 1
+            if len(values) != len(header):
+                row_errors.append(
+                    RowError(line=line, message=f"has {len(values)} fields, the header has {len(header)}")
+                )
+            else:
+                _row_read(dict(zip(header, (v.strip() for v in values), strict=True)), line, cps, row_errors)
+            if len(row_errors) >= MAX_ROW_ERRORS:
+                row_errors.append(RowError(line=0, message=f"stopped after {MAX_ROW_ERRORS} errors"))
+                break
+    except csv.Error as exc:
+        row_errors.append(RowError(line=reader.line_num, message=f"not readable as CSV: {exc}"))
+    if header is None:
+        raise CsvInvalid([RowError(line=0, message=f"the file is empty; the header must be: {', '.join(CSV_COLUMNS)}")])
+    if row_count == 0 and not row_errors:
+        row_errors.append(RowError(line=0, message="the file has a header but no rows"))
+    if row_errors:
+        raise CsvInvalid(row_errors)
+    return ParsedPortfolio(
+        congestion_points=tuple(
+            uftp.CongestionPointUpdate(
+                entity_address=address,
+                start_period=rows.attributes["cp_start"],
+                end_period=rows.attributes["cp_end"],
+                mutex_offers_supported=rows.attributes["mutex_offers_supported"],
+                day_ahead_redispatch_by=rows.attributes["day_ahead_redispatch_by"],
+                intraday_redispatch_by=rows.attributes["intraday_redispatch_by"],
+                connections=tuple(rows.connections),
+            )
+            for address, rows in cps.items()
+        ),
+        row_count=row_count,
+    )
+
+
+def _row_read(row: dict[str, str], line: int, cps: dict[str, _CongestionPointRows], row_errors: list[RowError]) -> None:
+    address = _address(row["congestion_point"], line=line, column="congestion_point", row_errors=row_errors)
+    attributes = _row_attributes(row, line=line, row_errors=row_errors)
+    connection = _row_connection(row, line=line, row_errors=row_errors)
+    if address is None or attributes is None:
+        return
+    rows = cps.get(address)
+    if rows is None:
+        rows = cps[address] = _CongestionPointRows(first_line=line, attributes=attributes)
+    else:
+        for column in _CP_ATTRIBUTES:
+            if rows.attributes[column] != attributes[column]:
+                row_errors.append(
+                    RowError(
+                        line=line,
+                        column=column,
+                        message=f"differs from line {rows.first_line} for congestion point {address} "
+                        f"({row[column] or 'empty'} here, {_text(rows.attributes[column]) or 'empty'} there)",
+                    )
+                )
+    if connection is not None:
+        rows.connections.append(connection)
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def csv_portfolio_update_build(
+    *, dso: Participant, parsed: ParsedPortfolio, time_stamp: dt.datetime | None = None
+) -> uftp.DSOPortfolioUpdate:
+    """The DSOPortfolioUpdate the DSO would have sent: same rules, same service."""
+    return uftp.DSOPortfolioUpdate(
+        version=versions.profile_for_major(max(versions.SCHEMA_SETS)).version,
+        sender_domain=dso.domain,
+        recipient_domain=settings.CRO_DOMAIN,
+        time_stamp=time_stamp or timezone.now(),
+        message_id=str(uuid.uuid4()),
+        conversation_id=str(uuid.uuid4()),
+        time_zone=settings.CRO_TIME_ZONE,
+        congestion_points=parsed.congestion_points,
+    )
+
+
+def _barred_reasons(dso: Participant) -> list[str]:
+    # cro-rules §3 item 3 holds for the CSV path too: a barred DSO's portfolio is not changed.
+    return [f"Barred Sender: {dso.domain} is barred; reactivate it first"] if dso.is_barred else []
+
+
+# ------------------------------------------------------------------------------ import
+
+
+def csv_import_preview(*, dso: Participant, data: bytes, file_name: str = "", user=None) -> CsvImport:
+    """Read the CSV and dry-run it: a CsvImport holding what would change and every rejection.
+
+    Raises CsvInvalid (nothing stored) when the file is not a readable portfolio, and
+    ValidationError when `dso` is not a DSO.
+    """
+    if dso.role != Participant.Role.DSO:
+        raise ValidationError({"dso": f"{dso} is not a DSO"})
+    text = csv_text_decode(data=data)
+    parsed = csv_portfolio_parse(text=text)
+    update = csv_portfolio_update_build(dso=dso, parsed=parsed)
+    outcome = portfolio.dso_portfolio_update_apply(dso=dso, message=update, dry_run=True, source=CSV_SOURCE)
+    reasons = _barred_reasons(dso) + list(outcome.reasons)
+    return CsvImport.objects.create(
+        dso=dso,
+        created_by=user if user is not None and user.is_authenticated else None,
+        file_name=file_name[:255],
+        csv_text=text,
+        row_count=parsed.row_count,
+        congestion_point_count=len(parsed.congestion_points),
+        connection_count=parsed.connection_count,
+        status=CsvImport.Status.PREVIEWED,
+        preview_accepted=outcome.accepted and not reasons,
+        preview_reasons=reasons,
+        preview_changes=list(outcome.changes),
+        phase="previewed: waiting for the administrator to apply",
+    )
+
+
+def csv_import_queue(*, csv_import: CsvImport) -> CsvImport:
+    """The administrator applies a previewed import: it is queued for a worker (once)."""
+    if not csv_import.preview_accepted:
+        raise ValidationError("this import was rejected in the preview; fix the CSV and upload it again")
+    with transaction.atomic():
+        queued = CsvImport.objects.filter(pk=csv_import.pk, status=CsvImport.Status.PREVIEWED).update(
+            status=CsvImport.Status.QUEUED,
+            progress=5,
+            phase="queued: waiting for a worker",
+            updated_at=timezone.now(),
+        )
+        if not queued:
+            raise ValidationError("this import was applied already")
+        transaction.on_commit(lambda: csv_import_dispatch(csv_import_pk=csv_import.pk))
+    csv_import.refresh_from_db()
+    return csv_import
+
+
+def csv_import_dispatch(*, csv_import_pk: int) -> bool:
+    """Hand the apply to a worker; run it here when configured so or when the broker is unreachable."""
+    if getattr(settings, "CRO_CSV_IMPORT_INLINE", False):
+        csv_import_apply(csv_import_pk=csv_import_pk)
+        return True
+    from registry.tasks import apply_csv_import
+
+    try:
+        apply_csv_import.apply_async(args=[csv_import_pk], retry=False)
+    except Exception:
+        logger.warning("broker unreachable, CSV import %s applied in the web process", csv_import_pk, exc_info=True)
+        csv_import_apply(csv_import_pk=csv_import_pk)
+        return False
+    return True
+
+
+def _progress(csv_import_pk: int, *, progress: int, phase: str, **extra) -> None:
+    CsvImport.objects.filter(pk=csv_import_pk).update(
+        progress=progress, phase=phase, updated_at=timezone.now(), **extra
+    )
+
+
+def csv_import_apply(*, csv_import_pk: int) -> CsvImport | None:
+    """Apply a queued import: parse again, build the update with TimeStamp now, apply it whole.
+
+    Idempotent: only a queued import is claimed, so a redelivered task does nothing. The
+    registry may have changed since the preview; then the import is rejected with the reasons.
+    """
+    claimed = CsvImport.objects.filter(pk=csv_import_pk, status=CsvImport.Status.QUEUED).update(
+        status=CsvImport.Status.APPLYING, progress=10, phase="reading the CSV", updated_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    csv_import = CsvImport.objects.select_related("dso").get(pk=csv_import_pk)
+    try:
+        parsed = csv_portfolio_parse(text=csv_import.csv_text)
+        update = csv_portfolio_update_build(dso=csv_import.dso, parsed=parsed)
+        _progress(
+            csv_import_pk,
+            progress=30,
+            phase=f"applying {len(parsed.congestion_points)} congestion points with "
+            f"{parsed.connection_count} connections in one transaction",
+        )
+        reasons = _barred_reasons(csv_import.dso)
+        outcome = None
+        if not reasons:
+            outcome = portfolio.dso_portfolio_update_apply(
+                dso=csv_import.dso, message=update, dry_run=False, source=CSV_SOURCE
+            )
+            reasons = list(outcome.reasons)
+    except Exception as exc:  # recorded for the administrator; the registry is unchanged
+        logger.exception("CSV import %s failed", csv_import_pk)
+        _progress(
+            csv_import_pk,
+            progress=100,
+            phase="failed",
+            status=CsvImport.Status.FAILED,
+            error=f"{exc.__class__.__name__}: {exc}",
+            finished_at=timezone.now(),
+        )
+    else:
+        accepted = outcome is not None and outcome.accepted
+        _progress(
+            csv_import_pk,
+            progress=100,
+            phase="applied" if accepted else "rejected: the registry changed since the preview",
+            status=CsvImport.Status.APPLIED if accepted else CsvImport.Status.REJECTED,
+            result_reasons=reasons,
+            result_changes=list(outcome.changes) if accepted else [],
+            finished_at=timezone.now(),
+        )
+    csv_import.refresh_from_db()
+    return csv_import
+
+
+# ------------------------------------------------------------------------------ export
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(rows: Iterable[Iterable[str]]) -> Iterator[str]:
+    """CSV text, one line at a time (for a streaming response), header first."""
+    writer = csv.writer(_Echo(), lineterminator="\r\n")
+    yield writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def registry_csv_export(*, selection: web_selectors.RegistryFilter) -> Iterator[str]:
+    """The registry selection as CSV lines, in the import's columns (3 queries)."""
+    return csv_lines(web_selectors.registry_export_rows(selection=selection))

@@ -1,0 +1,360 @@
+"""Turning data into what the pages show: pretty XML, the parsed message outline, the chart, pages."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest
+from lxml import etree
+
+from registry.models import Message
+from registry.selectors.web import HourCount
+from registry.uftp import codec, errors
+from registry.uftp.xmlsafe import parse_xml
+
+BODY_PREVIEW_CHARACTERS = 48
+
+
+def paginate(request: HttpRequest, items, *, per_page: int = 50, param: str = "page") -> Page:
+    """One page of a queryset or list; a wrong page number gives the nearest page."""
+    return Paginator(items, per_page).get_page(request.GET.get(param))
+
+
+# ------------------------------------------------------------------------------ XML
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrettyXml:
+    text: str
+    error: str = ""
+
+
+def xml_pretty(xml: str) -> PrettyXml:
+    """Indented XML, parsed safely (no DTDs, no entities); the raw text when it cannot be parsed."""
+    try:
+        root = parse_xml(xml.encode("utf-8"))
+    except errors.UFTPError as exc:
+        return PrettyXml(text=xml, error=str(exc))
+    etree.indent(root, space="  ")
+    return PrettyXml(text=etree.tostring(root, encoding="unicode"))
+
+
+def signed_message_pretty(xml: str) -> PrettyXml:
+    """The SignedMessage envelope with its long base64 Body shortened for reading."""
+    try:
+        root = parse_xml(xml.encode("utf-8"))
+    except errors.UFTPError as exc:
+        return PrettyXml(text=xml[:2000], error=str(exc))
+    body = root.get("Body")
+    if body and len(body) > BODY_PREVIEW_CHARACTERS:
+        root.set("Body", f"{body[:BODY_PREVIEW_CHARACTERS]}… ({len(body)} characters)")
+    etree.indent(root, space="  ")
+    return PrettyXml(text=etree.tostring(root, encoding="unicode"))
+
+
+# ------------------------------------------------------------------------------ parsed message
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutlineRow:
+    depth: int
+    label: str
+    value: str = ""
+
+
+def _scalar(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _outline(value, *, label: str, depth: int, rows: list[OutlineRow]) -> None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        title = getattr(value, "entity_address", None) or getattr(value, "dso_domain", None) or ""
+        rows.append(OutlineRow(depth=depth, label=label, value=title))
+        for item in dataclasses.fields(value):
+            child = getattr(value, item.name)
+            if item.name in {"entity_address", "dso_domain"} and title:
+                continue
+            _outline(child, label=item.name, depth=depth + 1, rows=rows)
+    elif isinstance(value, tuple | list):
+        if not value:
+            rows.append(OutlineRow(depth=depth, label=label, value="(none)"))
+            return
+        rows.append(OutlineRow(depth=depth, label=label, value=f"{len(value)} item(s)"))
+        for index, item in enumerate(value, start=1):
+            _outline(item, label=f"#{index}", depth=depth + 1, rows=rows)
+    else:
+        rows.append(OutlineRow(depth=depth, label=label, value=_scalar(value)))
+
+
+def message_outline(message: Message) -> tuple[list[OutlineRow], str]:
+    """The parsed inner message as indented rows (codec.parse_any), or ([], the parse error)."""
+    try:
+        payload = codec.parse_any(message.inner_xml.encode("utf-8"), path_major=message.path_major or 3)
+    except (errors.UFTPError, ValueError) as exc:
+        return [], str(exc)
+    rows: list[OutlineRow] = []
+    for item in dataclasses.fields(payload):
+        _outline(getattr(payload, item.name), label=item.name, depth=0, rows=rows)
+    return rows, ""
+
+
+# ------------------------------------------------------------------------------ chart
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bar:
+    x: float
+    width: float
+    y_in: float
+    height_in: float
+    y_out: float
+    height_out: float
+    title: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AxisLabel:
+    x: float
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HourlyChart:
+    width: int
+    height: int
+    plot_top: int
+    plot_bottom: int
+    bars: list[Bar]
+    labels: list[AxisLabel]
+    gridlines: list[tuple[float, int]]  # (y, value)
+    maximum: int
+    total_in: int
+    total_out: int
+
+
+def hourly_chart(hours: list[HourCount], *, width: int = 960, height: int = 220) -> HourlyChart:
+    """Stacked bars (inbound below, outbound above) of messages per hour, drawn as inline SVG."""
+    plot_left, plot_right, plot_top, plot_bottom = 40, width - 8, 10, height - 28
+    maximum = max((hour.total for hour in hours), default=0)
+    scale_top = _nice_ceiling(maximum)
+    slot = (plot_right - plot_left) / max(len(hours), 1)
+    bar_width = max(slot * 0.8, 1.0)
+    plot_height = plot_bottom - plot_top
+
+    def height_of(value: int) -> float:
+        return plot_height * value / scale_top if scale_top else 0.0
+
+    bars, labels = [], []
+    for index, hour in enumerate(hours):
+        x = plot_left + index * slot + (slot - bar_width) / 2
+        height_in, height_out = height_of(hour.inbound), height_of(hour.outbound)
+        bars.append(
+            Bar(
+                x=round(x, 2),
+                width=round(bar_width, 2),
+                y_in=round(plot_bottom - height_in, 2),
+                height_in=round(height_in, 2),
+                y_out=round(plot_bottom - height_in - height_out, 2),
+                height_out=round(height_out, 2),
+                title=f"{hour.hour:%a %d %b %H:00}: {hour.inbound} in, {hour.outbound} out",
+            )
+        )
+        if hour.hour.hour == 0 or index == 0:
+            labels.append(AxisLabel(x=round(plot_left + index * slot, 2), text=f"{hour.hour:%a %d %b}"))
+    gridlines = [
+        (round(plot_bottom - plot_height * step / 4, 2), scale_top * step // 4) for step in range(1, 5)
+    ] if scale_top else []
+    return HourlyChart(
+        width=width,
+        height=height,
+        plot_top=plot_top,
+        plot_bottom=plot_bottom,
+        bars=bars,
+        labels=labels,
+        gridlines=gridlines,
+        maximum=maximum,
+        total_in=sum(hour.inbound for hour in hours),
+        total_out=sum(hour.outbound for hour in hours),
+    )
+
+
+def _nice_ceiling(value: int) -> int:
+    """The smallest 4 x (1, 2 or 5 x 10^k) that is at least `value`: four whole gridlines."""
+    if value <= 0:
+        return 0
+    magnitude = 1
+    while True:
+        for multiple in (1, 2, 5):
+            if 4 * multiple * magnitude >= value:
+                return 4 * multiple * magnitude
+        magnitude *= 10
+
+
+# ------------------------------------------------------------------------------ registry history
+
+
+def period_text(start: dt.date | None, end: dt.date | None) -> str:
+    if start is None:
+        return ""
+    return f"{start.isoformat()} – {end.isoformat() if end else 'open-ended'}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeLine:
+    sign: str  # "+" recorded, "−" superseded
+    kind: str
+    text: str
+
+
+@dataclass(kw_only=True)
+class Change:
+    """What one message (or one CSV import / admin action) changed about an entity."""
+
+    at: dt.datetime
+    message: Message | None
+    source: str
+    lines: list[ChangeLine]
+
+
+def _row_text(kind: str, row) -> str:
+    period = period_text(row.start_period, row.end_period)
+    if kind == "congestion point":
+        return (
+            f"{period}; MutexOffersSupported={'true' if row.mutex_offers_supported else 'false'}, "
+            f"DayAheadRedispatchBy={row.day_ahead_redispatch_by}, "
+            f"IntradayRedispatchBy={row.intraday_redispatch_by or '—'}"
+        )
+    if kind == "membership":
+        return f"{row.connection_address} in {row.congestion_point.entity_address}: {period}"
+    return f"{row.connection_address} represented by {row.agr.domain}: {period}"
+
+
+def history_events(history) -> list[Change]:
+    """An entity's rows (registry.selectors.portfolio.entity_history) as changes, newest first.
+
+    Rows are never edited: a change supersedes old rows and records new ones at one moment, by
+    one message, so rows are grouped by (moment, message).
+    """
+    groups: dict[tuple, Change] = {}
+
+    def add(at, message, source, line):
+        key = (at, message.pk if message is not None else None)
+        change = groups.get(key)
+        if change is None:
+            change = groups[key] = Change(at=at, message=message, source=source, lines=[])
+        if source and not change.source:
+            change.source = source
+        change.lines.append(line)
+
+    for kind, rows in (
+        ("congestion point", history.versions),
+        ("membership", history.memberships),
+        ("representation", history.representations),
+    ):
+        for row in rows:
+            text = _row_text(kind, row)
+            add(row.recorded_at, row.recorded_by, row.source, ChangeLine(sign="+", kind=kind, text=text))
+            if row.superseded_at is not None:
+                add(row.superseded_at, row.superseded_by, "", ChangeLine(sign="−", kind=kind, text=text))
+    changes = sorted(groups.values(), key=lambda change: change.at, reverse=True)
+    for change in changes:
+        change.lines.sort(key=lambda line: (line.kind, line.text, line.sign != "−"))
+    return changes
+
+
+# ------------------------------------------------------------------------------ CP timeline
+
+
+@dataclass(frozen=True, kw_only=True)
+class Segment:
+    x: float
+    width: float
+    current: bool
+    open_ended: bool
+    title: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimelineRow:
+    label: str
+    y: float
+    segments: list[Segment]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Timeline:
+    width: int
+    height: int
+    label_width: int
+    rows: list[TimelineRow]
+    ticks: list[AxisLabel]
+    today_x: float | None
+
+
+def membership_timeline(memberships, *, versions, today: dt.date, width: int = 960) -> Timeline | None:
+    """Valid time of the CP's versions and of each connection's memberships (current solid,
+    superseded faded), drawn as inline SVG. `memberships`: one page of rows, by connection."""
+    rows_by_label: dict[str, list] = {}
+    if versions:
+        rows_by_label["congestion point"] = list(versions)
+    for membership in memberships:
+        rows_by_label.setdefault(membership.connection_address, []).append(membership)
+    if not rows_by_label:
+        return None
+    all_rows = [row for rows in rows_by_label.values() for row in rows]
+    first = min(row.start_period for row in all_rows)
+    last = max([row.end_period or row.start_period for row in all_rows] + [today])
+    last = last + dt.timedelta(days=max((last - first).days // 10, 30))
+    label_width, right = 230, width - 10
+    span = max((last - first).days, 1)
+
+    def x_of(day: dt.date) -> float:
+        return round(label_width + (right - label_width) * (day - first).days / span, 2)
+
+    row_height, top = 22, 24
+    timeline_rows = []
+    for index, (label, rows) in enumerate(rows_by_label.items()):
+        segments = []
+        for row in sorted(rows, key=lambda r: (r.superseded_at is None, r.recorded_at)):
+            end = row.end_period or last
+            x = x_of(row.start_period)
+            segments.append(
+                Segment(
+                    x=x,
+                    width=max(round(x_of(end + dt.timedelta(days=1)) - x, 2), 2.0) if row.end_period else round(right - x, 2),
+                    current=row.superseded_at is None,
+                    open_ended=row.end_period is None,
+                    title=f"{period_text(row.start_period, row.end_period)}"
+                    f"{'' if row.superseded_at is None else f' (superseded {row.superseded_at:%Y-%m-%d %H:%M})'}",
+                )
+            )
+        timeline_rows.append(TimelineRow(label=label, y=top + index * row_height, segments=segments))
+    ticks = []
+    years = range(first.year, last.year + 1)
+    monthly = len(years) <= 2
+    for year in years:
+        for month in range(1, 13) if monthly else (1,):
+            tick = dt.date(year, month, 1)
+            if first <= tick <= last:
+                label = f"{tick:%b %Y}" if month == 1 or not monthly else f"{tick:%b}"
+                ticks.append(AxisLabel(x=x_of(tick), text=label))
+    return Timeline(
+        width=width,
+        height=top + len(timeline_rows) * row_height + 6,
+        label_width=label_width,
+        rows=timeline_rows,
+        ticks=ticks,
+        today_x=x_of(today) if first <= today <= last else None,
+    )

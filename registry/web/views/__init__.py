@@ -1,0 +1,1 @@
+"""Views of the administrators' web interface: thin; reads in registry.selectors.web, writes in services."""

@@ -1,0 +1,33 @@
+"""The dashboard: counts, messages per hour, failures needing attention."""
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from registry.selectors import web as web_selectors
+from registry.uftp import keys
+from registry.web.access import staff_required
+from registry.web.presentation import hourly_chart
+
+CHART_HOURS = 72
+
+
+@staff_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "web/dashboard.html",
+        {
+            "nav": "dashboard",
+            "counts": web_selectors.dashboard_counts(),
+            "chart": hourly_chart(web_selectors.messages_per_hour(hours=CHART_HOURS)),
+            "chart_hours": CHART_HOURS,
+            "failed": web_selectors.failed_delivery_list()[:5],
+            "stuck": web_selectors.stuck_message_list()[:5],
+            "cro_domain": settings.CRO_DOMAIN,
+            "cro_mode": settings.CRO_MODE,
+            "cro_time_zone": settings.CRO_TIME_ZONE,
+            # Only the public half: the private signing key is never shown.
+            "cro_public_key": keys.to_cs1(keys.public_key_from_private(settings.CRO_SIGNING_KEY)),
+        },
+    )

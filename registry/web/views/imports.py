@@ -1,0 +1,102 @@
+"""CSV import (upload, dry-run preview, apply with progress) and export of a DSO's portfolio."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from registry.selectors import web as web_selectors
+from registry.services import csv_io
+from registry.web.access import staff_required
+from registry.web.forms import CsvExportForm, CsvUploadForm, service_errors_to_form
+from registry.web.presentation import paginate
+
+
+@staff_required
+def import_home(request: HttpRequest) -> HttpResponse:
+    form = CsvUploadForm(request.POST or None, request.FILES or None)
+    row_errors = []
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            csv_import = csv_io.csv_import_preview(
+                dso=form.cleaned_data["dso"], data=upload.read(), file_name=upload.name, user=request.user
+            )
+        except csv_io.CsvInvalid as exc:
+            row_errors = exc.row_errors
+            form.add_error("file", f"The CSV has {len(row_errors)} error(s); nothing was changed.")
+        except ValidationError as exc:
+            service_errors_to_form(form, exc, field_map={})
+        else:
+            return redirect("web:import-detail", pk=csv_import.pk)
+    return render(
+        request,
+        "web/import_home.html",
+        {
+            "nav": "import",
+            "form": form,
+            "row_errors": row_errors,
+            "export_form": CsvExportForm(),
+            "columns": csv_io.CSV_COLUMNS,
+            "page": paginate(request, web_selectors.csv_import_list(), per_page=20),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _import_or_404(pk: int):
+    csv_import = web_selectors.csv_import_get(pk=pk)
+    if csv_import is None:
+        raise Http404("no such import")
+    return csv_import
+
+
+@staff_required
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The dry-run preview before the apply, its progress during, and the outcome after."""
+    csv_import = _import_or_404(pk)
+    applied = csv_import.status in (csv_import.Status.APPLIED, csv_import.Status.REJECTED)
+    changes = csv_import.result_changes if applied else csv_import.preview_changes
+    reasons = csv_import.result_reasons if applied else csv_import.preview_reasons
+    return render(
+        request,
+        "web/import_detail.html",
+        {
+            "nav": "import",
+            "job": csv_import,
+            "applied": applied,
+            "changes": paginate(request, changes, per_page=200, param="changes"),
+            "reasons": paginate(request, reasons, per_page=200, param="reasons"),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def import_apply(request: HttpRequest, pk: int) -> HttpResponse:
+    csv_import = _import_or_404(pk)
+    try:
+        csv_io.csv_import_queue(csv_import=csv_import)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("web:import-detail", pk=csv_import.pk)
+
+
+@staff_required
+def import_status(request: HttpRequest, pk: int) -> JsonResponse:
+    """Polled by the progress page."""
+    csv_import = _import_or_404(pk)
+    return JsonResponse(
+        {
+            "id": csv_import.pk,
+            "status": csv_import.status,
+            "status_display": csv_import.get_status_display(),
+            "progress": csv_import.progress,
+            "phase": csv_import.phase,
+            "final": csv_import.is_final,
+            "error": csv_import.error,
+            "url": reverse("web:import-detail", kwargs={"pk": csv_import.pk}),
+        }
+    )

@@ -1,0 +1,92 @@
+"""The message log: list with filters, one message (XML, signature, parsed content), a
+conversation, failed deliveries and "retry now"."""
+
+from django.contrib import messages as flash
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from registry.selectors import web as web_selectors
+from registry.services import outbound
+from registry.web.access import staff_required
+from registry.web.forms import MessageFilterForm
+from registry.web.presentation import message_outline, paginate, signed_message_pretty, xml_pretty
+
+
+@staff_required
+def message_list(request: HttpRequest) -> HttpResponse:
+    form = MessageFilterForm(request.GET or None)
+    page = paginate(request, web_selectors.message_list(selection=form.selection()), per_page=50)
+    return render(request, "web/message_list.html", {"nav": "messages", "form": form, "page": page})
+
+
+def _message_or_404(pk: int):
+    message = web_selectors.message_get(pk=pk)
+    if message is None:
+        raise Http404("no such message")
+    return message
+
+
+@staff_required
+def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    message = _message_or_404(pk)
+    outline, outline_error = message_outline(message)
+    return render(
+        request,
+        "web/message_detail.html",
+        {
+            "nav": "messages",
+            "message": message,
+            "signature": web_selectors.message_signature_status(message=message),
+            "inner_xml": xml_pretty(message.inner_xml),
+            "signed_xml": signed_message_pretty(message.signed_xml),
+            "outline": outline,
+            "outline_error": outline_error,
+            "responses": web_selectors.message_responses(message=message),
+        },
+    )
+
+
+@staff_required
+def conversation(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    items = [
+        {
+            "message": message,
+            "signature": web_selectors.message_signature_status(message=message),
+            "inner_xml": xml_pretty(message.inner_xml),
+        }
+        for message in web_selectors.conversation_messages(conversation_id=conversation_id)
+    ]
+    if not items:
+        raise Http404("no message in this conversation")
+    return render(
+        request,
+        "web/conversation.html",
+        {"nav": "messages", "conversation_id": conversation_id, "items": items},
+    )
+
+
+@staff_required
+def failed_deliveries(request: HttpRequest) -> HttpResponse:
+    page = paginate(request, web_selectors.failed_delivery_list(), per_page=50)
+    return render(request, "web/failed_deliveries.html", {"nav": "failed", "page": page})
+
+
+@staff_required
+@require_POST
+def message_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    message = _message_or_404(pk)
+    try:
+        message = outbound.outbound_message_retry(message=message)
+    except ValidationError as exc:
+        flash.error(request, " ".join(exc.messages))
+    else:
+        flash.success(
+            request, f"{message.message_type} {message.message_id} to {message.recipient_domain} is queued again."
+        )
+    next_url = request.POST.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return redirect(next_url)
+    return redirect("web:message-detail", pk=message.pk)

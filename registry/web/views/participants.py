@@ -1,0 +1,167 @@
+"""Participants: list, detail, add, edit, bar, reactivate, key rotation, TestMessage."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from registry.models import Participant
+from registry.selectors import web as web_selectors
+from registry.services import outbound, participants
+from registry.web.access import staff_required
+from registry.web.forms import KeyRotateForm, ParticipantFilterForm, ParticipantForm, service_errors_to_form
+from registry.web.presentation import paginate
+
+
+@staff_required
+def participant_list(request: HttpRequest) -> HttpResponse:
+    form = ParticipantFilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    queryset = web_selectors.participant_list(
+        role=data.get("role") or "", status=data.get("status") or "", q=(data.get("q") or "").strip()
+    )
+    return render(
+        request,
+        "web/participant_list.html",
+        {"nav": "participants", "form": form, "page": paginate(request, queryset, per_page=50)},
+    )
+
+
+@staff_required
+def participant_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = get_object_or_404(Participant, pk=pk)
+    return render(
+        request,
+        "web/participant_detail.html",
+        {
+            "nav": "participants",
+            "participant": participant,
+            "summary": web_selectors.participant_summary(participant=participant),
+            "test_messages": web_selectors.participant_test_messages(participant=participant),
+            "recent_messages": web_selectors.participant_recent_messages(participant=participant),
+            "rotate_form": KeyRotateForm(),
+        },
+    )
+
+
+@staff_required
+def participant_test_messages(request: HttpRequest, pk: int) -> HttpResponse:
+    """The TestMessages table alone: the detail page polls it until every answer is in."""
+    participant = get_object_or_404(Participant, pk=pk)
+    return render(
+        request,
+        "web/_test_messages.html",
+        {
+            "participant": participant,
+            "test_messages": web_selectors.participant_test_messages(participant=participant),
+        },
+    )
+
+
+def _participant_save(request: HttpRequest, participant: Participant | None) -> HttpResponse:
+    initial = {}
+    if participant is not None:
+        initial = {
+            "domain": participant.domain,
+            "role": participant.role,
+            "public_key": participant.public_key,
+            "public_key_next": participant.public_key_next,
+            "endpoint_url": participant.endpoint_url,
+        }
+    form = ParticipantForm(request.POST or None, initial=initial, participant=participant)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = participants.participant_upsert(
+                domain=form.cleaned_data["domain"],
+                role=form.cleaned_data["role"],
+                public_keys=form.public_keys(),
+                endpoint_url=form.cleaned_data["endpoint_url"].strip(),
+            )
+        except ValidationError as exc:
+            service_errors_to_form(form, exc, field_map=ParticipantForm.FIELD_MAP)
+        else:
+            messages.success(request, f"{saved.participant} {'registered' if saved.created else 'saved'}.")
+            return redirect("web:participant-detail", pk=saved.participant.pk)
+    return render(
+        request,
+        "web/participant_form.html",
+        {"nav": "participants", "form": form, "participant": participant},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_required
+def participant_add(request: HttpRequest) -> HttpResponse:
+    return _participant_save(request, None)
+
+
+@staff_required
+def participant_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _participant_save(request, get_object_or_404(Participant, pk=pk))
+
+
+@staff_required
+@require_POST
+def participant_bar(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = participants.participant_bar(participant=get_object_or_404(Participant, pk=pk))
+    messages.warning(request, f"{participant} is barred: its messages are answered \"Barred Sender\".")
+    return redirect("web:participant-detail", pk=participant.pk)
+
+
+@staff_required
+@require_POST
+def participant_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = participants.participant_reactivate(participant=get_object_or_404(Participant, pk=pk))
+    messages.success(request, f"{participant} is active again.")
+    return redirect("web:participant-detail", pk=participant.pk)
+
+
+@staff_required
+def participant_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = get_object_or_404(Participant, pk=pk)
+    form = KeyRotateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            participants.participant_key_rotate(
+                participant=participant, new_public_key=form.cleaned_data["new_public_key"].strip()
+            )
+        except ValidationError as exc:
+            service_errors_to_form(form, exc, field_map=KeyRotateForm.FIELD_MAP)
+        else:
+            messages.success(
+                request, f"New key added for {participant}: both keys are valid until the rotation is completed."
+            )
+            return redirect("web:participant-detail", pk=participant.pk)
+    return render(
+        request,
+        "web/participant_key_rotate.html",
+        {"nav": "participants", "participant": participant, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_required
+@require_POST
+def participant_key_rotation_complete(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = get_object_or_404(Participant, pk=pk)
+    try:
+        participants.participant_key_rotation_complete(participant=participant)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Key rotation of {participant} completed: only the new key is valid now.")
+    return redirect("web:participant-detail", pk=participant.pk)
+
+
+@staff_required
+@require_POST
+def participant_test_message_send(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = get_object_or_404(Participant, pk=pk)
+    message = outbound.participant_test_message_send(participant=participant)
+    messages.info(
+        request,
+        f"TestMessage {message.message_id} queued for {participant}; its answer appears below when it comes back.",
+    )
+    return redirect(f"{reverse('web:participant-detail', kwargs={'pk': participant.pk})}#test-messages")

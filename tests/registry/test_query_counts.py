@@ -1,0 +1,121 @@
+"""Query answers take a fixed number of SQL queries, whatever the portfolio size; updates are bulk."""
+
+from functools import partial
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from registry.models import CongestionPoint, CongestionPointVersion, Membership, Representation
+from registry.selectors.portfolio import (
+    agr_portfolio_on_day,
+    agr_portfolio_query_answer,
+    congestion_point_list_on_day,
+    dso_portfolio_query_answer,
+    entity_history,
+)
+from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
+
+from .builders import agr_update, conn, cp, d, dso_update
+
+# What each answer needs: DSO query 4 (CP, version, memberships, representations);
+# AGR query 3 (representations, memberships with CP and DSO, versions).
+DSO_QUERY_MAX = 4
+AGR_QUERY_MAX = 3
+CPS = 5
+
+
+def portfolio_build(*, dso, agr, size: int) -> None:
+    """`size` connections spread over CPS congestion points, all represented by `agr`, plus unallocated ones."""
+    addresses = [f"ean.{100000000000 + n}" for n in range(size)]
+    cps = [
+        cp(f"ean.00000000000{i}", "2024-01-01", None, *(conn(a, "2024-01-01") for a in addresses[i::CPS]))
+        for i in range(CPS)
+    ]
+    assert dso_portfolio_update_apply(dso=dso, message=dso_update(dso.domain, *cps)).accepted
+    unallocated = [conn(f"ean.{900000000000 + n}", "2024-01-01") for n in range(size // 10)]
+    update = agr_update(agr.domain, *(conn(a, "2024-01-01") for a in addresses), *unallocated)
+    assert agr_portfolio_update_apply(agr=agr, message=update).accepted
+
+
+def queries_of(function) -> tuple[int, object]:
+    with CaptureQueriesContext(connection) as captured:
+        result = function()
+    return len(captured), result
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+def test_dso_query_answer_takes_a_fixed_number_of_queries(dso1, agr_a, size, django_assert_max_num_queries):
+    portfolio_build(dso=dso1, agr=agr_a, size=size)
+
+    with django_assert_max_num_queries(DSO_QUERY_MAX):
+        answer = dso_portfolio_query_answer(
+            dso=dso1, entity_address="ean.000000000000", period=d("2024-05-01")
+        )
+
+    assert len(answer.congestion_point.connections) == len(range(0, size, CPS))
+    assert all(c.agr_domain == "agr-a.example.com" for c in answer.congestion_point.connections)
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+def test_agr_query_answer_takes_a_fixed_number_of_queries(dso1, agr_a, size, django_assert_max_num_queries):
+    portfolio_build(dso=dso1, agr=agr_a, size=size)
+
+    with django_assert_max_num_queries(AGR_QUERY_MAX):
+        answer = agr_portfolio_query_answer(agr=agr_a, period=d("2024-05-01"))
+
+    assert sum(len(p.connections) for p in answer.dso_portfolios[0].congestion_points) == size
+    assert len(answer.unallocated_connections) == size // 10
+
+
+def read_query_counts(*, dso, agr) -> list[int]:
+    day = d("2024-05-01")
+
+    def history() -> None:
+        found = entity_history(entity_address="ean.000000000001")
+        list(found.versions), list(found.memberships), list(found.representations)
+
+    def listing() -> None:
+        for point in congestion_point_list_on_day(day=day, dso=dso):
+            list(point.memberships_on_day)
+
+    return [
+        queries_of(
+            partial(dso_portfolio_query_answer, dso=dso, entity_address="ean.000000000001", period=day)
+        )[0],
+        queries_of(partial(agr_portfolio_query_answer, agr=agr, period=day))[0],
+        queries_of(partial(agr_portfolio_on_day, agr=agr, day=day))[0],
+        queries_of(listing)[0],
+        queries_of(history)[0],
+    ]
+
+
+def test_query_counts_do_not_grow_with_the_portfolio(make_participant):
+    """The same number of queries for 10 and for 1000 connections, for every read."""
+    counts = {}
+    for size in (10, 1000):
+        dso, _ = make_participant(f"dso{size}.example.com", "DSO")
+        agr, _ = make_participant(f"agr{size}.example.com", "AGR")
+        portfolio_build(dso=dso, agr=agr, size=size)
+        counts[size] = read_query_counts(dso=dso, agr=agr)
+        # The next size reuses the addresses under other participants: clear the registry first.
+        for model in (Membership, CongestionPointVersion, CongestionPoint, Representation):
+            model.objects.all().delete()
+
+    assert counts[10] == counts[1000]
+    assert counts[10][:2] == [DSO_QUERY_MAX, AGR_QUERY_MAX]
+
+
+def test_a_1000_connection_update_is_applied_with_bulk_queries(dso1, agr_a):
+    """Not a query per row: a 1000-connection update costs a few dozen queries at most."""
+    connections = [conn(f"ean.{100000000000 + n}", "2024-01-01") for n in range(1000)]
+    dso_message = dso_update(dso1.domain, cp("ean.000000000001", "2024-01-01", None, *connections))
+    agr_message = agr_update(agr_a.domain, *connections)
+
+    dso_queries, dso_outcome = queries_of(lambda: dso_portfolio_update_apply(dso=dso1, message=dso_message))
+    agr_queries, agr_outcome = queries_of(lambda: agr_portfolio_update_apply(agr=agr_a, message=agr_message))
+
+    assert dso_outcome.accepted and agr_outcome.accepted
+    print("QUERIES", dso_queries, agr_queries)
+    assert dso_queries <= 40, dso_queries
+    assert agr_queries <= 60, agr_queries

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -54,7 +55,7 @@ def service_errors(*, rename: dict[str, str] | None = None) -> Iterator[None]:
 
 
 class ApiMixin:
-    """What every API view shares: who may call it, JSON input, bounded pages, documented errors."""
+    # What every API view shares: who may call it, JSON input, bounded pages, documented errors.
 
     permission_classes = [StaffReadAdminWrite]
     parser_classes = [JSONParser]
@@ -74,6 +75,8 @@ STATE_PARAMETERS = [
     retrieve=extend_schema(summary="One participant"),
 )
 class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """DSOs and AGRs allowed to talk to the CRO: public keys and endpoint only (nothing private)."""
+
     queryset = selectors.participants_list()
     serializer_class = serializers.ParticipantSerializer
     filterset_class = filters.ParticipantFilter
@@ -200,6 +203,9 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     retrieve=extend_schema(summary="One congestion point with its connections", parameters=STATE_PARAMETERS),
 )
 class CongestionPointViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    """Congestion points as known at `as_of` (default: now) with their attributes and connections;
+    with `active_on` only those active on that day, with the connections active in them then."""
+
     queryset = selectors.congestion_points_list()
     serializer_class = serializers.CongestionPointSerializer
     filterset_class = filters.CongestionPointFilter
@@ -210,6 +216,9 @@ class CongestionPointViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     retrieve=extend_schema(summary="One AGR's portfolio (by participant id)", parameters=STATE_PARAMETERS),
 )
 class AgrPortfolioViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    """Each AGR with the connections it represents, as known at `as_of` (default: now); with
+    `active_on` only the representations in force on that day. The id is the AGR's participant id."""
+
     queryset = selectors.agr_portfolios_list()
     serializer_class = serializers.AgrPortfolioSerializer
     filterset_class = filters.AgrPortfolioFilter
@@ -221,6 +230,8 @@ class AgrPortfolioViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     retrieve=extend_schema(summary="One recorded congestion point version"),
 )
 class CongestionPointVersionViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    """Every recorded state of congestion point attributes, superseded ones too (oldest first)."""
+
     queryset = selectors.congestion_point_versions_list()
     serializer_class = serializers.CongestionPointVersionSerializer
     filterset_class = filters.CongestionPointVersionFilter
@@ -231,6 +242,8 @@ class CongestionPointVersionViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     retrieve=extend_schema(summary="One recorded membership"),
 )
 class MembershipViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    """Every recorded connection-in-congestion-point row, superseded ones too (oldest first)."""
+
     queryset = selectors.memberships_list()
     serializer_class = serializers.MembershipSerializer
     filterset_class = filters.MembershipFilter
@@ -241,6 +254,8 @@ class MembershipViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     retrieve=extend_schema(summary="One recorded representation"),
 )
 class RepresentationViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    """Every recorded AGR representation row, superseded ones too (oldest first)."""
+
     queryset = selectors.representations_list()
     serializer_class = serializers.RepresentationSerializer
     filterset_class = filters.RepresentationFilter
@@ -257,6 +272,8 @@ INCLUDE_PARAMETER = OpenApiParameter(
     retrieve=extend_schema(summary="One message (XML with ?include=xml)", parameters=[INCLUDE_PARAMETER]),
 )
 class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    """The UFTP message log, newest first: metadata, processing and delivery status."""
+
     serializer_class = serializers.MessageSerializer
     filterset_class = filters.MessageFilter
 
@@ -281,6 +298,8 @@ class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
 
 # ------------------------------------------------------------------------------ the CRO, docs
 class CroView(ApiMixin, APIView):
+    """What the CRO publishes about itself. Its private key is never exposed."""
+
     schema_error_statuses = ("401", "403")
 
     @extend_schema(summary="The CRO's own domain, public key, mode and versions", responses=serializers.CroSerializer)
@@ -296,4 +315,4 @@ class DocsView(ApiMixin, APIView):
     @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
         schema = SchemaGenerator().get_schema(request=request, public=True)
-        return Response(render_docs(schema))
+        return Response(render_docs(schema, schema_url=reverse("api:schema"), root_url=reverse("api:api-root")))

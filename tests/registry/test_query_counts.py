@@ -116,6 +116,5 @@ def test_a_1000_connection_update_is_applied_with_bulk_queries(dso1, agr_a):
     agr_queries, agr_outcome = queries_of(lambda: agr_portfolio_update_apply(agr=agr_a, message=agr_message))
 
     assert dso_outcome.accepted and agr_outcome.accepted
-    print("QUERIES", dso_queries, agr_queries)
-    assert dso_queries <= 40, dso_queries
-    assert agr_queries <= 60, agr_queries
+    assert dso_queries <= 30, dso_queries
+    assert agr_queries <= 35, agr_queries

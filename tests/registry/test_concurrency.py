@@ -1,0 +1,201 @@
+"""Two workers applying conflicting updates at the same moment (PostgreSQL: real row locks).
+
+Each thread has its own database connection; `transaction=True` lets them see each other's commits.
+"""
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+from django.db import connections
+
+from registry.models import CongestionPoint, CongestionPointVersion, Membership, Representation
+from registry.services import portfolio as portfolio_services
+from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
+
+from .builders import agr_update, conn, cp, dso_update
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+CP1, CP2 = "ean.000000000001", "ean.000000000002"
+C1, C2 = "ean.100000000001", "ean.100000000002"
+TIMEOUT = 20
+
+
+def run_together(*calls):
+    """Start every call at the same moment in its own thread; return their results in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait(TIMEOUT)
+            results[index] = call()
+        except BaseException as exc:  # reported to the test below
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT * 2)
+    assert not any(thread.is_alive() for thread in threads), "a worker hung (deadlock?)"
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+def test_two_agrs_claiming_one_connection_at_once_exactly_one_wins(agr_a, agr_b):
+    outcomes = run_together(
+        lambda: agr_portfolio_update_apply(
+            agr=agr_a,
+            message=agr_update(agr_a.domain, conn(C1, "2024-01-01"), conn(C2, "2024-01-01")),
+            conflict_policy="reject",
+        ),
+        lambda: agr_portfolio_update_apply(
+            agr=agr_b,
+            message=agr_update(agr_b.domain, conn(C2, "2024-03-01"), conn(C1, "2024-03-01")),
+            conflict_policy="reject",
+        ),
+    )
+
+    assert sorted(outcome.accepted for outcome in outcomes) == [False, True]
+    (loser,) = [outcome for outcome in outcomes if not outcome.accepted]
+    assert loser.reasons == (
+        f"Connection conflict: [{C1}] represented by another AGR",
+        f"Connection conflict: [{C2}] represented by another AGR",
+    )
+    winner = agr_a if outcomes[0].accepted else agr_b
+    assert set(Representation.objects.values_list("agr", "connection_address", "superseded_at")) == {
+        (winner.pk, C1, None),
+        (winner.pk, C2, None),
+    }
+
+
+def test_two_dsos_registering_one_connection_at_once_exactly_one_wins(dso1, dso2, monkeypatch):
+    """Both pass the conflict check before either writes: the exclusion constraint stops the
+    second insert and the retry turns it into the proper rejection reason."""
+    both_checked = threading.Barrier(2)
+    checks = []
+    real_check = portfolio_services._dso_connection_conflicts
+
+    def check_then_wait_for_the_other(**kwargs):
+        reasons = real_check(**kwargs)
+        checks.append(reasons)
+        if len(checks) <= 2:  # the first check of each worker; the retry does not wait
+            both_checked.wait(TIMEOUT)
+        return reasons
+
+    monkeypatch.setattr(portfolio_services, "_dso_connection_conflicts", check_then_wait_for_the_other)
+
+    outcomes = run_together(
+        lambda: dso_portfolio_update_apply(
+            dso=dso1, message=dso_update(dso1.domain, cp(CP1, "2024-01-01", None, conn(C1, "2024-01-01")))
+        ),
+        lambda: dso_portfolio_update_apply(
+            dso=dso2, message=dso_update(dso2.domain, cp(CP2, "2024-01-01", None, conn(C1, "2024-06-01")))
+        ),
+    )
+
+    assert checks[:2] == [[], []], "both workers saw no conflict before writing"
+    assert len(checks) == 3, "the loser was retried once"
+    assert sorted(outcome.accepted for outcome in outcomes) == [False, True]
+    winner_cp, loser_index = (CP1, 1) if outcomes[0].accepted else (CP2, 0)
+    assert outcomes[loser_index].reasons == (f"Connection conflict: [{C1}] at [{winner_cp}]",)
+    assert list(Membership.objects.values_list("congestion_point__entity_address", "connection_address")) == [
+        (winner_cp, C1)
+    ]
+    assert list(CongestionPoint.objects.values_list("entity_address", flat=True)) == [winner_cp]
+
+
+def test_racing_updates_of_one_cp_never_let_the_older_overwrite_the_newer(dso1, monkeypatch):
+    """The newer update holds the CP lock while the older one arrives: the older must wait, then be
+    refused as subordinate (without the lock it would read the stale TimeStamp and overwrite)."""
+    newer_holds_lock = threading.Event()
+    real_check = portfolio_services._dso_connection_conflicts
+
+    def hold_the_lock_a_while(**kwargs):
+        reasons = real_check(**kwargs)
+        if threading.current_thread().name == "newer":
+            newer_holds_lock.set()
+            time.sleep(0.5)
+        return reasons
+
+    monkeypatch.setattr(portfolio_services, "_dso_connection_conflicts", hold_the_lock_a_while)
+    newer_stamp = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
+    newer = dso_update(
+        dso1.domain, cp(CP1, "2024-01-01", None, conn(C2, "2024-01-01"), mutex=False), time_stamp=newer_stamp
+    )
+    older = dso_update(
+        dso1.domain,
+        cp(CP1, "2024-01-01", None, conn(C1, "2024-01-01")),
+        time_stamp=newer_stamp - dt.timedelta(seconds=1),
+    )
+    results = {}
+
+    def run(name, message, wait_for=None):
+        try:
+            if wait_for is not None:
+                assert wait_for.wait(TIMEOUT)
+            results[name] = dso_portfolio_update_apply(dso=dso1, message=message)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=run, name="newer", args=("newer", newer)),
+        threading.Thread(target=run, name="older", args=("older", older, newer_holds_lock)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+
+    assert results["newer"].accepted
+    assert not results["older"].accepted
+    assert results["older"].rejection_reason.startswith("Subordinate sequence number")
+    assert CongestionPoint.objects.get().last_time_stamp == newer_stamp
+    assert list(Membership.objects.values_list("connection_address", "superseded_at")) == [(C2, None)]
+    assert CongestionPointVersion.objects.get().mutex_offers_supported is False
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_same_cp_updates_racing_with_different_time_stamps_end_with_the_newer(dso1, round_):
+    """Whichever worker gets there first, the registry ends with the newer statement."""
+    dso_portfolio_update_apply(
+        dso=dso1,
+        message=dso_update(
+            dso1.domain,
+            cp(CP1, "2024-01-01", None, conn(C1, "2024-01-01")),
+            time_stamp=dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
+        ),
+    )
+    newer_stamp = dt.datetime(2024, 5, 3, tzinfo=dt.UTC)
+    newer = dso_update(
+        dso1.domain, cp(CP1, "2024-01-01", None, conn(C2, "2024-01-01")), time_stamp=newer_stamp
+    )
+    older = dso_update(
+        dso1.domain,
+        cp(CP1, "2024-01-01", None, conn(C1, "2024-02-01")),
+        time_stamp=dt.datetime(2024, 5, 2, tzinfo=dt.UTC),
+    )
+
+    newer_outcome, older_outcome = run_together(
+        lambda: dso_portfolio_update_apply(dso=dso1, message=newer),
+        lambda: dso_portfolio_update_apply(dso=dso1, message=older),
+    )
+
+    assert newer_outcome.accepted
+    if not older_outcome.accepted:
+        assert older_outcome.rejection_reason.startswith("Subordinate sequence number")
+    assert CongestionPoint.objects.get().last_time_stamp == newer_stamp
+    assert list(Membership.objects.current().values_list("connection_address", "start_period")) == [
+        (C2, dt.date(2024, 1, 1))
+    ]
+    assert CongestionPointVersion.objects.current().count() == 1
+    # History is consistent: every superseded row was superseded no earlier than it was recorded.
+    for row in Membership.objects.exclude(superseded_at=None):
+        assert row.superseded_at >= row.recorded_at

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import tempfile
 import sys
 from pathlib import Path
 
@@ -40,18 +42,36 @@ def load_signing_key(*, var_dir: Path, debug: bool) -> str:
     return value
 
 
-def _development_key(path: Path) -> str:
-    if path.exists():
-        return path.read_text().strip()
+def _write_once(path: Path, value: str) -> bool:
+    """Create `path` holding `value` unless it exists.
+
+    Written to a private temporary file and hard-linked into place, so processes starting
+    together never see a half-written file and only one value wins.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    private_key, public_key = keys.generate_keypair()
-    # O_EXCL: two processes starting together must not both write a key.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value + "\n")
+        os.link(temporary, path)
     except FileExistsError:
+        return False
+    finally:
+        os.unlink(temporary)
+    return True
+
+
+def load_development_secret(*, var_dir: Path) -> str:
+    """Django's SECRET_KEY in development: random, generated once into var/secret-key."""
+    path = var_dir / "secret-key"
+    _write_once(path, secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+def _development_key(path: Path) -> str:
+    private_key, public_key = keys.generate_keypair()
+    if not _write_once(path, private_key):
         return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(private_key + "\n")
     print(
         f"Generated a development signing key in {path}.\n"
         f"Publish the CRO's public key: {keys.to_cs1(public_key)}",

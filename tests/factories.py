@@ -60,7 +60,9 @@ def dso_update(*, sender: str, congestion_points: list, time_zone: str = "Europe
 
 
 def agr_update(*, sender: str, connections: list, time_zone: str = "Europe/Amsterdam", **meta):
-    return m.AGRPortfolioUpdate(**metadata(sender=sender, **meta), time_zone=time_zone, connections=tuple(connections))
+    return m.AGRPortfolioUpdate(
+        **metadata(sender=sender, **meta), time_zone=time_zone, connections=tuple(connections)
+    )
 
 
 def dso_query(*, sender: str, entity_address: str, period: str, time_zone: str = "Europe/Amsterdam", **meta):
@@ -85,7 +87,9 @@ def test_message(*, sender: str, **meta) -> m.TestMessage:
 test_message.__test__ = False  # a builder, not a test
 
 
-def signed(payload: m.PayloadMessage, *, role: str, private_key: str, envelope_domain: str | None = None) -> bytes:
+def signed(
+    payload: m.PayloadMessage, *, role: str, private_key: str, envelope_domain: str | None = None
+) -> bytes:
     """The SignedMessage a participant would POST."""
     return codec.build_signed_message(
         sender_domain=envelope_domain or payload.sender_domain,

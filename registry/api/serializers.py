@@ -89,6 +89,7 @@ class PublicKeysField(serializers.ListField):
 class ParticipantSerializer(serializers.ModelSerializer):
     """A DSO or AGR: only what is public (keys are public keys; nothing private is stored)."""
 
+
     public_keys = serializers.ListField(
         child=serializers.CharField(), read_only=True, help_text="every key a signature may verify with"
     )

@@ -74,10 +74,19 @@ class Message(models.Model):
             models.Index(fields=["message_type", "created_at"], name="message_type_created_idx"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(direction__in=["in", "out"]), name="message_direction_is_in_or_out"),
+            models.CheckConstraint(
+                condition=Q(direction__in=["in", "out"]), name="message_direction_is_in_or_out"
+            ),
             models.CheckConstraint(
                 condition=Q(
-                    status__in=["received", "processing", "processed", "response_queued", "delivered", "failed"]
+                    status__in=[
+                        "received",
+                        "processing",
+                        "processed",
+                        "response_queued",
+                        "delivered",
+                        "failed",
+                    ]
                 ),
                 name="message_status_is_known",
             ),

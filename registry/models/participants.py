@@ -37,7 +37,9 @@ class Participant(models.Model):
         ordering = ["domain", "role"]
         constraints = [
             models.UniqueConstraint(fields=["domain", "role"], name="participant_unique_domain_role"),
-            models.CheckConstraint(condition=Q(role__in=["DSO", "AGR"]), name="participant_role_is_dso_or_agr"),
+            models.CheckConstraint(
+                condition=Q(role__in=["DSO", "AGR"]), name="participant_role_is_dso_or_agr"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["active", "barred"]), name="participant_status_is_known"
             ),

@@ -12,10 +12,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from registry.selectors import portfolio as portfolio_selectors
-from registry.services import portfolio as portfolio_services
 from registry.models import Message, Participant
+from registry.selectors import portfolio as portfolio_selectors
 from registry.services import discovery, outbound
+from registry.services import portfolio as portfolio_services
 from registry.services.rate_limit import rate_limit_exceeded
 from registry.uftp import codec, errors, messages, versions
 
@@ -281,12 +281,16 @@ def _evaluate(*, message: Message, payload: messages.PayloadMessage) -> Verdict:
     )
     if twin is not None:
         if twin.body_digest != message.body_digest:
-            return _rejected(f"Duplicate Identifier: MessageID {message.message_id} was used for another message")
+            return _rejected(
+                f"Duplicate Identifier: MessageID {message.message_id} was used for another message"
+            )
         return _already_submitted(twin=twin, payload=payload)
     # 7. TimeZone
     time_zone = getattr(payload, "time_zone", None)
     if time_zone is not None and time_zone != settings.CRO_TIME_ZONE:
-        return _rejected(f"TimeZone rejected: {time_zone} is not the market time zone {settings.CRO_TIME_ZONE}")
+        return _rejected(
+            f"TimeZone rejected: {time_zone} is not the market time zone {settings.CRO_TIME_ZONE}"
+        )
     # 8 to 10: the registry.
     return _registry_verdict(message=message, payload=payload)
 
@@ -300,19 +304,21 @@ def _already_submitted(*, twin: Message, payload: messages.PayloadMessage) -> Ve
     if earlier is None:
         return Verdict(result=result, reason=twin.rejection_reason or None)
     earlier_payload = codec.parse_any(earlier.inner_xml.encode("utf-8"), path_major=twin.path_major or 3)
-    copy = dataclasses.replace(
-        earlier_payload, message_id=str(uuid.uuid4()), time_stamp=timezone.now()
-    )
+    copy = dataclasses.replace(earlier_payload, message_id=str(uuid.uuid4()), time_stamp=timezone.now())
     return Verdict(result=result, reason=twin.rejection_reason or None, response=copy)
 
 
 def _registry_verdict(*, message: Message, payload: messages.PayloadMessage) -> Verdict:
     participant = message.participant
     if isinstance(payload, messages.DSOPortfolioUpdate):
-        outcome = portfolio_services.dso_portfolio_update_apply(dso=participant, message=payload, source_message=message)
+        outcome = portfolio_services.dso_portfolio_update_apply(
+            dso=participant, message=payload, source_message=message
+        )
         return _outcome_verdict(outcome)
     if isinstance(payload, messages.AGRPortfolioUpdate):
-        outcome = portfolio_services.agr_portfolio_update_apply(agr=participant, message=payload, source_message=message)
+        outcome = portfolio_services.agr_portfolio_update_apply(
+            agr=participant, message=payload, source_message=message
+        )
         return _outcome_verdict(outcome)
     if isinstance(payload, messages.DSOPortfolioQuery):
         answer = portfolio_selectors.dso_portfolio_query_answer(
@@ -370,4 +376,6 @@ def _test_response_record(*, message: Message, payload: messages.TestMessageResp
     message.result = payload.result.value if payload.result else messages.Result.ACCEPTED.value
     message.rejection_reason = payload.rejection_reason or ""
     message.processed_at = timezone.now()
-    message.save(update_fields=["request", "status", "result", "rejection_reason", "processed_at", "updated_at"])
+    message.save(
+        update_fields=["request", "status", "result", "rejection_reason", "processed_at", "updated_at"]
+    )

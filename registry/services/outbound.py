@@ -115,7 +115,11 @@ def outbound_message_deliver(*, message_pk: int) -> DeliveryOutcome | None:
     now = timezone.now()
     if error is None:
         Message.objects.filter(pk=message_pk).update(
-            status=Message.Status.DELIVERED, delivered_at=now, last_error="", next_attempt_at=None, updated_at=now
+            status=Message.Status.DELIVERED,
+            delivered_at=now,
+            last_error="",
+            next_attempt_at=None,
+            updated_at=now,
         )
         return DeliveryOutcome(delivered=True)
     give_up_at = message.give_up_at or now

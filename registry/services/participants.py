@@ -53,7 +53,10 @@ def participant_upsert(
     if role not in Participant.Role.values:
         errors["role"] = f"role must be DSO or AGR, not {role!r}"
     cleaned_keys: list[str] = []
-    for field, clean in (("public_keys", lambda: _clean_keys(public_keys)), ("endpoint_url", lambda: _clean_endpoint(endpoint_url))):
+    for field, clean in (
+        ("public_keys", lambda: _clean_keys(public_keys)),
+        ("endpoint_url", lambda: _clean_endpoint(endpoint_url)),
+    ):
         try:
             value = clean()
         except ValidationError as exc:

@@ -61,7 +61,8 @@ def test_content_type_not_xml_or_not_utf8_is_400(client, dso, content_type):
 
 
 @pytest.mark.parametrize(
-    "content_type", ["text/xml", "application/xml", "text/xml; charset=utf-8", "application/xml; charset=UTF-8"]
+    "content_type",
+    ["text/xml", "application/xml", "text/xml; charset=utf-8", "application/xml; charset=UTF-8"],
 )
 def test_xml_content_types_are_accepted(client, dso, content_type):
     response = post(client, valid_body(dso[1]), content_type=content_type)
@@ -142,7 +143,9 @@ def test_either_key_verifies_during_a_rotation(client, dso):
 
 
 def _signed_raw(inner: bytes, private_key: str, role: str = "DSO") -> bytes:
-    return codec.build_signed_message(sender_domain=DSO, sender_role=role, inner_xml=inner, private_key=private_key)
+    return codec.build_signed_message(
+        sender_domain=DSO, sender_role=role, inner_xml=inner, private_key=private_key
+    )
 
 
 @pytest.mark.parametrize(

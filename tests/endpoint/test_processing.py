@@ -111,7 +111,9 @@ def test_barred_sender_changes_nothing(dso):
         sender=DSO,
         congestion_points=[
             factories.congestion_point(
-                "ean.000000000001", "2024-01-01", connections=[factories.connection("ean.100000000001", "2024-01-01")]
+                "ean.000000000001",
+                "2024-01-01",
+                connections=[factories.connection("ean.100000000001", "2024-01-01")],
             )
         ],
     )
@@ -128,7 +130,9 @@ def test_barred_sender_changes_nothing(dso):
 def test_unsupported_version_is_rejected(dso, version):
     payload = factories.test_message(sender=DSO)
     inner = codec.serialize(payload).replace(b'Version="3.1.0"', f'Version="{version}"'.encode())
-    body = codec.build_signed_message(sender_domain=DSO, sender_role="DSO", inner_xml=inner, private_key=dso[1])
+    body = codec.build_signed_message(
+        sender_domain=DSO, sender_role="DSO", inner_xml=inner, private_key=dso[1]
+    )
     assert Client().post(URL, data=body, content_type="text/xml").status_code == 200
     message = Message.objects.get(direction="in")
     outbound = process(message)
@@ -169,7 +173,10 @@ def test_duplicate_identifier_is_rejected(dso):
     first_payload = factories.test_message(sender=DSO)
     process(receive(first_payload, role="DSO", private_key=dso[1]))
     clash = factories.dso_query(
-        sender=DSO, entity_address="ean.000000000001", period="2024-06-01", message_id=first_payload.message_id
+        sender=DSO,
+        entity_address="ean.000000000001",
+        period="2024-06-01",
+        message_id=first_payload.message_id,
     )
     message = receive(clash, role="DSO", private_key=dso[1])
     answer = response_payload(process(message))

@@ -86,7 +86,16 @@ def test_participant_add_refuses_bad_input(db, option, value, message):
 
 def test_participant_add_bad_input_exits_non_zero_from_a_shell(shell_db):
     result = manage(
-        "participant_add", "--domain", "x", "--role", "DSO", "--public-key", "AAAA", "--endpoint", "nope", env=shell_db
+        "participant_add",
+        "--domain",
+        "x",
+        "--role",
+        "DSO",
+        "--public-key",
+        "AAAA",
+        "--endpoint",
+        "nope",
+        env=shell_db,
     )
     assert result.returncode != 0
     assert "participant not saved" in result.stderr
@@ -157,7 +166,12 @@ def test_signing_key_file_is_read(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "CRO_SIGNING_KEY"}
     env.update({"DJANGO_SETTINGS_MODULE": "tests.settings", "CRO_SIGNING_KEY_FILE": str(key_file)})
     result = subprocess.run(
-        [sys.executable, "manage.py", "cro_info"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", "cro_info"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert keys.to_cs1(public_key) in result.stdout

@@ -49,7 +49,16 @@ def run_together(*calls):
     return results
 
 
-def test_two_agrs_claiming_one_connection_at_once_exactly_one_wins(agr_a, agr_b):
+def test_two_agrs_claiming_one_connection_at_once_exactly_one_wins(agr_a, agr_b, monkeypatch):
+    attempts = []
+    real_apply = portfolio_services._agr_update_apply_locked
+
+    def counted(**kwargs):
+        attempts.append(kwargs["agr"].domain)
+        return real_apply(**kwargs)
+
+    monkeypatch.setattr(portfolio_services, "_agr_update_apply_locked", counted)
+
     outcomes = run_together(
         lambda: agr_portfolio_update_apply(
             agr=agr_a,
@@ -69,6 +78,7 @@ def test_two_agrs_claiming_one_connection_at_once_exactly_one_wins(agr_a, agr_b)
         f"Connection conflict: [{C1}] represented by another AGR",
         f"Connection conflict: [{C2}] represented by another AGR",
     )
+    assert len(attempts) == 2, "the connection locks serialised the two: no retry was needed"
     winner = agr_a if outcomes[0].accepted else agr_b
     assert set(Representation.objects.values_list("agr", "connection_address", "superseded_at")) == {
         (winner.pk, C1, None),
@@ -118,8 +128,11 @@ def test_racing_updates_of_one_cp_never_let_the_older_overwrite_the_newer(dso1, 
     newer_holds_lock = threading.Event()
     real_check = portfolio_services._dso_connection_conflicts
 
+    checks_by_thread = []
+
     def hold_the_lock_a_while(**kwargs):
         reasons = real_check(**kwargs)
+        checks_by_thread.append(threading.current_thread().name)
         if threading.current_thread().name == "newer":
             newer_holds_lock.set()
             time.sleep(0.5)
@@ -155,6 +168,9 @@ def test_racing_updates_of_one_cp_never_let_the_older_overwrite_the_newer(dso1, 
         thread.join(TIMEOUT)
 
     assert results["newer"].accepted
+    assert checks_by_thread == ["newer"], (
+        "the older update waited for the CP lock and never reached the checks first"
+    )
     assert not results["older"].accepted
     assert results["older"].rejection_reason.startswith("Subordinate sequence number")
     assert CongestionPoint.objects.get().last_time_stamp == newer_stamp

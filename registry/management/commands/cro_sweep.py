@@ -8,7 +8,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--older-than", type=int, default=None, help="seconds a message must have been stuck (default: setting)"
+            "--older-than",
+            type=int,
+            default=None,
+            help="seconds a message must have been stuck (default: setting)",
         )
 
     def handle(self, *args, **options):

@@ -20,4 +20,6 @@ class Command(BaseCommand):
         if participant is None:
             raise CommandError(f"no participant {options['domain']} ({options['role']})")
         message = participant_test_message_send(participant=participant, version=options["uftp_version"])
-        self.stdout.write(f"TestMessage {message.message_id} queued for {participant} at {participant.endpoint_url}")
+        self.stdout.write(
+            f"TestMessage {message.message_id} queued for {participant} at {participant.endpoint_url}"
+        )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured

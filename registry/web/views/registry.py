@@ -26,6 +26,11 @@ def registry_list(request: HttpRequest) -> HttpResponse:
         per_page=25,
     )
     addresses = [membership.connection_address for cp in page for membership in cp.membership_list]
+    representations = web_selectors.representations_of(addresses=addresses, day=selection.day, as_of=selection.as_of)
+    for cp in page:
+        cp.connections_not_shown = cp.connection_count - len(cp.membership_list)
+        for membership in cp.membership_list:
+            membership.representation_list = representations.get(membership.connection_address, [])
     return render(
         request,
         "web/registry_list.html",
@@ -34,10 +39,6 @@ def registry_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "selection": selection,
             "page": page,
-            "representations": web_selectors.representations_of(
-                addresses=addresses, day=selection.day, as_of=selection.as_of
-            ),
-            "connections_per_cp": CONNECTIONS_PER_CP,
         },
     )
 

@@ -1,0 +1,89 @@
+"""Open mode (cro-rules §7): unknown senders' keys and endpoints come from a real DNS server."""
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from registry.models import Message, Participant
+from registry.uftp import keys
+from tests import factories
+from tests.dns_server import LoopbackDNS
+
+URL = "/shapeshifter/api/v3/message"
+DSO = "dso9.example.com"
+
+
+@pytest.fixture
+def open_mode(settings):
+    settings.CRO_MODE = "open"
+    settings.CRO_DNS_TIMEOUT_SECONDS = 2
+    cache.clear()
+    yield settings
+    cache.clear()
+
+
+def dns_records(public_key: str) -> dict:
+    return {
+        (f"_dso._usef.{DSO}", "TXT"): keys.to_cs1(public_key),
+        (f"_http._dso._usef.{DSO}", "CNAME"): "uftp.dso9.example.com.",
+        (f"_usef.{DSO}", "TXT"): "3.1.0",
+    }
+
+
+def post(body: bytes):
+    return Client().post(URL, data=body, content_type="text/xml")
+
+
+def test_unknown_sender_is_found_in_dns_and_recorded(db, open_mode, keypair):
+    private_key, public_key = keypair
+    with LoopbackDNS(dns_records(public_key)) as server:
+        open_mode.CRO_DNS_NAMESERVERS = [server.nameserver]
+        body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=private_key)
+        assert post(body).status_code == 200
+    participant = Participant.objects.get(domain=DSO, role="DSO")
+    assert participant.source == "dns"
+    assert participant.public_key == public_key
+    assert participant.endpoint_url == "https://uftp.dso9.example.com/shapeshifter/api/v3/message"
+    assert Message.objects.get().participant == participant
+
+
+def test_dns_answers_are_cached(db, open_mode, keypair):
+    private_key, public_key = keypair
+    with LoopbackDNS(dns_records(public_key)) as server:
+        open_mode.CRO_DNS_NAMESERVERS = [server.nameserver]
+        # A wrong signature: nothing is recorded, so the second message needs DNS again (cached).
+        wrong = factories.signed(
+            factories.test_message(sender=DSO), role="DSO", private_key=keys.generate_keypair()[0]
+        )
+        assert post(wrong).status_code == 401
+        asked = len(server.queries)
+        assert post(wrong).status_code == 401
+        assert len(server.queries) == asked == 3
+    assert not Participant.objects.exists()
+
+
+def test_missing_dns_records_are_419(db, open_mode, keypair):
+    with LoopbackDNS({}) as server:
+        open_mode.CRO_DNS_NAMESERVERS = [server.nameserver]
+        body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=keypair[0])
+        response = post(body)
+    assert response.status_code == 419
+    assert not Participant.objects.exists()
+
+
+def test_unusable_dns_key_is_419(db, open_mode, keypair):
+    records = dns_records(keypair[1])
+    records[(f"_dso._usef.{DSO}", "TXT")] = "cs1.not-a-key"
+    with LoopbackDNS(records) as server:
+        open_mode.CRO_DNS_NAMESERVERS = [server.nameserver]
+        body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=keypair[0])
+        assert post(body).status_code == 419
+
+
+def test_closed_mode_never_asks_dns(db, settings, keypair):
+    settings.CRO_MODE = "closed"
+    with LoopbackDNS(dns_records(keypair[1])) as server:
+        settings.CRO_DNS_NAMESERVERS = [server.nameserver]
+        body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=keypair[0])
+        assert post(body).status_code == 401
+        assert server.queries == []

@@ -35,6 +35,10 @@ _UTC_MIN = dt.datetime.min.replace(tzinfo=dt.UTC)
 _UTC_MAX = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
+class TextFilter(django_filters.CharFilter):
+    """Text; a NUL character is refused (no database stores one in text; see ApiAutoSchema)."""
+
+
 class InstantField(IsoDateTimeField):
     """An ISO 8601 date-time, in UTC. A moment whose UTC time falls outside years 1..9999 (e.g.
     0001-01-01T00:00:00+01:00) is clamped to the first or last representable moment."""
@@ -77,7 +81,24 @@ def _as_bool(value: str | None) -> bool | None:
     return None if value in (None, "") else value == "true"
 
 
-class CreatedRangeFilterSet(django_filters.FilterSet):
+class StrictFilterForm(forms.Form):
+    """An empty value is no date, number or choice: refuse it rather than ignore it (an empty
+    text parameter stays "no filter", as everywhere in django-filter)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, field in self.fields.items():
+            if not isinstance(field, forms.CharField) and self.data.get(name) == "":
+                self.add_error(name, "must not be empty")
+        return cleaned
+
+
+class ApiFilterSet(django_filters.FilterSet):
+    def get_form_class(self):
+        return type(f"{type(self).__name__}Form", (StrictFilterForm,), dict(super().get_form_class().base_fields))
+
+
+class CreatedRangeFilterSet(ApiFilterSet):
     """created_after / created_before on the field named by `created_field`."""
 
     created_field = "created_at"
@@ -110,8 +131,8 @@ def _active_on_filter() -> django_filters.DateFilter:
 
 
 class ParticipantFilter(CreatedRangeFilterSet):
-    domain = django_filters.CharFilter(field_name="domain", help_text="exact domain")
-    domain_contains = django_filters.CharFilter(field_name="domain", lookup_expr="icontains")
+    domain = TextFilter(field_name="domain", help_text="exact domain")
+    domain_contains = TextFilter(field_name="domain", lookup_expr="icontains")
 
     class Meta:
         model = Participant
@@ -119,14 +140,14 @@ class ParticipantFilter(CreatedRangeFilterSet):
 
 
 class CongestionPointFilter(CreatedRangeFilterSet):
-    dso = django_filters.CharFilter(field_name="dso__domain", help_text="domain of the owning DSO")
-    entity_address = django_filters.CharFilter(
+    dso = TextFilter(field_name="dso__domain", help_text="domain of the owning DSO")
+    entity_address = TextFilter(
         field_name="entity_address", help_text="entity address of the congestion point"
     )
-    connection = django_filters.CharFilter(
+    connection = TextFilter(
         method=_state_param, help_text="only congestion points holding this connection (entity address)"
     )
-    agr = django_filters.CharFilter(
+    agr = TextFilter(
         method=_state_param,
         help_text="domain of an AGR: only congestion points holding a connection it represents, "
         "listing only its connections",
@@ -151,9 +172,9 @@ class CongestionPointFilter(CreatedRangeFilterSet):
 
 
 class AgrPortfolioFilter(CreatedRangeFilterSet):
-    agr = django_filters.CharFilter(field_name="domain", help_text="domain of the AGR")
+    agr = TextFilter(field_name="domain", help_text="domain of the AGR")
     status = django_filters.ChoiceFilter(choices=Participant.Status.choices, help_text="status of the AGR")
-    entity_address = django_filters.CharFilter(
+    entity_address = TextFilter(
         method=_state_param, help_text="only AGRs representing this connection (entity address)"
     )
     as_of = _as_of_filter()
@@ -199,8 +220,8 @@ class HistoryFilterSet(CreatedRangeFilterSet):
 
 
 class CongestionPointVersionFilter(HistoryFilterSet):
-    dso = django_filters.CharFilter(field_name="congestion_point__dso__domain", help_text="domain of the DSO")
-    entity_address = django_filters.CharFilter(
+    dso = TextFilter(field_name="congestion_point__dso__domain", help_text="domain of the DSO")
+    entity_address = TextFilter(
         field_name="congestion_point__entity_address", help_text="entity address of the congestion point"
     )
 
@@ -210,11 +231,11 @@ class CongestionPointVersionFilter(HistoryFilterSet):
 
 
 class MembershipFilter(HistoryFilterSet):
-    dso = django_filters.CharFilter(field_name="congestion_point__dso__domain", help_text="domain of the DSO")
-    congestion_point = django_filters.CharFilter(
+    dso = TextFilter(field_name="congestion_point__dso__domain", help_text="domain of the DSO")
+    congestion_point = TextFilter(
         field_name="congestion_point__entity_address", help_text="entity address of the congestion point"
     )
-    entity_address = django_filters.CharFilter(
+    entity_address = TextFilter(
         field_name="connection_address", help_text="entity address of the connection"
     )
 
@@ -224,8 +245,8 @@ class MembershipFilter(HistoryFilterSet):
 
 
 class RepresentationFilter(HistoryFilterSet):
-    agr = django_filters.CharFilter(field_name="agr__domain", help_text="domain of the AGR")
-    entity_address = django_filters.CharFilter(
+    agr = TextFilter(field_name="agr__domain", help_text="domain of the AGR")
+    entity_address = TextFilter(
         field_name="connection_address", help_text="entity address of the connection"
     )
 
@@ -237,14 +258,14 @@ class RepresentationFilter(HistoryFilterSet):
 class MessageFilter(CreatedRangeFilterSet):
     direction = django_filters.ChoiceFilter(choices=Message.Direction.choices)
     status = django_filters.ChoiceFilter(choices=Message.Status.choices)
-    message_type = django_filters.CharFilter(help_text="e.g. DSOPortfolioUpdate")
-    result = django_filters.CharFilter(help_text="Accepted or Rejected (responses)")
-    message_id = django_filters.CharFilter(help_text="UFTP MessageID")
-    conversation_id = django_filters.CharFilter(help_text="UFTP ConversationID")
+    message_type = TextFilter(help_text="e.g. DSOPortfolioUpdate")
+    result = TextFilter(help_text="Accepted or Rejected (responses)")
+    message_id = TextFilter(help_text="UFTP MessageID")
+    conversation_id = TextFilter(help_text="UFTP ConversationID")
     participant = IdFilter(field_name="participant_id", help_text="id of the DSO or AGR on the other side")
-    domain = django_filters.CharFilter(method="filter_domain", help_text="sender or recipient domain")
-    dso = django_filters.CharFilter(method="filter_dso", help_text="domain of the DSO on the other side")
-    agr = django_filters.CharFilter(method="filter_agr", help_text="domain of the AGR on the other side")
+    domain = TextFilter(method="filter_domain", help_text="sender or recipient domain")
+    dso = TextFilter(method="filter_dso", help_text="domain of the DSO on the other side")
+    agr = TextFilter(method="filter_agr", help_text="domain of the AGR on the other side")
     include = django_filters.ChoiceFilter(
         choices=[("xml", "xml")],
         method=_state_param,

@@ -12,7 +12,7 @@ class ApiPagination(LimitOffsetPagination):
 
     def _parse(self, request, name: str, *, minimum: int, maximum: int, default: int) -> int:
         raw = request.query_params.get(name)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         try:
             value = int(raw, 10)

@@ -27,12 +27,17 @@ from registry.uftp import keys, versions
 INTERNET_DOMAIN_PATTERN = r"^([a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,}$"
 PUBLIC_KEY_PATTERN = r"^([A-Za-z0-9+/]{43}=|cs1\.[A-Za-z0-9+/]{43}=|cs1\.[A-Za-z0-9+/]{86}==)$"
 _IPV4_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_HOST_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+# Labels and their number bounded so that a host stays within the 253 characters URLValidator allows.
+_HOST_LABEL = r"[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?"
+# RFC 3986 characters only: what URLValidator accepts and what a `uri` is.
+_PCHAR = r"([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
 ENDPOINT_URL_PATTERN = (
     r"^https?://"
-    rf"(localhost|{_IPV4_OCTET}(\.{_IPV4_OCTET}){{3}}|({_HOST_LABEL}\.)+[a-z]{{2,63}})"
+    rf"(localhost|{_IPV4_OCTET}(\.{_IPV4_OCTET}){{3}}|({_HOST_LABEL}\.){{1,4}}[a-z]{{2,63}})"
     r"(:[0-9]{1,5})?"
-    r"([/?#][^\s]*)?$"
+    rf"(/{_PCHAR}*)*"
+    rf"(\?({_PCHAR}|[/?])*)?"
+    rf"(#({_PCHAR}|[/?])*)?$"
 )
 
 
@@ -167,6 +172,17 @@ class CroSerializer(serializers.Serializer):
 
 
 # ------------------------------------------------------------------------------ registry state
+@extend_schema_field({"type": "string", "enum": ["AGR", "DSO"], "nullable": True})
+class IntradayRedispatchByField(serializers.CharField):
+    """IntradayRedispatchBy is optional: the registry stores "" for "no intraday", the API says null."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return value or None
+
+
 class ConnectionPeriodSerializer(serializers.Serializer):
     """A connection's Period range in a congestion point or in an AGR's portfolio."""
 
@@ -188,9 +204,7 @@ class CongestionPointSerializer(serializers.ModelSerializer):
     day_ahead_redispatch_by = serializers.ChoiceField(
         source="state_version.day_ahead_redispatch_by", choices=["AGR", "DSO"], read_only=True
     )
-    intraday_redispatch_by = serializers.ChoiceField(
-        source="state_version.intraday_redispatch_by", choices=["AGR", "DSO"], read_only=True, allow_null=True
-    )
+    intraday_redispatch_by = IntradayRedispatchByField(source="state_version.intraday_redispatch_by")
     recorded_at = serializers.DateTimeField(
         source="state_version.recorded_at", read_only=True, help_text="when these attributes were recorded"
     )
@@ -246,6 +260,7 @@ class RecordedRowSerializer(serializers.ModelSerializer):
 
 class CongestionPointVersionSerializer(RecordedRowSerializer):
     congestion_point = serializers.IntegerField(source="congestion_point_id", read_only=True)
+    intraday_redispatch_by = IntradayRedispatchByField()
     entity_address = serializers.CharField(source="congestion_point.entity_address", read_only=True)
     dso = serializers.CharField(source="congestion_point.dso.domain", read_only=True)
 

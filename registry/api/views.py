@@ -37,9 +37,20 @@ from registry.services import outbound as outbound_services
 from registry.services import participants as participant_services
 
 
+class Conflict(ValidationError):
+    """Well-formed input the object's current state refuses (e.g. retrying a delivered message)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
 @contextmanager
-def service_errors(*, rename: dict[str, str] | None = None) -> Iterator[None]:
-    """Turn a service's django ValidationError into DRF's 400 with field errors."""
+def service_errors(*, rename: dict[str, str] | None = None, conflict: bool = False) -> Iterator[None]:
+    """Turn a service's django ValidationError into a 400 with field errors.
+
+    `conflict`: the input was fully checked against the schema before the call, so what the service
+    refuses is the object's state: 409 with the same field errors.
+    """
     try:
         yield
     except DjangoValidationError as exc:
@@ -51,7 +62,7 @@ def service_errors(*, rename: dict[str, str] | None = None) -> Iterator[None]:
             }
         else:
             detail = {api_settings.NON_FIELD_ERRORS_KEY: exc.messages}
-        raise ValidationError(detail) from exc
+        raise (Conflict if conflict else ValidationError)(detail) from exc
 
 
 class ApiMixin:
@@ -61,6 +72,9 @@ class ApiMixin:
     parser_classes = [JSONParser]
     pagination_class = ApiPagination
     schema = ApiAutoSchema()
+    # Any id reaches the view, which answers a JSON 404 for one that is not a number (the router's
+    # default, [^/.]+, leaves "1.5" to Django's HTML 404 page).
+    lookup_value_regex = "[^/]+"
 
 
 STATE_PARAMETERS = [
@@ -81,6 +95,7 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     serializer_class = serializers.ParticipantSerializer
     filterset_class = filters.ParticipantFilter
 
+    schema_conflict_actions = ("create", "rotate_key", "complete_key_rotation")
     write_serializers = {
         "create": serializers.ParticipantCreateSerializer,
         "update": serializers.ParticipantUpdateSerializer,
@@ -163,7 +178,7 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         participant = self.get_object()
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with service_errors(rename={"public_keys": "public_key"}):
+        with service_errors(rename={"public_keys": "public_key"}, conflict=True):
             participant = participant_services.participant_key_rotate(
                 participant=participant, new_public_key=serializer.validated_data["public_key"]
             )
@@ -176,7 +191,7 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     )
     @action(detail=True, methods=["post"], url_path="complete-key-rotation")
     def complete_key_rotation(self, request: Request, pk=None) -> Response:
-        with service_errors():
+        with service_errors(conflict=True):
             participant = participant_services.participant_key_rotation_complete(participant=self.get_object())
         return self._answer(participant)
 
@@ -272,6 +287,7 @@ INCLUDE_PARAMETER = OpenApiParameter(
     retrieve=extend_schema(summary="One message (XML with ?include=xml)", parameters=[INCLUDE_PARAMETER]),
 )
 class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    schema_conflict_actions = ("retry",)
     """The UFTP message log, newest first: metadata, processing and delivery status."""
 
     serializer_class = serializers.MessageSerializer
@@ -291,7 +307,7 @@ class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk=None) -> Response:
-        with service_errors():
+        with service_errors(conflict=True):
             message = outbound_services.outbound_message_retry(message=self.get_object())
         return Response(self.get_serializer(message).data)
 

@@ -23,7 +23,10 @@ class CsvImport(models.Model):
     FINAL_STATUSES = (Status.APPLIED, Status.REJECTED, Status.FAILED)
 
     dso = models.ForeignKey(
-        "registry.Participant", on_delete=models.PROTECT, related_name="csv_imports", limit_choices_to={"role": "DSO"}
+        "registry.Participant",
+        on_delete=models.PROTECT,
+        related_name="csv_imports",
+        limit_choices_to={"role": "DSO"},
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

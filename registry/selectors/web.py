@@ -90,7 +90,9 @@ def dashboard_counts(*, today: dt.date | None = None) -> DashboardCounts:
     )
     versions = CongestionPointVersion.objects.current().aggregate(
         total=Count("pk"),
-        active=Count("pk", filter=Q(start_period__lte=today) & (Q(end_period__isnull=True) | Q(end_period__gte=today))),
+        active=Count(
+            "pk", filter=Q(start_period__lte=today) & (Q(end_period__isnull=True) | Q(end_period__gte=today))
+        ),
     )
     connections = Membership.objects.current().aggregate(
         total=Count("connection_address", distinct=True),
@@ -234,7 +236,9 @@ def participant_test_messages(*, participant: Participant, limit: int = 20) -> l
         .prefetch_related(
             Prefetch(
                 "responses",
-                queryset=Message.objects.filter(direction=Message.Direction.INBOUND).order_by("created_at", "id"),
+                queryset=Message.objects.filter(direction=Message.Direction.INBOUND).order_by(
+                    "created_at", "id"
+                ),
                 to_attr="answers",
             )
         )
@@ -275,7 +279,9 @@ def _registry_rows(selection: RegistryFilter) -> tuple[QuerySet, QuerySet]:
     return versions, memberships
 
 
-def congestion_point_list(*, selection: RegistryFilter, connections_per_cp: int = 50) -> QuerySet[CongestionPoint]:
+def congestion_point_list(
+    *, selection: RegistryFilter, connections_per_cp: int = 50
+) -> QuerySet[CongestionPoint]:
     """CPs of the selection, sorted by address (lazy; 3 queries per page when evaluated).
 
     Each CP carries `version_list` (its attributes: one row), `membership_list` (its first
@@ -294,12 +300,16 @@ def congestion_point_list(*, selection: RegistryFilter, connections_per_cp: int 
     return (
         _congestion_points_selected(selection=selection, versions=versions, memberships=memberships)
         .select_related("dso")
-        .annotate(connection_count=Coalesce(Subquery(connection_count, output_field=IntegerField()), Value(0)))
+        .annotate(
+            connection_count=Coalesce(Subquery(connection_count, output_field=IntegerField()), Value(0))
+        )
         .prefetch_related(
             Prefetch("versions", queryset=versions, to_attr="version_list"),
             Prefetch(
                 "memberships",
-                queryset=memberships.order_by("connection_address", "start_period", "id")[:connections_per_cp],
+                queryset=memberships.order_by("connection_address", "start_period", "id")[
+                    :connections_per_cp
+                ],
                 to_attr="membership_list",
             ),
         )
@@ -318,7 +328,11 @@ def _congestion_points_selected(
     if selection.q:
         queryset = queryset.filter(
             Q(entity_address__icontains=selection.q)
-            | Q(pk__in=memberships.filter(connection_address__icontains=selection.q).values("congestion_point_id"))
+            | Q(
+                pk__in=memberships.filter(connection_address__icontains=selection.q).values(
+                    "congestion_point_id"
+                )
+            )
         )
     return queryset
 
@@ -358,9 +372,9 @@ def registry_export_rows(*, selection: RegistryFilter) -> Iterator[tuple[str, ..
     that exporting a DSO's portfolio and importing it again changes nothing.
     """
     versions, memberships = _registry_rows(selection)
-    cp_ids = _congestion_points_selected(selection=selection, versions=versions, memberships=memberships).values(
-        "pk"
-    )
+    cp_ids = _congestion_points_selected(
+        selection=selection, versions=versions, memberships=memberships
+    ).values("pk")
     version_by_cp = {
         row["congestion_point_id"]: row
         for row in versions.filter(congestion_point_id__in=cp_ids).values(
@@ -536,7 +550,9 @@ def message_signature_status(*, message: Message) -> SignatureStatus:
 
 
 def csv_import_list() -> QuerySet[CsvImport]:
-    return CsvImport.objects.select_related("dso", "created_by").defer("csv_text").order_by("-created_at", "-id")
+    return (
+        CsvImport.objects.select_related("dso", "created_by").defer("csv_text").order_by("-created_at", "-id")
+    )
 
 
 def csv_import_get(*, pk: int) -> CsvImport | None:

@@ -97,7 +97,9 @@ def csv_text_decode(*, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CsvInvalid([RowError(line=0, message=f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")])
+        raise CsvInvalid(
+            [RowError(line=0, message=f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")]
+        ) from exc
 
 
 def _delimiter(text: str) -> str:
@@ -106,7 +108,9 @@ def _delimiter(text: str) -> str:
     return ";" if header.count(";") > header.count(",") else ","
 
 
-def _date(value: str, *, line: int, column: str, row_errors: list[RowError], required: bool) -> dt.date | None:
+def _date(
+    value: str, *, line: int, column: str, row_errors: list[RowError], required: bool
+) -> dt.date | None:
     if not value:
         if required:
             row_errors.append(RowError(line=line, column=column, message="is required (YYYY-MM-DD)"))
@@ -178,16 +182,24 @@ def _row_attributes(row: dict[str, str], *, line: int, row_errors: list[RowError
     }
 
 
-def _row_connection(row: dict[str, str], *, line: int, row_errors: list[RowError]) -> uftp.ConnectionPeriod | None:
+def _row_connection(
+    row: dict[str, str], *, line: int, row_errors: list[RowError]
+) -> uftp.ConnectionPeriod | None:
     if not row["connection"]:
         for column in ("connection_start", "connection_end"):
             if row[column]:
-                row_errors.append(RowError(line=line, column=column, message="is given but connection is empty"))
+                row_errors.append(
+                    RowError(line=line, column=column, message="is given but connection is empty")
+                )
         return None
     errors_before = len(row_errors)
     address = _address(row["connection"], line=line, column="connection", row_errors=row_errors)
-    start = _date(row["connection_start"], line=line, column="connection_start", row_errors=row_errors, required=True)
-    end = _date(row["connection_end"], line=line, column="connection_end", row_errors=row_errors, required=False)
+    start = _date(
+        row["connection_start"], line=line, column="connection_start", row_errors=row_errors, required=True
+    )
+    end = _date(
+        row["connection_end"], line=line, column="connection_end", row_errors=row_errors, required=False
+    )
     if len(row_errors) > errors_before:
         return None
     return uftp.ConnectionPeriod(entity_address=address, start_period=start, end_period=end)
@@ -244,7 +256,9 @@ def csv_portfolio_parse(*, text: str) -> ParsedPortfolio:
     except csv.Error as exc:
         row_errors.append(RowError(line=reader.line_num, message=f"not readable as CSV: {exc}"))
     if header is None:
-        raise CsvInvalid([RowError(line=0, message=f"the file is empty; the header must be: {', '.join(CSV_COLUMNS)}")])
+        raise CsvInvalid(
+            [RowError(line=0, message=f"the file is empty; the header must be: {', '.join(CSV_COLUMNS)}")]
+        )
     if row_count == 0 and not row_errors:
         row_errors.append(RowError(line=0, message="the file has a header but no rows"))
     if row_errors:
@@ -266,7 +280,9 @@ def csv_portfolio_parse(*, text: str) -> ParsedPortfolio:
     )
 
 
-def _row_read(row: dict[str, str], line: int, cps: dict[str, _CongestionPointRows], row_errors: list[RowError]) -> None:
+def _row_read(
+    row: dict[str, str], line: int, cps: dict[str, _CongestionPointRows], row_errors: list[RowError]
+) -> None:
     address = _address(row["congestion_point"], line=line, column="congestion_point", row_errors=row_errors)
     attributes = _row_attributes(row, line=line, row_errors=row_errors)
     connection = _row_connection(row, line=line, row_errors=row_errors)
@@ -381,7 +397,9 @@ def csv_import_dispatch(*, csv_import_pk: int) -> bool:
     try:
         apply_csv_import.apply_async(args=[csv_import_pk], retry=False)
     except Exception:
-        logger.warning("broker unreachable, CSV import %s applied in the web process", csv_import_pk, exc_info=True)
+        logger.warning(
+            "broker unreachable, CSV import %s applied in the web process", csv_import_pk, exc_info=True
+        )
         csv_import_apply(csv_import_pk=csv_import_pk)
         return False
     return True

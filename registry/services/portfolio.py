@@ -7,8 +7,9 @@ Concurrency:
 - DSO: the congestion point rows are locked (sorted by address, so two updates never deadlock);
   updates of one CP are therefore serialised and the TimeStamp check (item 9) cannot be raced.
   Two DSOs putting one connection into two CPs at once lock different rows: on PostgreSQL the
-  exclusion constraint `membership_connection_periods_do_not_overlap` stops the second, and the
-  apply is retried once so that it is rejected with the proper "Connection conflict" reason.
+  exclusion constraint `membership_connection_periods_do_not_overlap` stops the second (or
+  PostgreSQL picks it as a deadlock victim), and the apply is retried so that it is rejected with
+  the proper "Connection conflict" reason.
 - AGR: one Connection row per listed connection is locked (sorted), which serialises every AGR's
   changes to that connection; the representation exclusion constraint is the safety net.
 - SQLite runs write transactions one at a time (BEGIN IMMEDIATE), so the same checks hold there.
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from registry.models import (
@@ -47,6 +48,8 @@ logger = logging.getLogger(__name__)
 # Addresses per `__in` query: well below SQLite's limit of 32766 bound variables.
 CHUNK_SIZE = 5_000
 BULK_BATCH_SIZE = 5_000
+# Attempts of one update when it loses a race to a concurrent one (see _apply_atomically).
+RACE_ATTEMPTS = 3
 
 CONFLICT_POLICIES = ("reject", "supersede")
 
@@ -575,13 +578,15 @@ def _connections_lock(addresses: list[str]) -> dict[str, Connection]:
 
 
 def _apply_atomically(apply: Callable[[], UpdateOutcome], *, dry_run: bool) -> UpdateOutcome:
-    """Run `apply` in one transaction; roll back when rejected or dry; retry once on a constraint race.
+    """Run `apply` in one transaction; roll back when rejected or dry; retry when a race was lost.
 
-    An IntegrityError here means a concurrent transaction committed a conflicting row after our
-    checks read the database (the PostgreSQL exclusion constraints). The retry reads it and turns
-    it into the proper rejection reason.
+    A constraint violation or deadlock here means a concurrent transaction wrote a conflicting row
+    after our checks read the database (the PostgreSQL exclusion constraints: two inserts of one
+    connection can also deadlock on each other). The retry reads the winner's row and turns it into
+    the proper rejection reason. Each lost race means another transaction made progress, so a
+    small bound suffices: after a deadlock the first retry may still beat the winner's commit.
     """
-    for attempt in (1, 2):
+    for attempt in range(1, RACE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
                 outcome = apply()
@@ -595,11 +600,20 @@ def _apply_atomically(apply: Callable[[], UpdateOutcome], *, dry_run: bool) -> U
                     accepted=outcome.accepted, reasons=outcome.reasons, changes=outcome.changes, dry_run=True
                 )
             return outcome
-        except IntegrityError:
-            if attempt == 2:
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == RACE_ATTEMPTS or not _is_lost_race(exc):
                 raise
-            logger.info("portfolio update raced a concurrent update; retrying once", exc_info=True)
+            logger.info(
+                "portfolio update lost a race with a concurrent update (attempt %d); retrying", attempt
+            )
     raise AssertionError("unreachable")
+
+
+def _is_lost_race(exc: Exception) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    # PostgreSQL deadlock_detected / serialization_failure; anything else is a real error.
+    return getattr(exc.__cause__, "sqlstate", None) in {"40P01", "40001"}
 
 
 def _rows_supersede(model: type, *, ids: list[int], now: dt.datetime, source_message: Message | None) -> None:

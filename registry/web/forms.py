@@ -59,7 +59,9 @@ class ParticipantForm(forms.Form):
             # (domain, role) is the participant's identity: messages and the registry refer to it.
             for name in ("domain", "role"):
                 self.fields[name].disabled = True
-                self.fields[name].help_text = "The participant's identity; register a new participant to change it"
+                self.fields[
+                    name
+                ].help_text = "The participant's identity; register a new participant to change it"
 
     def clean_domain(self) -> str:
         return self.cleaned_data["domain"].strip().lower()
@@ -72,7 +74,11 @@ class ParticipantForm(forms.Form):
         return cleaned
 
     def public_keys(self) -> list[str]:
-        return [key.strip() for key in (self.cleaned_data["public_key"], self.cleaned_data["public_key_next"]) if key]
+        return [
+            key.strip()
+            for key in (self.cleaned_data["public_key"], self.cleaned_data["public_key_next"])
+            if key
+        ]
 
 
 class KeyRotateForm(forms.Form):
@@ -99,7 +105,9 @@ def _participant_choice(role: str, label: str) -> forms.ModelChoiceField:
 
 
 class ParticipantFilterForm(forms.Form):
-    q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={"placeholder": "domain or URL"}))
+    q = forms.CharField(
+        required=False, label="Search", widget=forms.TextInput(attrs={"placeholder": "domain or URL"})
+    )
     role = forms.ChoiceField(required=False, choices=[("", "any role"), *Participant.Role.choices])
     status = forms.ChoiceField(required=False, choices=[("", "any status"), *Participant.Status.choices])
 
@@ -115,7 +123,9 @@ class RegistryFilterForm(forms.Form):
         help_text="Empty: now",
     )
     q = forms.CharField(
-        required=False, label="Address", widget=forms.TextInput(attrs={"placeholder": "CP or connection address"})
+        required=False,
+        label="Address",
+        widget=forms.TextInput(attrs={"placeholder": "CP or connection address"}),
     )
 
     def __init__(self, *args, **kwargs):
@@ -135,7 +145,9 @@ class RegistryFilterForm(forms.Form):
 
 
 class AgrPortfolioForm(forms.Form):
-    agr = forms.ModelChoiceField(queryset=Participant.objects.none(), label="AGR", empty_label="choose an AGR")
+    agr = forms.ModelChoiceField(
+        queryset=Participant.objects.none(), label="AGR", empty_label="choose an AGR"
+    )
     day = forms.DateField(label="On", widget=DATE_WIDGET)
 
     def __init__(self, *args, **kwargs):
@@ -163,12 +175,16 @@ class MessageFilterForm(forms.Form):
     )
     day = forms.DateField(required=False, label="Date", widget=DATE_WIDGET)
     q = forms.CharField(
-        required=False, label="ID", widget=forms.TextInput(attrs={"placeholder": "MessageID or ConversationID"})
+        required=False,
+        label="ID",
+        widget=forms.TextInput(attrs={"placeholder": "MessageID or ConversationID"}),
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["message_type"].choices = [("", "any type")] + [(t, t) for t in web_selectors.message_types()]
+        self.fields["message_type"].choices = [("", "any type")] + [
+            (t, t) for t in web_selectors.message_types()
+        ]
         self.fields["participant"].queryset = Participant.objects.order_by("domain", "role")
 
     def selection(self) -> MessageFilter:
@@ -188,8 +204,12 @@ class MessageFilterForm(forms.Form):
 
 
 class CsvUploadForm(forms.Form):
-    dso = forms.ModelChoiceField(queryset=Participant.objects.none(), label="DSO", empty_label="choose the DSO")
-    file = forms.FileField(label="CSV file", widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}))
+    dso = forms.ModelChoiceField(
+        queryset=Participant.objects.none(), label="DSO", empty_label="choose the DSO"
+    )
+    file = forms.FileField(
+        label="CSV file", widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"})
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -203,8 +223,12 @@ class CsvUploadForm(forms.Form):
 
 
 class CsvExportForm(forms.Form):
-    dso = forms.ModelChoiceField(queryset=Participant.objects.none(), label="DSO", empty_label="every DSO", required=False)
-    day = forms.DateField(required=False, label="Active on", widget=DATE_WIDGET, help_text="Empty: every current row")
+    dso = forms.ModelChoiceField(
+        queryset=Participant.objects.none(), label="DSO", empty_label="every DSO", required=False
+    )
+    day = forms.DateField(
+        required=False, label="Active on", widget=DATE_WIDGET, help_text="Empty: every current row"
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -213,4 +237,3 @@ class CsvExportForm(forms.Form):
 
 def today_initial() -> dict:
     return {"day": web_selectors.market_today()}
-

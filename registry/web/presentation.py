@@ -20,8 +20,24 @@ BODY_PREVIEW_CHARACTERS = 48
 
 
 def paginate(request: HttpRequest, items, *, per_page: int = 50, param: str = "page") -> Page:
-    """One page of a queryset or list; a wrong page number gives the nearest page."""
-    return Paginator(items, per_page).get_page(request.GET.get(param))
+    """One page of a queryset or list; a wrong page number gives the nearest page.
+
+    The page carries `links` (first/previous/next/last URLs keeping the other query parameters).
+    """
+    page = Paginator(items, per_page).get_page(request.GET.get(param))
+
+    def link(number: int) -> str:
+        query = request.GET.copy()
+        query[param] = str(number)
+        return f"?{query.urlencode()}"
+
+    page.links = {
+        "first": link(1) if page.has_previous() else "",
+        "previous": link(page.previous_page_number()) if page.has_previous() else "",
+        "next": link(page.next_page_number()) if page.has_next() else "",
+        "last": link(page.paginator.num_pages) if page.has_next() else "",
+    }
+    return page
 
 
 # ------------------------------------------------------------------------------ XML
@@ -173,9 +189,11 @@ def hourly_chart(hours: list[HourCount], *, width: int = 960, height: int = 220)
         )
         if hour.hour.hour == 0 or index == 0:
             labels.append(AxisLabel(x=round(plot_left + index * slot, 2), text=f"{hour.hour:%a %d %b}"))
-    gridlines = [
-        (round(plot_bottom - plot_height * step / 4, 2), scale_top * step // 4) for step in range(1, 5)
-    ] if scale_top else []
+    gridlines = (
+        [(round(plot_bottom - plot_height * step / 4, 2), scale_top * step // 4) for step in range(1, 5)]
+        if scale_top
+        else []
+    )
     return HourlyChart(
         width=width,
         height=height,
@@ -241,6 +259,11 @@ def _row_text(kind: str, row) -> str:
     return f"{row.connection_address} represented by {row.agr.domain}: {period}"
 
 
+def _line_order(line: ChangeLine) -> tuple:
+    entity = "" if line.kind == "congestion point" else line.text.split(":")[0]
+    return (line.kind, entity, line.sign != "−", line.text)
+
+
 def history_events(history) -> list[Change]:
     """An entity's rows (registry.selectors.portfolio.entity_history) as changes, newest first.
 
@@ -270,7 +293,8 @@ def history_events(history) -> list[Change]:
                 add(row.superseded_at, row.superseded_by, "", ChangeLine(sign="−", kind=kind, text=text))
     changes = sorted(groups.values(), key=lambda change: change.at, reverse=True)
     for change in changes:
-        change.lines.sort(key=lambda line: (line.kind, line.text, line.sign != "−"))
+        # Per kind and entity: what was (−) before what is (+).
+        change.lines.sort(key=_line_order)
     return changes
 
 
@@ -333,7 +357,9 @@ def membership_timeline(memberships, *, versions, today: dt.date, width: int = 9
             segments.append(
                 Segment(
                     x=x,
-                    width=max(round(x_of(end + dt.timedelta(days=1)) - x, 2), 2.0) if row.end_period else round(right - x, 2),
+                    width=max(round(x_of(end + dt.timedelta(days=1)) - x, 2), 2.0)
+                    if row.end_period
+                    else round(right - x, 2),
                     current=row.superseded_at is None,
                     open_ended=row.end_period is None,
                     title=f"{period_text(row.start_period, row.end_period)}"

@@ -16,8 +16,16 @@ urlpatterns = [
     path("participants/<int:pk>/", participants.participant_detail, name="participant-detail"),
     path("participants/<int:pk>/edit/", participants.participant_edit, name="participant-edit"),
     path("participants/<int:pk>/bar/", participants.participant_bar, name="participant-bar"),
-    path("participants/<int:pk>/reactivate/", participants.participant_reactivate, name="participant-reactivate"),
-    path("participants/<int:pk>/rotate-key/", participants.participant_key_rotate, name="participant-key-rotate"),
+    path(
+        "participants/<int:pk>/reactivate/",
+        participants.participant_reactivate,
+        name="participant-reactivate",
+    ),
+    path(
+        "participants/<int:pk>/rotate-key/",
+        participants.participant_key_rotate,
+        name="participant-key-rotate",
+    ),
     path(
         "participants/<int:pk>/rotate-key/complete/",
         participants.participant_key_rotation_complete,
@@ -36,7 +44,11 @@ urlpatterns = [
     # registry
     path("registry/", registry.registry_list, name="registry"),
     path("registry/export.csv", registry.registry_export, name="registry-export"),
-    path("registry/congestion-points/<int:pk>/", registry.congestion_point_detail, name="congestion-point-detail"),
+    path(
+        "registry/congestion-points/<int:pk>/",
+        registry.congestion_point_detail,
+        name="congestion-point-detail",
+    ),
     path("registry/agr-portfolio/", registry.agr_portfolio, name="agr-portfolio"),
     path("registry/history/", registry.entity_history, name="entity-history"),
     # messages

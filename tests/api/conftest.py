@@ -126,7 +126,7 @@ def registry(make_participant) -> Registry:
     cp1_v1 = _version(cp1, "2024-01-01", superseded_at=T1)
     cp1_v2 = _version(cp1, "2024-01-01", recorded_at=T1, mutex_offers_supported=False)
     _version(cp2, "2024-03-01", "2024-12-31", mutex_offers_supported=False, day_ahead_redispatch_by="AGR",
-             intraday_redispatch_by=None)
+             intraday_redispatch_by="")
     _member(cp1, C1, "2024-01-01")
     c2_membership = _member(cp1, C2, "2024-01-01", "2024-06-30", superseded_at=T1)
     _member(cp1, C3, "2024-07-01")

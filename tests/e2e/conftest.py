@@ -194,7 +194,11 @@ def peer_services(cro):
     try:
         for name, (domain, role) in PEER_DOMAINS.items():
             started[name] = Peer(
-                domain=domain, role=role, cro_domain=cro.domain, cro_public_key=cro.public_key, cro_url=cro.url
+                domain=domain,
+                role=role,
+                cro_domain=cro.domain,
+                cro_public_key=cro.public_key,
+                cro_url=cro.url,
             ).start()
         yield SimpleNamespace(**started)
     finally:

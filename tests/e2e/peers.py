@@ -50,7 +50,6 @@ from .processes import free_port
 UFTP_PATH = "/shapeshifter/api/v3/message"
 
 
-
 def quiet_logging() -> None:
     """The library logs every message at DEBUG, uvicorn every request: keep their warnings only.
 
@@ -287,7 +286,9 @@ class Peer:
                 time.sleep(0.2)
 
     # ---- the client
-    def client(self, *, recipient_domain: str | None = None, endpoint: str | None = None, version: str | None = None):
+    def client(
+        self, *, recipient_domain: str | None = None, endpoint: str | None = None, version: str | None = None
+    ):
         client_class = ShapeshifterDsoCroClient if self.role == "DSO" else ShapeshifterAgrCroClient
         return client_class(
             sender_domain=self.domain,
@@ -448,7 +449,8 @@ class DnsServer:
                 return
             try:
                 reply = self._answer(data)
-            except Exception:
+            except Exception:  # a query we cannot read: no answer, like a broken server
+                logging.getLogger(__name__).warning("DNS test server could not answer a query", exc_info=True)
                 continue
             if reply is not None:
                 self.sock.sendto(reply, address)

@@ -34,7 +34,9 @@ def free_udp_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(predicate: Callable[[], object], *, timeout: float, interval: float = 0.1, what: str = "condition"):
+def wait_until(
+    predicate: Callable[[], object], *, timeout: float, interval: float = 0.1, what: str = "condition"
+):
     """Poll `predicate` until it returns something truthy; return it, or raise TimeoutError."""
     deadline = time.monotonic() + timeout
     while True:
@@ -57,7 +59,9 @@ def port_answers(port: int, host: str = "127.0.0.1") -> bool:
 class Proc:
     """One child process in its own process group, with its output in a log file."""
 
-    def __init__(self, name: str, argv: list[str], *, env: Mapping[str, str], log_dir: Path, cwd: Path = REPO):
+    def __init__(
+        self, name: str, argv: list[str], *, env: Mapping[str, str], log_dir: Path, cwd: Path = REPO
+    ):
         self.name = name
         self.argv = argv
         self.env = dict(env)
@@ -164,14 +168,18 @@ class RedisServer(Proc):
 
     def start(self) -> RedisServer:
         super().start()
-        wait_until(lambda: port_answers(self.port) or self.check_alive(), timeout=15, what=f"redis on {self.port}")
+        wait_until(
+            lambda: port_answers(self.port) or self.check_alive(), timeout=15, what=f"redis on {self.port}"
+        )
         return self
 
 
 class CroWeb(Proc):
     """The CRO under gunicorn on a free loopback port."""
 
-    def __init__(self, *, env: Mapping[str, str], log_dir: Path, workers: int = 2, name: str = "web", port=None):
+    def __init__(
+        self, *, env: Mapping[str, str], log_dir: Path, workers: int = 2, name: str = "web", port=None
+    ):
         self.port = port or free_port()
         super().__init__(
             name,

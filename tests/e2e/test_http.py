@@ -31,7 +31,9 @@ STRICT_MAX_BYTES = 4096
 
 @pytest.fixture(scope="module")
 def strict_cro(cro):
-    env = dict(cro.env, CRO_RATE_LIMIT_PER_MINUTE=str(STRICT_LIMIT), CRO_MAX_MESSAGE_BYTES=str(STRICT_MAX_BYTES))
+    env = dict(
+        cro.env, CRO_RATE_LIMIT_PER_MINUTE=str(STRICT_LIMIT), CRO_MAX_MESSAGE_BYTES=str(STRICT_MAX_BYTES)
+    )
     web = start_proc(CroWeb(env=env, log_dir=cro.log_dir, workers=1, name="web-strict"))
     yield web
     stop_proc(web)
@@ -58,15 +60,10 @@ def open_cro(cro, dns_server):
     stop_proc(web)
 
 
-def test_message(peer, cro_domain="cro.example.com", **meta) -> TestMessage:
-    return fill_metadata(TestMessage(), sender_domain=peer.domain, recipient_domain=cro_domain, **meta)
-
-
-test_message.__test__ = False  # a helper, not a test
-
-
-def signed_test_message(peer, *, private_key=None, sender_domain=None, role=None) -> tuple[TestMessage, bytes]:
-    message = test_message(peer)
+def signed_test_message(
+    peer, *, private_key=None, sender_domain=None, role=None
+) -> tuple[TestMessage, bytes]:
+    message = fill_metadata(TestMessage(), sender_domain=peer.domain, recipient_domain="cro.example.com")
     data = signed_xml(
         message,
         private_key=private_key or peer.private_key,
@@ -134,7 +131,13 @@ def test_400_content_type_not_xml_or_not_utf8(peers, cro, content_type):
 
 @pytest.mark.parametrize(
     "content_type",
-    ["text/xml", "application/xml", "text/xml; charset=utf-8", "application/xml;charset=UTF-8", "text/xml; charset=utf8"],
+    [
+        "text/xml",
+        "application/xml",
+        "text/xml; charset=utf-8",
+        "application/xml;charset=UTF-8",
+        "text/xml; charset=utf8",
+    ],
 )
 def test_200_for_each_xml_content_type(peers, cro, content_type):
     message, data = signed_test_message(peers.dso1)
@@ -210,7 +213,9 @@ def test_400_invalid_signed_message(peers, cro, case):
 def test_401_unknown_sender_in_closed_mode(peers, cro):
     stranger_key, _ = generate_keypair()
     message = fill_metadata(TestMessage(), sender_domain="stranger.example.com", recipient_domain=cro.domain)
-    data = signed_xml(message, private_key=stranger_key, sender_domain="stranger.example.com", sender_role="DSO")
+    data = signed_xml(
+        message, private_key=stranger_key, sender_domain="stranger.example.com", sender_role="DSO"
+    )
     assert post(cro.url, data).status_code == 401
     # A registered domain in a role it is not registered for is unknown too.
     _, data = signed_test_message(peers.dso1, role="AGR")
@@ -236,7 +241,9 @@ def test_401_signature_does_not_verify(peers, cro):
     tampered = (text[:start] + base64.b64encode(bytes(raw)).decode() + text[end:]).encode()
     assert post(cro.url, tampered).status_code == 401
     # During a key rotation both keys verify.
-    participant_key_rotate(participant=Participant.objects.get(domain=peers.dso1.domain, role="DSO"), new_public_key=other_public)
+    participant_key_rotate(
+        participant=Participant.objects.get(domain=peers.dso1.domain, role="DSO"), new_public_key=other_public
+    )
     message, data = signed_test_message(peers.dso1, private_key=other_key)
     assert post(cro.url, data).status_code == 200
     message, data = signed_test_message(peers.dso1)
@@ -349,13 +356,14 @@ def test_open_mode_first_contact_from_dns(open_cro, dns_server, make_peer, trans
     forged = fill_metadata(TestMessage(), sender_domain=domain, recipient_domain="cro.example.com")
     data = signed_xml(forged, private_key=generate_keypair()[0], sender_domain=domain, sender_role="DSO")
     assert post(open_cro.url, data).status_code == 401
-    # The closed-mode CRO still does not know... but it shares the registry: now it does.
     if not can_listen:
         pytest.skip("127.0.0.1:80 is taken: the DNS key part is checked, the delivery to port 80 is not")
     arrival = response_to(peer, message, parsed=True)
     check_response(arrival, message, recipient=domain, result=None)
     row = wait_db(
-        lambda: Message.objects.filter(direction="out", request__message_id=message.message_id, status="delivered").first(),
+        lambda: Message.objects.filter(
+            direction="out", request__message_id=message.message_id, status="delivered"
+        ).first(),
         what="delivery to the DNS endpoint",
     )
     assert row.participant_id == participant.pk

@@ -87,7 +87,10 @@ def test_worked_example_end_to_end(peers):
 
     # agr-a, 2024-07-15: dso1: CP …001 with …001; dso2: CP …002 with …004; unallocated …002, …009
     arrival = agr_answer(peers.agr_a, "2024-07-15")
-    assert agr_view(arrival.root) == ({DSO1: {CP1: (CP1_ATTRS, [C1])}, DSO2: {CP2: (CP2_ATTRS, [C4])}}, [C2, C9])
+    assert agr_view(arrival.root) == (
+        {DSO1: {CP1: (CP1_ATTRS, [C1])}, DSO2: {CP2: (CP2_ATTRS, [C4])}},
+        [C2, C9],
+    )
 
     # agr-a, 2025-01-10: dso1: CP …001 with …001; unallocated …002, …004, …009
     arrival = agr_answer(peers.agr_a, "2025-01-10")

@@ -14,7 +14,17 @@ from registry.models import CongestionPoint, CongestionPointVersion, Membership,
 from registry.services.participants import participant_bar, participant_reactivate
 
 from .peers import fill_metadata, post, signed_xml
-from .uftp import agr_query, agr_update, check_response, cp, dso_query, dso_update, dso_view, response_to, wait_db
+from .uftp import (
+    agr_query,
+    agr_update,
+    check_response,
+    cp,
+    dso_query,
+    dso_update,
+    dso_view,
+    response_to,
+    wait_db,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
@@ -45,7 +55,9 @@ def registry_rows() -> tuple[int, int, int]:
 
 def test_invalid_sender_role_dso_sends_agr_update(peers):
     """A DSO's client sending an AGRPortfolioUpdate: Rejected, nothing represented."""
-    arrival = send_and_expect(peers.dso1, agr_update((C1, "2024-01-01")), result="Rejected", reason="Invalid Sender")
+    arrival = send_and_expect(
+        peers.dso1, agr_update((C1, "2024-01-01")), result="Rejected", reason="Invalid Sender"
+    )
     assert arrival.tag == "AGRPortfolioUpdateResponse"
     assert Representation.objects.count() == 0
 
@@ -57,12 +69,16 @@ def test_invalid_sender_role_agr_sends_dso_query(peers):
 def test_invalid_sender_inner_sender_domain_differs(peers, cro):
     """Signed by dso1 in a dso1 envelope, but the inner SenderDomain says dso2."""
     message = fill_metadata(cp1_update(), sender_domain=peers.dso2.domain, recipient_domain=cro.domain)
-    data = signed_xml(message, private_key=peers.dso1.private_key, sender_domain=peers.dso1.domain, sender_role="DSO")
+    data = signed_xml(
+        message, private_key=peers.dso1.private_key, sender_domain=peers.dso1.domain, sender_role="DSO"
+    )
     assert post(cro.url, data).status_code == 200
     # The answer goes to the participant who signed the message (dso1), addressed to it.
     arrival = response_to(peers.dso1, message)
     check_response(arrival, message, recipient=peers.dso1.domain, result="Rejected", reason="Invalid Sender")
-    assert not peers.dso2.arrivals or all(a["ConversationID"] != message.conversation_id for a in peers.dso2.arrivals)
+    assert not peers.dso2.arrivals or all(
+        a["ConversationID"] != message.conversation_id for a in peers.dso2.arrivals
+    )
     assert registry_rows() == (0, 0, 0)
 
 
@@ -72,7 +88,11 @@ def test_invalid_sender_inner_sender_domain_differs(peers, cro):
 def test_unknown_recipient(peers):
     message = cp1_update()
     send_and_expect(
-        peers.dso1, message, result="Rejected", reason="Unknown Recipient", recipient_domain="other-cro.example.com"
+        peers.dso1,
+        message,
+        result="Rejected",
+        reason="Unknown Recipient",
+        recipient_domain="other-cro.example.com",
     )
     assert registry_rows() == (0, 0, 0)
 
@@ -97,7 +117,13 @@ def test_barred_sender_then_reactivated(peers):
 
 
 def _raw(peer, message, cro, *, version, time_stamp=None):
-    fill_metadata(message, sender_domain=peer.domain, recipient_domain=cro.domain, version=version, time_stamp=time_stamp)
+    fill_metadata(
+        message,
+        sender_domain=peer.domain,
+        recipient_domain=cro.domain,
+        version=version,
+        time_stamp=time_stamp,
+    )
     data = signed_xml(message, private_key=peer.private_key, sender_domain=peer.domain, sender_role=peer.role)
     return post(cro.url, data)
 
@@ -199,7 +225,10 @@ def test_period_out_of_bounds(peers):
     assert "; " in arrival["RejectionReason"]
     # An AGR representation that ends before it starts.
     send_and_expect(
-        peers.agr_a, agr_update((C1, "2024-06-01", "2024-05-01")), result="Rejected", reason="Period out of bounds"
+        peers.agr_a,
+        agr_update((C1, "2024-06-01", "2024-05-01")),
+        result="Rejected",
+        reason="Period out of bounds",
     )
     assert registry_rows() == (0, 0, 0)
 
@@ -223,9 +252,9 @@ def test_subordinate_sequence_number(peers):
     accepted(peers.agr_a, newer)
     older = agr_update((C1, "2024-02-01"), time_stamp=_stamp(10))
     send_and_expect(peers.agr_a, older, result="Rejected", reason="Subordinate sequence number")
-    assert list(Representation.objects.filter(superseded_at__isnull=True).values_list("start_period", flat=True)) == [
-        dt.date(2024, 1, 1)
-    ]
+    assert list(
+        Representation.objects.filter(superseded_at__isnull=True).values_list("start_period", flat=True)
+    ) == [dt.date(2024, 1, 1)]
 
 
 # --------------------------------------------------------------------------- 10. use-case rules
@@ -248,7 +277,9 @@ def test_connection_conflict_between_congestion_points(peers):
     accepted(peers.dso1, cp1_update())
     arrival = send_and_expect(
         peers.dso2,
-        dso_update(cp(CP2, "2024-06-01", connections=[(C1, "2024-06-01"), (C2, "2024-06-01"), (C3, "2024-06-01")])),
+        dso_update(
+            cp(CP2, "2024-06-01", connections=[(C1, "2024-06-01"), (C2, "2024-06-01"), (C3, "2024-06-01")])
+        ),
         result="Rejected",
         reason=f"Connection conflict: [{C1}] at [{CP1}]",
     )
@@ -257,7 +288,10 @@ def test_connection_conflict_between_congestion_points(peers):
     assert C3 not in arrival["RejectionReason"]
     assert registry_rows() == (1, 2, 0)
     # Not overlapping: accepted (C2's membership in CP1 ended before).
-    accepted(peers.dso1, dso_update(cp(CP1, "2024-01-01", connections=[(C1, "2024-01-01"), (C2, "2024-01-01", "2024-05-31")])))
+    accepted(
+        peers.dso1,
+        dso_update(cp(CP1, "2024-01-01", connections=[(C1, "2024-01-01"), (C2, "2024-01-01", "2024-05-31")])),
+    )
     accepted(peers.dso2, dso_update(cp(CP2, "2024-06-01", connections=[(C2, "2024-06-01")])))
 
 
@@ -289,5 +323,6 @@ def test_no_connections_available(peers):
 
 
 def test_unknown_congestion_point_query(peers):
-    send_and_expect(peers.dso1, dso_query(f"ean.{uuid.uuid4().int % 10**12:012d}", "2024-06-15"), result="Rejected")
-
+    send_and_expect(
+        peers.dso1, dso_query(f"ean.{uuid.uuid4().int % 10**12:012d}", "2024-06-15"), result="Rejected"
+    )

@@ -62,14 +62,18 @@ def cp(
         intraday_redispatch_by=intraday,
         connections=[
             DsoPortfolioUpdateConnection(
-                entity_address=conn[0], start_period=day(conn[1]), end_period=day(conn[2] if len(conn) > 2 else None)
+                entity_address=conn[0],
+                start_period=day(conn[1]),
+                end_period=day(conn[2] if len(conn) > 2 else None),
             )
             for conn in connections
         ],
     )
 
 
-def dso_update(*cps: DsoPortfolioUpdateCongestionPoint, time_zone: str = MARKET_ZONE, **meta) -> DsoPortfolioUpdate:
+def dso_update(
+    *cps: DsoPortfolioUpdateCongestionPoint, time_zone: str = MARKET_ZONE, **meta
+) -> DsoPortfolioUpdate:
     return DsoPortfolioUpdate(time_zone=time_zone, congestion_points=list(cps), **meta)
 
 
@@ -78,7 +82,9 @@ def agr_update(*connections: tuple, time_zone: str = MARKET_ZONE, **meta) -> Agr
         time_zone=time_zone,
         connections=[
             AgrPortfolioUpdateConnection(
-                entity_address=conn[0], start_period=day(conn[1]), end_period=day(conn[2] if len(conn) > 2 else None)
+                entity_address=conn[0],
+                start_period=day(conn[1]),
+                end_period=day(conn[2] if len(conn) > 2 else None),
             )
             for conn in connections
         ],

@@ -50,6 +50,13 @@ def run_together(*calls):
 
 
 def test_two_agrs_claiming_one_connection_at_once_exactly_one_wins(agr_a, agr_b, monkeypatch):
+    # Both connections are known already (so their lock rows exist and inserting them serialises nothing).
+    agr_portfolio_update_apply(
+        agr=agr_a,
+        message=agr_update(
+            agr_a.domain, conn(C1, "2023-01-01", "2023-12-31"), conn(C2, "2023-01-01", "2023-12-31")
+        ),
+    )
     attempts = []
     real_apply = portfolio_services._agr_update_apply_locked
 
@@ -80,9 +87,13 @@ def test_two_agrs_claiming_one_connection_at_once_exactly_one_wins(agr_a, agr_b,
     )
     assert len(attempts) == 2, "the connection locks serialised the two: no retry was needed"
     winner = agr_a if outcomes[0].accepted else agr_b
-    assert set(Representation.objects.values_list("agr", "connection_address", "superseded_at")) == {
-        (winner.pk, C1, None),
-        (winner.pk, C2, None),
+    assert set(
+        Representation.objects.current()
+        .filter(start_period__year=2024)
+        .values_list("agr", "connection_address")
+    ) == {
+        (winner.pk, C1),
+        (winner.pk, C2),
     }
 
 
@@ -112,7 +123,9 @@ def test_two_dsos_registering_one_connection_at_once_exactly_one_wins(dso1, dso2
     )
 
     assert checks[:2] == [[], []], "both workers saw no conflict before writing"
-    assert len(checks) == 3, "the loser was retried once"
+    # The loser is retried; after a deadlock its first retry may still run before the winner commits.
+    assert len(checks) in (3, 4), checks
+    assert checks[-1] != [], "the last attempt saw the winner's membership"
     assert sorted(outcome.accepted for outcome in outcomes) == [False, True]
     winner_cp, loser_index = (CP1, 1) if outcomes[0].accepted else (CP2, 0)
     assert outcomes[loser_index].reasons == (f"Connection conflict: [{C1}] at [{winner_cp}]",)
@@ -138,6 +151,15 @@ def test_racing_updates_of_one_cp_never_let_the_older_overwrite_the_newer(dso1, 
             time.sleep(0.5)
         return reasons
 
+    # The CP exists already (so its row is there to lock and inserting it serialises nothing).
+    dso_portfolio_update_apply(
+        dso=dso1,
+        message=dso_update(
+            dso1.domain,
+            cp(CP1, "2024-01-01", None, conn(C1, "2024-01-01")),
+            time_stamp=dt.datetime(2024, 4, 1, tzinfo=dt.UTC),
+        ),
+    )
     monkeypatch.setattr(portfolio_services, "_dso_connection_conflicts", hold_the_lock_a_while)
     newer_stamp = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
     newer = dso_update(
@@ -172,8 +194,8 @@ def test_racing_updates_of_one_cp_never_let_the_older_overwrite_the_newer(dso1, 
     assert not results["older"].accepted
     assert results["older"].rejection_reason.startswith("Subordinate sequence number")
     assert CongestionPoint.objects.get().last_time_stamp == newer_stamp
-    assert list(Membership.objects.values_list("connection_address", "superseded_at")) == [(C2, None)]
-    assert CongestionPointVersion.objects.get().mutex_offers_supported is False
+    assert list(Membership.objects.current().values_list("connection_address", flat=True)) == [C2]
+    assert CongestionPointVersion.objects.current().get().mutex_offers_supported is False
 
 
 @pytest.mark.parametrize("round_", range(5))

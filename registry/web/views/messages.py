@@ -84,7 +84,8 @@ def message_retry(request: HttpRequest, pk: int) -> HttpResponse:
         flash.error(request, " ".join(exc.messages))
     else:
         flash.success(
-            request, f"{message.message_type} {message.message_id} to {message.recipient_domain} is queued again."
+            request,
+            f"{message.message_type} {message.message_id} to {message.recipient_domain} is queued again.",
         )
     next_url = request.POST.get("next", "")
     if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):

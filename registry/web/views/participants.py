@@ -106,7 +106,7 @@ def participant_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def participant_bar(request: HttpRequest, pk: int) -> HttpResponse:
     participant = participants.participant_bar(participant=get_object_or_404(Participant, pk=pk))
-    messages.warning(request, f"{participant} is barred: its messages are answered \"Barred Sender\".")
+    messages.warning(request, f'{participant} is barred: its messages are answered "Barred Sender".')
     return redirect("web:participant-detail", pk=participant.pk)
 
 
@@ -131,7 +131,8 @@ def participant_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
             service_errors_to_form(form, exc, field_map=KeyRotateForm.FIELD_MAP)
         else:
             messages.success(
-                request, f"New key added for {participant}: both keys are valid until the rotation is completed."
+                request,
+                f"New key added for {participant}: both keys are valid until the rotation is completed.",
             )
             return redirect("web:participant-detail", pk=participant.pk)
     return render(

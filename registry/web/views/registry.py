@@ -1,7 +1,7 @@
 """The registry: congestion points with their connections, a CP's timeline, an AGR's portfolio on
 a day, the history of any entity, and the CSV export of the current selection."""
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -11,7 +11,6 @@ from registry.services import csv_io
 from registry.web.access import staff_required
 from registry.web.forms import AgrPortfolioForm, EntityHistoryForm, RegistryFilterForm, today_initial
 from registry.web.presentation import history_events, membership_timeline, paginate
-from django.http import Http404
 
 CONNECTIONS_PER_CP = 50
 
@@ -26,7 +25,9 @@ def registry_list(request: HttpRequest) -> HttpResponse:
         per_page=25,
     )
     addresses = [membership.connection_address for cp in page for membership in cp.membership_list]
-    representations = web_selectors.representations_of(addresses=addresses, day=selection.day, as_of=selection.as_of)
+    representations = web_selectors.representations_of(
+        addresses=addresses, day=selection.day, as_of=selection.as_of
+    )
     for cp in page:
         cp.connections_not_shown = cp.connection_count - len(cp.membership_list)
         for membership in cp.membership_list:
@@ -55,7 +56,9 @@ def registry_export(request: HttpRequest) -> StreamingHttpResponse:
     if selection.day is not None:
         parts.append(f"on-{selection.day.isoformat()}")
     parts.append(timezone.localtime().strftime("%Y%m%d-%H%M"))
-    response = StreamingHttpResponse(csv_io.registry_csv_export(selection=selection), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        csv_io.registry_csv_export(selection=selection), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{"_".join(parts)}.csv"'
     return response
 
@@ -78,7 +81,9 @@ def congestion_point_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "versions": versions,
             "current_version": next((version for version in versions if version.is_current), None),
             "page": page,
-            "timeline": membership_timeline(list(page), versions=versions, today=web_selectors.market_today()),
+            "timeline": membership_timeline(
+                list(page), versions=versions, today=web_selectors.market_today()
+            ),
         },
     )
 

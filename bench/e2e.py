@@ -1,0 +1,373 @@
+"""End-to-end benchmark: real gunicorn + Celery + Redis + PostgreSQL, real shapeshifter-uftp peers.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/e2e.py
+
+Creates (and at the end drops) a scratch database `cro_bench_e2e` on the DATABASE_URL's
+server, migrates it, starts gunicorn and a Celery worker on Redis (database 13 of REDIS_URL's
+server, flushed), registers DSO peers with `manage.py participant_add`, then sends N messages
+(DSOPortfolioQuery by default, or TestMessage) from several threads through the
+shapeshifter-uftp client and prints:
+
+- accepted/s: HTTP 200 answers per second over the sending phase;
+- p50/p99 of the time from the start of the POST to the response arriving at the peer's service.
+
+The same load then goes to the peer library's own ShapeshifterCroService (a minimal subclass that
+answers each message at once through its client, in a process of its own), and both results are
+printed with their ratio. Loopback only; every wait is bounded; it stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+from types import SimpleNamespace
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.e2e.peers import MinimalLibraryCro, Peer, generate_keypair, quiet_logging  # noqa: E402
+from tests.e2e.processes import (  # noqa: E402
+    CeleryWorker,
+    CroWeb,
+    Proc,
+    free_port,
+    manage,
+    redis_flush,
+    redis_ping,
+    wait_until,
+)
+
+CRO_DOMAIN = "cro.example.com"
+SCRATCH_DB = "cro_bench_e2e"
+CP = "ean.000000000777"
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def scratch_database_url(database_url: str) -> str:
+    parts = urllib.parse.urlsplit(database_url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        sys.exit("bench/e2e.py needs DATABASE_URL=postgres://...")
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, f"/{SCRATCH_DB}", "", ""))
+
+
+def recreate_database(database_url: str, *, drop_only: bool = False) -> None:
+    import psycopg
+
+    parts = urllib.parse.urlsplit(database_url)
+    admin = urllib.parse.urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)')
+        if not drop_only:
+            conn.execute(f'CREATE DATABASE "{SCRATCH_DB}"')
+
+
+def redis_url(db: int) -> str:
+    parts = urllib.parse.urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, f"/{db}", "", ""))
+
+
+# --------------------------------------------------------------------------- load
+
+
+def make_message(kind: str):
+    from shapeshifter_uftp import DsoPortfolioQuery, TestMessage
+    from xsdata.models.datatype import XmlDate
+
+    if kind == "test":
+        return TestMessage()
+    return DsoPortfolioQuery(entity_address=CP, period=XmlDate(2024, 6, 15), time_zone="Europe/Amsterdam")
+
+
+def run_load(peers: list[Peer], *, messages: int, threads: int, kind: str, timeout: float) -> SimpleNamespace:
+    """Send `messages` from `threads` threads (peer i % len(peers)); wait for every response."""
+    sent: dict[str, float] = {}
+    statuses: list[int] = []
+    lock = threading.Lock()
+    counter = iter(range(messages))
+
+    def sender(index: int) -> None:
+        peer = peers[index % len(peers)]
+        client = peer.client()
+        while True:
+            with lock:
+                number = next(counter, None)
+            if number is None:
+                return
+            message = make_message(kind)
+            started = time.monotonic()
+            try:
+                client._send_message(message)
+                status = 200
+            except Exception as exc:  # ClientTransportException carries the response
+                response = getattr(exc, "response", None)
+                status = response.status_code if response is not None else 0
+            with lock:
+                statuses.append(status)
+                if status == 200:
+                    sent[message.conversation_id] = started
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=sender, args=(i,), daemon=True) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout)
+    send_seconds = time.monotonic() - started
+
+    def arrivals() -> dict[str, float]:
+        found = {}
+        for peer in peers:
+            for arrival in peer.arrivals:
+                conversation = arrival.attrs.get("ConversationID")
+                if conversation in sent:
+                    found.setdefault(conversation, arrival.received_at)
+        return found
+
+    try:
+        wait_until(lambda: len(arrivals()) >= len(sent), timeout=timeout, interval=0.2, what="all responses")
+    except TimeoutError:
+        pass
+    arrived = arrivals()
+    latencies = sorted(arrived[c] - sent[c] for c in arrived)
+    return SimpleNamespace(
+        sent=len(statuses),
+        ok=statuses.count(200),
+        errors={s: statuses.count(s) for s in set(statuses) if s != 200},
+        send_seconds=send_seconds,
+        accepted_per_second=statuses.count(200) / send_seconds if send_seconds else 0.0,
+        answered=len(arrived),
+        p50=percentile(latencies, 50),
+        p99=percentile(latencies, 99),
+        total_seconds=(max(arrived.values()) - min(sent.values())) if arrived else float("nan"),
+    )
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(pct) - 1]
+
+
+def report(title: str, result: SimpleNamespace) -> None:
+    print(f"\n{title}")
+    print(f"  sent {result.sent}, HTTP 200: {result.ok}, other answers: {result.errors or 'none'}")
+    print(f"  accepted/s (HTTP 200 per second while sending): {result.accepted_per_second:8.1f}")
+    print(f"  responses arrived at the peers: {result.answered}/{result.ok}")
+    print(
+        f"  POST -> response at the peer: p50 {result.p50 * 1000:8.1f} ms   p99 {result.p99 * 1000:8.1f} ms"
+    )
+    print(f"  first POST -> last response: {result.total_seconds:6.2f} s")
+
+
+# --------------------------------------------------------------------------- the library's CRO
+
+
+def serve_library_cro(config_path: str) -> None:
+    """Child process: the library's ShapeshifterCroService (minimal) until it is terminated."""
+    config = json.loads(Path(config_path).read_text())
+    keys = {(domain, role): key for domain, role, key, _ in config["peers"]}
+    endpoints = {(domain, role): url for domain, role, _, url in config["peers"]}
+    service = MinimalLibraryCro(
+        sender_domain=CRO_DOMAIN,
+        signing_key=config["private_key"],
+        peer_keys=keys,
+        peer_endpoints=endpoints,
+        host="127.0.0.1",
+        port=config["port"],
+    )
+    quiet_logging()
+    service.run()
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=500)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--peers", type=int, default=4, help="DSO peers (services + clients)")
+    parser.add_argument(
+        "--kind", choices=["query", "test"], default="query", help="DSOPortfolioQuery or TestMessage"
+    )
+    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--redis-db", type=int, default=13)
+    parser.add_argument("--timeout", type=float, default=180, help="bound on each phase, seconds")
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the scratch database at the end")
+    parser.add_argument("--serve-library-cro", metavar="CONFIG", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_library_cro:
+        serve_library_cro(args.serve_library_cro)
+        return
+
+    database_url = os.environ.get("DATABASE_URL", "")
+    scratch_url = scratch_database_url(database_url)
+    broker = redis_url(args.redis_db)
+    if not redis_ping(broker):
+        sys.exit(f"Redis does not answer at {broker}")
+    log_dir = Path(os.environ.get("BENCH_LOG_DIR", "/tmp/cro-bench-e2e"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    cro_private, cro_public = generate_keypair()
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "cro.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "CRO_DOMAIN": CRO_DOMAIN,
+            "CRO_SIGNING_KEY": cro_private,
+            "CRO_VAR_DIR": str(log_dir / "var"),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": scratch_url,
+            "CELERY_BROKER_URL": broker,
+            "CACHE_URL": broker,
+            "CRO_RATE_LIMIT_PER_MINUTE": "0",  # one sender sends hundreds a minute here
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    for name in ("CRO_MODE", "CRO_SIGNING_KEY_FILE", "CRO_MAX_MESSAGE_BYTES"):
+        env.pop(name, None)
+
+    procs: list[Proc] = []
+    peers: list[Peer] = []
+    print(
+        f"bench/e2e.py: {args.messages} x {'DSOPortfolioQuery' if args.kind == 'query' else 'TestMessage'} "
+        f"from {args.threads} threads, {args.peers} DSO peers; gunicorn {args.web_workers} workers, "
+        f"Celery concurrency {args.worker_concurrency}; {os.cpu_count()} CPUs; logs in {log_dir}"
+    )
+    try:
+        recreate_database(scratch_url)
+        redis_flush(broker)
+        manage(["migrate", "--noinput"], env=env, timeout=300)
+        web = CroWeb(env=env, log_dir=log_dir, workers=args.web_workers, name="bench-web")
+        worker = CeleryWorker(
+            env=env, log_dir=log_dir, concurrency=args.worker_concurrency, name="bench-worker"
+        )
+        for proc in (web, worker):
+            procs.append(proc)
+            proc.start()
+
+        for index in range(args.peers):
+            peer = Peer(
+                domain=f"dso{index}.bench.example.com",
+                role="DSO",
+                cro_domain=CRO_DOMAIN,
+                cro_public_key=cro_public,
+                cro_url=web.url,
+            ).start()
+            peers.append(peer)
+            manage(
+                ["participant_add", "--domain", peer.domain, "--role", "DSO", "--public-key", peer.public_key,
+                 "--endpoint", peer.endpoint_url],
+                env=env,
+            )  # fmt: skip
+
+        if args.kind == "query":  # a congestion point per DSO... one CP, owned by the first DSO
+            from shapeshifter_uftp import (
+                DsoPortfolioUpdate,
+                DsoPortfolioUpdateCongestionPoint,
+                DsoPortfolioUpdateConnection,
+            )
+            from xsdata.models.datatype import XmlDate
+
+            update = DsoPortfolioUpdate(
+                congestion_points=[
+                    DsoPortfolioUpdateCongestionPoint(
+                        entity_address=CP,
+                        start_period=XmlDate(2024, 1, 1),
+                        mutex_offers_supported=True,
+                        day_ahead_redispatch_by="DSO",
+                        connections=[
+                            DsoPortfolioUpdateConnection(entity_address=f"ean.{500000000000 + i}", start_period=XmlDate(2024, 1, 1))
+                            for i in range(20)
+                        ],
+                    )
+                ]
+            )  # fmt: skip
+            peers[0].send(update)
+            peers[0].wait_for(conversation_id=update.conversation_id, timeout=60)
+            # Only the owner may query the CP; the other DSOs are answered Rejected (as much work).
+
+        run_load(
+            peers, messages=min(20, args.messages), threads=args.threads, kind=args.kind, timeout=args.timeout
+        )
+        ours = run_load(
+            peers, messages=args.messages, threads=args.threads, kind=args.kind, timeout=args.timeout
+        )
+        report("our CRO (gunicorn + Celery on Redis + PostgreSQL)", ours)
+        for proc in (web, worker):
+            proc.stop()
+
+        # The library's minimal CRO, in a process of its own, with the same peers and load.
+        library_private, library_public = generate_keypair()
+        port = free_port()
+        config = log_dir / "library-cro.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "private_key": library_private,
+                    "port": port,
+                    "peers": [[p.domain, "DSO", p.public_key, p.endpoint_url] for p in peers],
+                }
+            )
+        )
+        library = Proc(
+            "bench-library-cro",
+            [sys.executable, str(Path(__file__).resolve()), "--serve-library-cro", str(config)],
+            env=env,
+            log_dir=log_dir,
+        )
+        procs.append(library)
+        library.start()
+        library_url = f"http://127.0.0.1:{port}/shapeshifter/api/v3/message"
+        wait_until(lambda: library.check_alive() or _port_open(port), timeout=30, what="the library CRO")
+        for peer in peers:
+            peer.cro_url = library_url
+            peer.cro_public_key = library_public
+        run_load(
+            peers, messages=min(20, args.messages), threads=args.threads, kind=args.kind, timeout=args.timeout
+        )
+        theirs = run_load(
+            peers, messages=args.messages, threads=args.threads, kind=args.kind, timeout=args.timeout
+        )
+        report("the peer library's ShapeshifterCroService (minimal: answers at once, no registry)", theirs)
+
+        print("\nratio ours / library")
+        print(f"  accepted/s: {ours.accepted_per_second / theirs.accepted_per_second:6.2f}")
+        print(f"  p50: {ours.p50 / theirs.p50:6.2f}   p99: {ours.p99 / theirs.p99:6.2f}")
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        for peer in peers:
+            peer.stop()
+        if not args.keep_db:
+            try:
+                recreate_database(scratch_url, drop_only=True)
+            except Exception as exc:  # leave it; the next run drops it first
+                print(f"could not drop {SCRATCH_DB}: {exc}", file=sys.stderr)
+
+
+def _port_open(port: int) -> bool:
+    from tests.e2e.processes import port_answers
+
+    return port_answers(port)
+
+
+if __name__ == "__main__":
+    main()

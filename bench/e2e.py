@@ -88,12 +88,19 @@ def make_message(kind: str):
     return DsoPortfolioQuery(entity_address=CP, period=XmlDate(2024, 6, 15), time_zone="Europe/Amsterdam")
 
 
-def run_load(peers: list[Peer], *, messages: int, threads: int, kind: str, timeout: float) -> SimpleNamespace:
-    """Send `messages` from `threads` threads (peer i % len(peers)); wait for every response."""
+def run_load(
+    peers: list[Peer], *, messages: int, threads: int, kind: str, timeout: float, rate: float | None = None
+) -> SimpleNamespace:
+    """Send `messages` from `threads` threads (peer i % len(peers)); wait for every response.
+
+    Without `rate` as fast as the threads go (closed loop); with it, message n is sent at
+    n / rate seconds (open loop), so that the latency is the pipeline's and not a queue's.
+    """
     sent: dict[str, float] = {}
     statuses: list[int] = []
     lock = threading.Lock()
     counter = iter(range(messages))
+    begin = time.monotonic()
 
     def sender(index: int) -> None:
         peer = peers[index % len(peers)]
@@ -103,6 +110,10 @@ def run_load(peers: list[Peer], *, messages: int, threads: int, kind: str, timeo
                 number = next(counter, None)
             if number is None:
                 return
+            if rate:
+                delay = begin + number / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
             message = make_message(kind)
             started = time.monotonic()
             try:
@@ -149,6 +160,9 @@ def run_load(peers: list[Peer], *, messages: int, threads: int, kind: str, timeo
         p50=percentile(latencies, 50),
         p99=percentile(latencies, 99),
         total_seconds=(max(arrived.values()) - min(sent.values())) if arrived else float("nan"),
+        answered_per_second=(
+            len(arrived) / (max(arrived.values()) - min(sent.values())) if len(arrived) > 1 else float("nan")
+        ),
     )
 
 
@@ -160,6 +174,19 @@ def percentile(values: list[float], pct: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(pct) - 1]
 
 
+def measure(title: str, peers: list[Peer], args) -> tuple[SimpleNamespace, SimpleNamespace | None]:
+    """Warm up, then the full-speed load, then (unless --paced 0) the paced one; print both."""
+    load = {"threads": args.threads, "kind": args.kind, "timeout": args.timeout}
+    run_load(peers, messages=min(20, args.messages), **load)
+    full = run_load(peers, messages=args.messages, **load)
+    report(f"{title}: full speed", full)
+    paced = None
+    if args.paced:
+        paced = run_load(peers, messages=args.paced, rate=args.rate, **load)
+        report(f"{title}: paced at {args.rate:g} messages/s", paced)
+    return full, paced
+
+
 def report(title: str, result: SimpleNamespace) -> None:
     print(f"\n{title}")
     print(f"  sent {result.sent}, HTTP 200: {result.ok}, other answers: {result.errors or 'none'}")
@@ -168,7 +195,10 @@ def report(title: str, result: SimpleNamespace) -> None:
     print(
         f"  POST -> response at the peer: p50 {result.p50 * 1000:8.1f} ms   p99 {result.p99 * 1000:8.1f} ms"
     )
-    print(f"  first POST -> last response: {result.total_seconds:6.2f} s")
+    print(
+        f"  first POST -> last response: {result.total_seconds:6.2f} s "
+        f"({result.answered_per_second:.1f} responses/s end to end)"
+    )
 
 
 # --------------------------------------------------------------------------- the library's CRO
@@ -208,6 +238,10 @@ def main() -> None:
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--redis-db", type=int, default=13)
     parser.add_argument("--timeout", type=float, default=180, help="bound on each phase, seconds")
+    parser.add_argument(
+        "--paced", type=int, default=100, help="messages of the second, paced phase (0: skip it)"
+    )
+    parser.add_argument("--rate", type=float, default=5.0, help="messages per second of the paced phase")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the scratch database at the end")
     parser.add_argument("--serve-library-cro", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -304,13 +338,7 @@ def main() -> None:
             peers[0].wait_for(conversation_id=update.conversation_id, timeout=60)
             # Only the owner may query the CP; the other DSOs are answered Rejected (as much work).
 
-        run_load(
-            peers, messages=min(20, args.messages), threads=args.threads, kind=args.kind, timeout=args.timeout
-        )
-        ours = run_load(
-            peers, messages=args.messages, threads=args.threads, kind=args.kind, timeout=args.timeout
-        )
-        report("our CRO (gunicorn + Celery on Redis + PostgreSQL)", ours)
+        ours, ours_paced = measure("our CRO (gunicorn + Celery on Redis + PostgreSQL)", peers, args)
         for proc in (web, worker):
             proc.stop()
 
@@ -340,17 +368,20 @@ def main() -> None:
         for peer in peers:
             peer.cro_url = library_url
             peer.cro_public_key = library_public
-        run_load(
-            peers, messages=min(20, args.messages), threads=args.threads, kind=args.kind, timeout=args.timeout
+        theirs, theirs_paced = measure(
+            "the peer library's ShapeshifterCroService (minimal: answers at once, no registry)", peers, args
         )
-        theirs = run_load(
-            peers, messages=args.messages, threads=args.threads, kind=args.kind, timeout=args.timeout
-        )
-        report("the peer library's ShapeshifterCroService (minimal: answers at once, no registry)", theirs)
 
         print("\nratio ours / library")
-        print(f"  accepted/s: {ours.accepted_per_second / theirs.accepted_per_second:6.2f}")
-        print(f"  p50: {ours.p50 / theirs.p50:6.2f}   p99: {ours.p99 / theirs.p99:6.2f}")
+        print(
+            f"  full speed: accepted/s {ours.accepted_per_second / theirs.accepted_per_second:5.2f}   "
+            f"responses/s {ours.answered_per_second / theirs.answered_per_second:5.2f}   "
+            f"p50 {ours.p50 / theirs.p50:7.1f}   p99 {ours.p99 / theirs.p99:7.1f}"
+        )
+        if ours_paced and theirs_paced:
+            print(
+                f"  paced:      p50 {ours_paced.p50 / theirs_paced.p50:7.1f}   p99 {ours_paced.p99 / theirs_paced.p99:7.1f}"
+            )
     finally:
         for proc in reversed(procs):
             proc.stop()

@@ -27,6 +27,25 @@ class RedispatchBy(models.TextChoices):
     DSO = "DSO", "DSO"
 
 
+def known_at_q(as_of: dt.datetime | None, *, prefix: str = "") -> Q:
+    """Rows the registry held at `as_of` (None: now, i.e. the current rows).
+
+    `prefix` applies the condition to a related bitemporal table, e.g. "congestion_point__versions__".
+    """
+    if as_of is None:
+        return Q(**{f"{prefix}superseded_at__isnull": True})
+    return Q(**{f"{prefix}recorded_at__lte": as_of}) & (
+        Q(**{f"{prefix}superseded_at__isnull": True}) | Q(**{f"{prefix}superseded_at__gt": as_of})
+    )
+
+
+def active_on_q(day: dt.date, *, prefix: str = "") -> Q:
+    """Rows whose inclusive Period range holds `day` (Periods are calendar dates: DST plays no part)."""
+    return Q(**{f"{prefix}start_period__lte": day}) & (
+        Q(**{f"{prefix}end_period__isnull": True}) | Q(**{f"{prefix}end_period__gte": day})
+    )
+
+
 class RecordedQuerySet(models.QuerySet):
     """Filters shared by every bitemporal table."""
 
@@ -34,22 +53,16 @@ class RecordedQuerySet(models.QuerySet):
         return self.filter(superseded_at__isnull=True)
 
     def known_at(self, as_of: dt.datetime | None) -> RecordedQuerySet:
-        """Rows the registry held at `as_of` (None: now, i.e. the current rows)."""
-        if as_of is None:
-            return self.current()
-        return self.filter(
-            Q(recorded_at__lte=as_of) & (Q(superseded_at__isnull=True) | Q(superseded_at__gt=as_of))
-        )
+        return self.filter(known_at_q(as_of))
 
     def active_on(self, day: dt.date) -> RecordedQuerySet:
-        """Rows whose inclusive Period range holds `day` (Periods are calendar dates: DST plays no part)."""
-        return self.filter(Q(start_period__lte=day) & (Q(end_period__isnull=True) | Q(end_period__gte=day)))
+        return self.filter(active_on_q(day))
 
 
 class RecordedRow(models.Model):
     """Transaction time of a bitemporal row, and what recorded or superseded it."""
 
-    recorded_at = models.DateTimeField(db_index=True)
+    recorded_at = models.DateTimeField()
     recorded_by = models.ForeignKey(
         "registry.Message",
         null=True,
@@ -177,19 +190,18 @@ class Membership(RecordedRow):
         CongestionPoint, on_delete=models.PROTECT, related_name="memberships"
     )
     connection_address = models.CharField(
-        max_length=ENTITY_ADDRESS_MAX_LENGTH, db_index=True, validators=[validate_entity_address]
+        max_length=ENTITY_ADDRESS_MAX_LENGTH, validators=[validate_entity_address]
     )
     start_period = models.DateField()
     end_period = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["congestion_point_id", "connection_address", "recorded_at", "id"]
+        # Few indexes: every one costs on the 50k-row inserts and supersedes. connection_address
+        # (all rows) serves conflicts and history; current rows of one CP are read on every update.
+        # (A Meta index rather than db_index: PostgreSQL then gets no extra LIKE index.)
         indexes = [
-            models.Index(
-                fields=["connection_address"],
-                condition=Q(superseded_at__isnull=True),
-                name="membership_current_conn_idx",
-            ),
+            models.Index(fields=["connection_address"], name="membership_connection_idx"),
             models.Index(
                 fields=["congestion_point"],
                 condition=Q(superseded_at__isnull=True),
@@ -220,23 +232,19 @@ class Representation(RecordedRow):
         limit_choices_to={"role": "AGR"},
     )
     connection_address = models.CharField(
-        max_length=ENTITY_ADDRESS_MAX_LENGTH, db_index=True, validators=[validate_entity_address]
+        max_length=ENTITY_ADDRESS_MAX_LENGTH, validators=[validate_entity_address]
     )
     start_period = models.DateField()
     end_period = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["agr_id", "connection_address", "recorded_at", "id"]
+        # connection_address (all rows) serves conflicts and history; an AGR's current rows its queries.
         indexes = [
-            models.Index(
-                fields=["connection_address"],
-                condition=Q(superseded_at__isnull=True),
-                name="representation_curr_conn_idx",
-            ),
+            models.Index(fields=["connection_address"], name="representation_connection_idx"),
             models.Index(
                 fields=["agr"], condition=Q(superseded_at__isnull=True), name="representation_curr_agr_idx"
             ),
-            models.Index(fields=["agr", "connection_address"], name="representation_agr_conn_idx"),
         ]
         constraints = [
             _period_is_ordered("representation"),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.db.models import Prefetch, Q, QuerySet
 
 from registry.models import CongestionPoint, CongestionPointVersion, Membership, Participant, Representation
+from registry.models.portfolio import active_on_q, known_at_q
 from registry.uftp import messages as uftp
 
 NO_CONNECTIONS_AVAILABLE = "No connections available"
@@ -42,15 +43,18 @@ class QueryAnswer:
 def dso_portfolio_query_answer(
     *, dso: Participant, entity_address: str, period: dt.date, as_of: dt.datetime | None = None
 ) -> QueryAnswer:
-    """DSOPortfolioQuery: the CP with every connection active in it on `period` (4 queries at most)."""
-    cp = CongestionPoint.objects.filter(entity_address=entity_address).first()
+    """DSOPortfolioQuery: the CP with every connection active in it on `period` (3 queries at most)."""
+    # A CP whose first version was recorded after `as_of` was unknown at that moment.
     version = (
-        CongestionPointVersion.objects.known_at(as_of).filter(congestion_point=cp).first()
-        if cp is not None
-        else None
+        CongestionPointVersion.objects.known_at(as_of)
+        .filter(congestion_point__entity_address=entity_address)
+        .select_related("congestion_point")
+        .order_by()
+        .first()
     )
     if version is None:
         return QueryAnswer(accepted=False, rejection_reason=f"Unknown congestion point [{entity_address}]")
+    cp = version.congestion_point
     if cp.dso_id != dso.pk:
         return QueryAnswer(
             accepted=False,
@@ -59,7 +63,7 @@ def dso_portfolio_query_answer(
     if not _version_active_on(version, period):
         return QueryAnswer(accepted=True)
 
-    members = Membership.objects.known_at(as_of).active_on(period).filter(congestion_point=cp)
+    members = Membership.objects.known_at(as_of).active_on(period).filter(congestion_point=cp).order_by()
     addresses = set(members.values_list("connection_address", flat=True))
     if not addresses:
         # The schema wants at least one Connection in a CongestionPoint: a CP without connections
@@ -90,22 +94,20 @@ def dso_portfolio_query_answer(
 def agr_portfolio_query_answer(
     *, agr: Participant, period: dt.date, as_of: dt.datetime | None = None
 ) -> QueryAnswer:
-    """AGRPortfolioQuery: this AGR's connections on `period`, per DSO and CP, then unallocated (3 queries)."""
+    """AGRPortfolioQuery: this AGR's connections on `period`, per DSO and CP, then unallocated (2 queries)."""
     placed = _agr_connections_placed(agr=agr, day=period, as_of=as_of)
     if not placed:
         return QueryAnswer(accepted=False, rejection_reason=NO_CONNECTIONS_AVAILABLE)
 
-    # dso domain -> cp address -> (version, [connections])
-    portfolios: dict[str, dict[str, tuple[CongestionPointVersion, list[str]]]] = defaultdict(dict)
+    # dso domain -> cp address -> (the CP's first placed connection, [this AGR's connections])
+    portfolios: dict[str, dict[str, tuple[AGRConnectionOnDay, list[str]]]] = defaultdict(dict)
     unallocated: list[str] = []
     for connection in placed:
-        if connection.version is None:
+        if connection.congestion_point is None:
             unallocated.append(connection.entity_address)
             continue
         cps = portfolios[connection.dso_domain]
-        cps.setdefault(connection.congestion_point, (connection.version, []))[1].append(
-            connection.entity_address
-        )
+        cps.setdefault(connection.congestion_point, (connection, []))[1].append(connection.entity_address)
     return QueryAnswer(
         accepted=True,
         dso_portfolios=tuple(
@@ -114,16 +116,16 @@ def agr_portfolio_query_answer(
                 congestion_points=tuple(
                     uftp.AGRQueryCongestionPoint(
                         entity_address=cp_address,
-                        mutex_offers_supported=version.mutex_offers_supported,
-                        day_ahead_redispatch_by=uftp.RedispatchBy(version.day_ahead_redispatch_by),
+                        mutex_offers_supported=terms.mutex_offers_supported,
+                        day_ahead_redispatch_by=uftp.RedispatchBy(terms.day_ahead_redispatch_by),
                         intraday_redispatch_by=(
-                            uftp.RedispatchBy(version.intraday_redispatch_by)
-                            if version.intraday_redispatch_by
+                            uftp.RedispatchBy(terms.intraday_redispatch_by)
+                            if terms.intraday_redispatch_by
                             else None
                         ),
                         connections=tuple(sorted(connections)),
                     )
-                    for cp_address, (version, connections) in sorted(portfolios[dso_domain].items())
+                    for cp_address, (terms, connections) in sorted(portfolios[dso_domain].items())
                 ),
             )
             for dso_domain in sorted(portfolios)
@@ -145,13 +147,15 @@ class AGRConnectionOnDay:
     congestion_point: str | None = None
     dso_domain: str | None = None
     # The CP's attributes on that day (None when the connection is in no active CP).
-    version: CongestionPointVersion | None = None
+    mutex_offers_supported: bool | None = None
+    day_ahead_redispatch_by: str | None = None
+    intraday_redispatch_by: str | None = None
 
 
 def agr_portfolio_on_day(
     *, agr: Participant, day: dt.date, as_of: dt.datetime | None = None
 ) -> list[AGRConnectionOnDay]:
-    """Every connection the AGR represents on `day`, sorted by address (3 queries)."""
+    """Every connection the AGR represents on `day`, sorted by address (2 queries)."""
     return _agr_connections_placed(agr=agr, day=day, as_of=as_of)
 
 
@@ -251,50 +255,53 @@ def entity_history(*, entity_address: str) -> EntityHistory:
 def _agr_connections_placed(
     *, agr: Participant, day: dt.date, as_of: dt.datetime | None
 ) -> list[AGRConnectionOnDay]:
-    """This AGR's connections on `day` joined to their active CP: 3 queries, any portfolio size."""
-    represented = Representation.objects.known_at(as_of).active_on(day).filter(agr=agr)
+    """This AGR's connections on `day`, each with the CP active on `day` it is in: 2 queries."""
+    represented = Representation.objects.known_at(as_of).active_on(day).filter(agr=agr).order_by()
     periods = {
         address: (start, end)
         for address, start, end in represented.values_list("connection_address", "start_period", "end_period")
     }
     if not periods:
         return []
-    memberships = (
-        Membership.objects.known_at(as_of)
-        .active_on(day)
-        .filter(connection_address__in=represented.values("connection_address"))
+    # Memberships joined to their CP's version on that day: a CP not active on the day drops out,
+    # which leaves its connections unallocated.
+    version = "congestion_point__versions__"
+    placements = (
+        Membership.objects.filter(
+            known_at_q(as_of),
+            active_on_q(day),
+            known_at_q(as_of, prefix=version),
+            active_on_q(day, prefix=version),
+            connection_address__in=represented.values("connection_address"),
+        )
+        .order_by()
+        .values_list(
+            "connection_address",
+            "congestion_point__entity_address",
+            "congestion_point__dso__domain",
+            f"{version}mutex_offers_supported",
+            f"{version}day_ahead_redispatch_by",
+            f"{version}intraday_redispatch_by",
+        )
     )
-    cp_of_connection: dict[str, tuple[int, str, str]] = {}
-    for address, cp_id, cp_address, dso_domain in memberships.values_list(
-        "connection_address",
-        "congestion_point_id",
-        "congestion_point__entity_address",
-        "congestion_point__dso__domain",
-    ):
-        cp_of_connection.setdefault(address, (cp_id, cp_address, dso_domain))
-    versions: dict[int, CongestionPointVersion] = {}
-    if cp_of_connection:
-        versions = {
-            version.congestion_point_id: version
-            for version in CongestionPointVersion.objects.known_at(as_of)
-            .active_on(day)
-            .filter(congestion_point_id__in=memberships.values("congestion_point_id"))
-        }
+    placement_of: dict[str, tuple] = {}
+    for address, *placement in placements:
+        placement_of.setdefault(address, tuple(placement))
 
     placed = []
     for address in sorted(periods):
         start, end = periods[address]
-        cp_id, cp_address, dso_domain = cp_of_connection.get(address, (None, None, None))
-        version = versions.get(cp_id)
+        cp_address, dso_domain, mutex, day_ahead, intraday = placement_of.get(address, (None,) * 5)
         placed.append(
             AGRConnectionOnDay(
                 entity_address=address,
                 start_period=start,
                 end_period=end,
-                # A membership whose CP is not active on the day does not allocate the connection.
-                congestion_point=cp_address if version is not None else None,
-                dso_domain=dso_domain if version is not None else None,
-                version=version,
+                congestion_point=cp_address,
+                dso_domain=dso_domain,
+                mutex_offers_supported=mutex,
+                day_ahead_redispatch_by=day_ahead,
+                intraday_redispatch_by=intraday or None,
             )
         )
     return placed

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, TruncHour
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from registry.models import (
@@ -275,34 +275,28 @@ def _registry_rows(selection: RegistryFilter) -> tuple[QuerySet, QuerySet]:
         representations = Representation.objects.known_at(selection.as_of).filter(agr=selection.agr)
         if selection.day is not None:
             representations = representations.active_on(selection.day)
-        memberships = memberships.filter(connection_address__in=representations.values("connection_address"))
+        # EXISTS probes the (agr, connection_address) index per membership: a plan that does not
+        # depend on the planner's statistics.
+        memberships = memberships.filter(
+            Exists(representations.filter(connection_address=OuterRef("connection_address")))
+        )
     return versions, memberships
 
 
 def congestion_point_list(
     *, selection: RegistryFilter, connections_per_cp: int = 50
 ) -> QuerySet[CongestionPoint]:
-    """CPs of the selection, sorted by address (lazy; 3 queries per page when evaluated).
+    """CPs of the selection, per DSO then by address (lazy; 3 queries per page when evaluated).
 
-    Each CP carries `version_list` (its attributes: one row), `membership_list` (its first
-    `connections_per_cp` connections of the selection, sorted) and `connection_count`.
-    With an AGR in the selection only CPs holding that AGR's connections are listed, and only
-    those connections.
+    Each CP carries `version_list` (its attributes: one row) and `membership_list` (its first
+    `connections_per_cp` connections of the selection, sorted); `connection_counts` gives the
+    totals for a page. With an AGR in the selection only CPs holding that AGR's connections are
+    listed, and only those connections.
     """
     versions, memberships = _registry_rows(selection)
-    connection_count = (
-        memberships.filter(congestion_point=OuterRef("pk"))
-        .order_by()
-        .values("congestion_point")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
     return (
         _congestion_points_selected(selection=selection, versions=versions, memberships=memberships)
         .select_related("dso")
-        .annotate(
-            connection_count=Coalesce(Subquery(connection_count, output_field=IntegerField()), Value(0))
-        )
         .prefetch_related(
             Prefetch("versions", queryset=versions, to_attr="version_list"),
             Prefetch(
@@ -313,25 +307,37 @@ def congestion_point_list(
                 to_attr="membership_list",
             ),
         )
-        .order_by("entity_address")
+        .order_by("dso__domain", "entity_address")
+    )
+
+
+def connection_counts(*, selection: RegistryFilter, congestion_point_ids: list[int]) -> dict[int, int]:
+    """How many connections of the selection each of these CPs holds (1 query)."""
+    if not congestion_point_ids:
+        return {}
+    _, memberships = _registry_rows(selection)
+    return dict(
+        memberships.filter(congestion_point_id__in=congestion_point_ids)
+        .order_by()
+        .values("congestion_point_id")
+        .annotate(n=Count("pk"))
+        .values_list("congestion_point_id", "n")
     )
 
 
 def _congestion_points_selected(
     *, selection: RegistryFilter, versions: QuerySet, memberships: QuerySet
 ) -> QuerySet[CongestionPoint]:
-    queryset = CongestionPoint.objects.filter(pk__in=versions.values("congestion_point_id"))
+    queryset = CongestionPoint.objects.filter(Exists(versions.filter(congestion_point=OuterRef("pk"))))
     if selection.dso is not None:
         queryset = queryset.filter(dso=selection.dso)
     if selection.agr is not None:
-        queryset = queryset.filter(pk__in=memberships.values("congestion_point_id"))
+        queryset = queryset.filter(Exists(memberships.filter(congestion_point=OuterRef("pk"))))
     if selection.q:
         queryset = queryset.filter(
             Q(entity_address__icontains=selection.q)
-            | Q(
-                pk__in=memberships.filter(connection_address__icontains=selection.q).values(
-                    "congestion_point_id"
-                )
+            | Exists(
+                memberships.filter(congestion_point=OuterRef("pk"), connection_address__icontains=selection.q)
             )
         )
     return queryset

@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
+from django.db import connection as database
+from django.db.models import F, Lookup, Q
 from django.utils import timezone
 
 from registry.models import (
@@ -235,12 +237,8 @@ def _congestion_points_lock(*, dso: Participant, addresses: list[str]) -> dict[s
         batch_size=BULK_BATCH_SIZE,
     )
     locked: dict[str, CongestionPoint] = {}
-    for chunk in _chunks(addresses):
-        for cp in (
-            CongestionPoint.objects.select_for_update()
-            .filter(entity_address__in=chunk)
-            .order_by("entity_address")
-        ):
+    for among in _in_batches("entity_address", addresses):
+        for cp in CongestionPoint.objects.select_for_update().filter(among).order_by("entity_address"):
             locked[cp.entity_address] = cp
     return locked
 
@@ -253,10 +251,10 @@ def _dso_connection_conflicts(
     The memberships of the CPs this update replaces (`replaced_cp_ids`) cannot conflict.
     """
     conflicting: dict[str, set[str]] = defaultdict(set)
-    for chunk in _chunks(sorted(listed_periods)):
+    for among in _in_batches("connection_address", sorted(listed_periods)):
         rows = (
             Membership.objects.current()
-            .filter(connection_address__in=chunk)
+            .filter(among)
             .values_list(
                 "connection_address",
                 "congestion_point_id",
@@ -290,8 +288,8 @@ def _congestion_point_versions_replace(
 ) -> None:
     current = {
         version.congestion_point_id: version
-        for chunk in _chunks([cp.pk for cp in cps.values()])
-        for version in CongestionPointVersion.objects.current().filter(congestion_point_id__in=chunk)
+        for among in _in_batches("congestion_point_id", [cp.pk for cp in cps.values()])
+        for version in CongestionPointVersion.objects.current().filter(among)
     }
     to_supersede: list[int] = []
     to_create: list[CongestionPointVersion] = []
@@ -336,18 +334,19 @@ def _memberships_replace(
     changes: dict[str, list[str]],
 ) -> None:
     """Supersede the memberships no longer listed, insert the new ones; unchanged rows stay."""
+    source_message_id = source_message.pk if source_message is not None else None
     current: dict[int, dict[tuple[str, dt.date, dt.date | None], int]] = defaultdict(dict)
-    for chunk in _chunks([cp.pk for cp in cps.values()]):
+    for among in _in_batches("congestion_point_id", [cp.pk for cp in cps.values()]):
         rows = (
             Membership.objects.current()
-            .filter(congestion_point_id__in=chunk)
+            .filter(among)
             .values_list("pk", "congestion_point_id", "connection_address", "start_period", "end_period")
         )
         for pk, cp_id, address, start, end in rows:
             current[cp_id][(address, start, end)] = pk
 
     to_supersede: list[int] = []
-    to_create: list[Membership] = []
+    to_create: list[tuple] = []
     for cp_address in sorted(cps):
         cp = cps[cp_address]
         old = current.get(cp.pk, {})
@@ -356,22 +355,25 @@ def _memberships_replace(
         added = sorted(new - set(old), key=_row_key)
         to_supersede.extend(old[row] for row in removed)
         to_create.extend(
-            Membership(
-                congestion_point=cp,
-                connection_address=address,
-                start_period=start,
-                end_period=end,
-                recorded_at=now,
-                recorded_by=source_message,
-                source=source,
-            )
-            for address, start, end in added
+            (cp.pk, address, start, end, now, source_message_id, source) for address, start, end in added
         )
         changes[cp_address].extend(
             _period_changes(removed=removed, added=added, where=f"in congestion point [{cp_address}]")
         )
     _rows_supersede(Membership, ids=to_supersede, now=now, source_message=source_message)
-    Membership.objects.bulk_create(to_create, batch_size=BULK_BATCH_SIZE)
+    _rows_insert(
+        Membership,
+        fields=(
+            "congestion_point_id",
+            "connection_address",
+            "start_period",
+            "end_period",
+            "recorded_at",
+            "recorded_by_id",
+            "source",
+        ),
+        rows=to_create,
+    )
 
 
 # ------------------------------------------------------------------------------ AGR updates
@@ -453,11 +455,11 @@ def _agr_update_apply_locked(
     connections = _connections_lock(addresses)
 
     newer: list[str] = []
-    for chunk in _chunks([connection.pk for connection in connections.values()]):
+    for among in _in_batches("connection_id", [connection.pk for connection in connections.values()]):
         newer.extend(
-            RepresentationSequence.objects.filter(
-                agr=agr, connection_id__in=chunk, last_time_stamp__gt=time_stamp
-            ).values_list("connection__entity_address", flat=True)
+            RepresentationSequence.objects.filter(among, agr=agr, last_time_stamp__gt=time_stamp).values_list(
+                "connection__entity_address", flat=True
+            )
         )
     reasons.extend(
         f"Subordinate sequence number: connection [{address}] was updated by a newer message"
@@ -466,10 +468,10 @@ def _agr_update_apply_locked(
 
     own: dict[str, dict[Period, int]] = defaultdict(dict)
     others: list[dict] = []  # current representations of the listed connections by other AGRs
-    for chunk in _chunks(addresses):
+    for among in _in_batches("connection_address", addresses):
         rows = (
             Representation.objects.current()
-            .filter(connection_address__in=chunk)
+            .filter(among)
             .values("pk", "agr_id", "agr__domain", "connection_address", "start_period", "end_period")
         )
         for row in rows:
@@ -491,18 +493,11 @@ def _agr_update_apply_locked(
     now = timezone.now()  # after the locks: transaction time follows the order of application
     changes: list[str] = []
     to_supersede: list[int] = []
-    to_create: list[Representation] = []
+    to_create: list[tuple] = []
+    source_message_id = source_message.pk if source_message is not None else None
 
-    def representation(agr_id: int, address: str, start: dt.date, end: dt.date | None) -> Representation:
-        return Representation(
-            agr_id=agr_id,
-            connection_address=address,
-            start_period=start,
-            end_period=end,
-            recorded_at=now,
-            recorded_by=source_message,
-            source=source,
-        )
+    def representation(agr_id: int, address: str, start: dt.date, end: dt.date | None) -> tuple:
+        return (agr_id, address, start, end, now, source_message_id, source)
 
     # supersede policy: the newer claim ends the other AGR's representation the day before it starts.
     for row in sorted(others, key=lambda r: (r["connection_address"], r["start_period"])):
@@ -539,7 +534,19 @@ def _agr_update_apply_locked(
             )
         )
     _rows_supersede(Representation, ids=to_supersede, now=now, source_message=source_message)
-    Representation.objects.bulk_create(to_create, batch_size=BULK_BATCH_SIZE)
+    _rows_insert(
+        Representation,
+        fields=(
+            "agr_id",
+            "connection_address",
+            "start_period",
+            "end_period",
+            "recorded_at",
+            "recorded_by_id",
+            "source",
+        ),
+        rows=to_create,
+    )
     RepresentationSequence.objects.bulk_create(
         [
             RepresentationSequence(
@@ -566,10 +573,8 @@ def _connections_lock(addresses: list[str]) -> dict[str, Connection]:
         batch_size=BULK_BATCH_SIZE,
     )
     locked: dict[str, Connection] = {}
-    for chunk in _chunks(addresses):
-        for connection in (
-            Connection.objects.select_for_update().filter(entity_address__in=chunk).order_by("entity_address")
-        ):
+    for among in _in_batches("entity_address", addresses):
+        for connection in Connection.objects.select_for_update().filter(among).order_by("entity_address"):
             locked[connection.entity_address] = connection
     return locked
 
@@ -618,15 +623,56 @@ def _is_lost_race(exc: Exception) -> bool:
 
 def _rows_supersede(model: type, *, ids: list[int], now: dt.datetime, source_message: Message | None) -> None:
     """Close the transaction time of current rows. A row closed by someone else is a lost update."""
-    for chunk in _chunks(ids):
-        updated = model.objects.filter(pk__in=chunk, superseded_at__isnull=True).update(
+    updated = 0
+    for among in _in_batches("pk", ids):
+        updated += model.objects.filter(among, superseded_at__isnull=True).update(
             superseded_at=now, superseded_by=source_message
         )
-        if updated != len(chunk):
-            # Cannot happen under our row locks; treated like a constraint race (retried once).
-            raise IntegrityError(
-                f"{model.__name__}: {len(chunk) - updated} rows were superseded concurrently"
-            )
+    if updated != len(ids):
+        # Cannot happen under our row locks; treated like a lost race (the update is retried).
+        raise IntegrityError(f"{model.__name__}: {len(ids) - updated} rows were superseded concurrently")
+
+
+def _rows_insert(model: type, *, fields: tuple[str, ...], rows: list[tuple]) -> None:
+    """Insert many rows: COPY on PostgreSQL (no ORM work per row), bulk_create elsewhere.
+
+    `fields` are attribute names (`..._id` for foreign keys); each row holds their values in order.
+    """
+    if not rows:
+        return
+    if database.vendor != "postgresql":
+        model.objects.bulk_create(
+            [model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=BULK_BATCH_SIZE
+        )
+        return
+    quote = database.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    with database.cursor() as cursor, database.wrap_database_errors:
+        with cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+class _AnyOf(Lookup):
+    """PostgreSQL `column = ANY(%s)`: one array parameter, however many values."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*lhs_params, self.rhs]
+
+
+def _in_batches(field: str, values: Sequence) -> Iterator[Q | Lookup]:
+    """Conditions `field IN values`: one on PostgreSQL, chunks below SQLite's variable limit elsewhere."""
+    if not values:
+        return
+    if database.vendor == "postgresql":
+        yield _AnyOf(F(field), list(values))
+        return
+    for chunk in _chunks(values):
+        yield Q(**{f"{field}__in": chunk})
 
 
 def _aware(time_stamp: dt.datetime) -> dt.datetime:

@@ -55,6 +55,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // A chart wider than a small screen scrolls: start at its right end, the latest hours.
+    document.querySelectorAll(".chart-wrap").forEach(function (wrap) { wrap.scrollLeft = wrap.scrollWidth; });
     document.querySelectorAll("[data-poll-fragment]").forEach(pollFragment);
     document.querySelectorAll("[data-progress-url]").forEach(pollProgress);
   });

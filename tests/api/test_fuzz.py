@@ -30,15 +30,19 @@ MAX_EXAMPLES = 25
 
 
 def _existing_ids(registry) -> dict[str, list[int]]:
-    """Ids of real objects per path prefix, so that detail routes are hit, not only their 404."""
+    """Ids of real objects per path (longest prefix wins), so that detail routes and actions are
+    run on objects they can succeed on, not only answered with their 404."""
+    participants = Participant.objects.values_list("pk", flat=True)
     return {
-        "/api/participants/": list(Participant.objects.values_list("pk", flat=True)),
+        "/api/participants/": list(participants),
+        "/api/participants/{id}/complete-key-rotation/": list(participants.exclude(public_key_next="")),
         "/api/congestion-points/": [registry.cp1.pk, registry.cp2.pk],
         "/api/agr-portfolios/": [registry.agr_a.pk, registry.agr_b.pk],
         "/api/history/congestion-points/": list(CongestionPointVersion.objects.values_list("pk", flat=True)),
         "/api/history/memberships/": list(Membership.objects.values_list("pk", flat=True)),
         "/api/history/representations/": list(Representation.objects.values_list("pk", flat=True)),
         "/api/messages/": list(Message.objects.values_list("pk", flat=True)),
+        "/api/messages/{id}/retry/": list(Message.objects.filter(status="failed").values_list("pk", flat=True)),
     }
 
 
@@ -64,7 +68,7 @@ schema.app = WSGIHandler()
 @schema.hook
 def flatmap_path_parameters(context, path_parameters):
     value = (path_parameters or {}).get("id")
-    prefix = next((p for p in EXISTING_IDS if context.operation.path.startswith(p)), None)
+    prefix = max((p for p in EXISTING_IDS if context.operation.path.startswith(p)), key=len, default=None)
     # Only a schema-valid id is replaced: an invalid one is the point of a negative case.
     if not isinstance(value, int) or not 1 <= value <= MAX_ID or prefix is None or not EXISTING_IDS[prefix]:
         return st.just(path_parameters)
@@ -91,10 +95,12 @@ def fuzz_registry(request, registry, make_participant):
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:
-        make_message(registry.dso1, direction="out", status="failed", message_type="DSOPortfolioUpdateResponse")
+        for _ in range(3):
+            make_message(registry.dso1, direction="out", status="failed", message_type="DSOPortfolioUpdateResponse")
         make_message(registry.agr_a, direction="in", status="processed")
-        rotating, _ = make_participant("agr-rotating.example.com", "AGR")
-        participant_key_rotate(participant=rotating, new_public_key=keys.generate_keypair()[1])
+        for n in range(3):
+            rotating, _ = make_participant(f"agr-rotating-{n}.example.com", "AGR")
+            participant_key_rotate(participant=rotating, new_public_key=keys.generate_keypair()[1])
         SEEN.clear()
         EXISTING_IDS.clear()
         EXISTING_IDS.update(_existing_ids(registry))

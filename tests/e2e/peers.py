@@ -62,6 +62,48 @@ def quiet_logging() -> None:
 quiet_logging()
 
 
+def _thread_safe_xsi_cache() -> None:
+    """Work around a race in xsdata, which the peer library parses with.
+
+    XmlContext.build_xsi_cache() runs whenever sys.modules grew since its last run: it
+    *clears* the shared class index and refills it. A thread parsing at that moment finds no
+    class for the root element and the library answers HTTP 400 ("No class found matching
+    root: DSOPortfolioQuery"), seen under the benchmark's load. Rebuild into a new dict under
+    a lock and swap it in instead. Applies to this process only (the test peers, the bench).
+    """
+    import sys
+    from collections import defaultdict
+
+    from xsdata.formats.dataclass.context import XmlContext
+
+    if getattr(XmlContext.build_xsi_cache, "_cro_e2e_patched", False):
+        return
+    lock = threading.Lock()
+
+    def build_xsi_cache(self) -> None:
+        if len(sys.modules) == self.sys_modules:
+            return
+        with lock:
+            modules = len(sys.modules)
+            if modules == self.sys_modules:
+                return
+            index: dict[str, list[type]] = defaultdict(list)
+            builder = self.get_builder()
+            for clazz in self.get_subclasses(object):
+                if self.is_binding_model(clazz):
+                    meta = builder.build_class_meta(clazz)
+                    if meta.target_qname:
+                        index[meta.target_qname].append(clazz)
+            self.xsi_cache = index
+            self.sys_modules = modules
+
+    build_xsi_cache._cro_e2e_patched = True
+    XmlContext.build_xsi_cache = build_xsi_cache
+
+
+_thread_safe_xsi_cache()
+
+
 def generate_keypair() -> tuple[str, str]:
     """(private, public) base64 keys in the UFTP format (64-byte private, 32-byte public)."""
     signing_key = SigningKey.generate()

@@ -163,7 +163,16 @@ def test_agr_portfolio_on_day(dso1, agr_a):
         (C1, None, CP1, "dso1.example.com"),
         (C2, dt.date(2024, 12, 31), None, None),
     ]
-    assert rows[0].version.mutex_offers_supported is True
+    assert (
+        rows[0].mutex_offers_supported,
+        rows[0].day_ahead_redispatch_by,
+        rows[0].intraday_redispatch_by,
+    ) == (
+        True,
+        "DSO",
+        "AGR",
+    )
+    assert rows[1].mutex_offers_supported is None
     assert agr_portfolio_on_day(agr=agr_a, day=d("2023-12-31")) == []
 
 

@@ -18,10 +18,10 @@ from registry.services.portfolio import agr_portfolio_update_apply, dso_portfoli
 
 from .builders import agr_update, conn, cp, d, dso_update
 
-# What each answer needs: DSO query 4 (CP, version, memberships, representations);
-# AGR query 3 (representations, memberships with CP and DSO, versions).
-DSO_QUERY_MAX = 4
-AGR_QUERY_MAX = 3
+# What each answer needs: DSO query 3 (CP with its version, memberships, representations);
+# AGR query 2 (representations, memberships with their CP, DSO and version).
+DSO_QUERY_MAX = 3
+AGR_QUERY_MAX = 2
 CPS = 5
 
 

@@ -225,6 +225,48 @@ def test_csv_import_through_the_preview(page, example, inline_csv_import):
     assert Membership.objects.current().filter(source="csv").count() == 1
 
 
+def test_import_progress_page_follows_the_worker(page, example):
+    """Queued for a worker: the page shows the progress and reloads itself when the apply is done."""
+    from registry.services import csv_io
+
+    _upload(
+        page,
+        example.dso2,
+        CSV_CONFLICT.splitlines()[0] + "\nean.000000000002,2024-03-01,2024-12-31,false,AGR,,,,\n",
+        "x.csv",
+    )
+    page.click("[data-apply]")
+    page.wait_for_selector("[data-progress-url]")
+    assert page.inner_text("[data-phase]") == "queued: waiting for a worker"
+    shot(page, "26-import-progress")
+    job = CsvImport.objects.latest("pk")
+    assert job.status == CsvImport.Status.QUEUED
+    csv_io.csv_import_apply(csv_import_pk=job.pk)  # what the Celery worker does
+    page.wait_for_selector("[data-status=applied]")
+    assert page.locator("[data-progress-url]").count() == 0
+
+
+def test_small_screens(browser, live_server, staff_user, example):
+    """The layout on a phone: navigation wraps, tables scroll inside their cards."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=live_server.url)
+    page = context.new_page()
+    page.goto("/login/")
+    page.fill("input[name=username]", staff_user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/$"))
+    for path, name in (
+        ("/", "30-mobile-dashboard"),
+        ("/registry/", "31-mobile-registry"),
+        ("/messages/", "32-mobile-messages"),
+    ):
+        page.goto(path)
+        # Nothing sticks out of the viewport sideways: wide tables scroll inside their wrapper.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        shot(page, name)
+    context.close()
+
+
 def test_test_message_answer_appears(page, example):
     from registry.uftp import messages as m
 

@@ -388,3 +388,37 @@ def test_import_page_lists_recent_imports(staff_client, example):
     response = staff_client.get(reverse("web:import"))
     assert [job.file_name for job in response.context["page"]] == ["a.csv"]
     assert "a.csv" in response.content.decode()
+
+
+def test_apply_runs_in_the_web_process_when_the_broker_is_down(staff_client, example, monkeypatch):
+    from registry import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError("no broker")
+
+    monkeypatch.setattr(tasks.apply_csv_import, "apply_async", broker_down)
+    job = csv_io.csv_import_preview(
+        dso=example.dso2, data=csv_text("ean.000000000002,2024-03-01,2024-12-31,false,AGR,,,,").encode()
+    )
+    CsvImport.objects.filter(pk=job.pk).update(status="queued")
+    assert csv_io.csv_import_dispatch(csv_import_pk=job.pk) is False
+    job.refresh_from_db()
+    assert job.status == "applied"
+
+
+def test_an_unexpected_error_fails_the_import_and_changes_nothing(example, monkeypatch):
+    from registry.services import portfolio
+
+    job = csv_io.csv_import_preview(
+        dso=example.dso2, data=csv_text("ean.000000000002,2024-03-01,2024-12-31,false,AGR,,,,").encode()
+    )
+    csv_io.csv_import_queue(csv_import=job)
+    before = registry_state(example.dso2)
+
+    def explode(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(portfolio, "dso_portfolio_update_apply", explode)
+    job = csv_io.csv_import_apply(csv_import_pk=job.pk)
+    assert (job.status, job.progress, job.error) == ("failed", 100, "RuntimeError: database went away")
+    assert registry_state(example.dso2) == before

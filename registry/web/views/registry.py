@@ -28,7 +28,9 @@ def registry_list(request: HttpRequest) -> HttpResponse:
     representations = web_selectors.representations_of(
         addresses=addresses, day=selection.day, as_of=selection.as_of
     )
+    counts = web_selectors.connection_counts(selection=selection, congestion_point_ids=[cp.pk for cp in page])
     for cp in page:
+        cp.connection_count = counts.get(cp.pk, 0)
         cp.connections_not_shown = cp.connection_count - len(cp.membership_list)
         for membership in cp.membership_list:
             membership.representation_list = representations.get(membership.connection_address, [])

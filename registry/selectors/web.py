@@ -275,11 +275,9 @@ def _registry_rows(selection: RegistryFilter) -> tuple[QuerySet, QuerySet]:
         representations = Representation.objects.known_at(selection.as_of).filter(agr=selection.agr)
         if selection.day is not None:
             representations = representations.active_on(selection.day)
-        # EXISTS probes the (agr, connection_address) index per membership: a plan that does not
-        # depend on the planner's statistics.
-        memberships = memberships.filter(
-            Exists(representations.filter(connection_address=OuterRef("connection_address")))
-        )
+        # IN (not a correlated EXISTS): SQLite builds the list once, instead of probing the
+        # AGR's partial index for every membership.
+        memberships = memberships.filter(connection_address__in=representations.values("connection_address"))
     return versions, memberships
 
 

@@ -163,3 +163,11 @@ def test_session_and_csrf_cookies_are_secure_outside_debug():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True", "True", "True", "DENY", "True", "True"]
+
+
+def test_login_page_lets_a_non_staff_user_switch_accounts(client, plain_user, staff_user):
+    client.force_login(plain_user)
+    assert client.get(reverse("web:login")).status_code == 200  # the form, not a redirect to a 403
+    client.force_login(staff_user)
+    response = client.get(reverse("web:login"))
+    assert response.status_code == 302 and response["Location"] == "/"

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 
 from registry.models import CongestionPoint, CsvImport, Membership, Message, Participant
@@ -42,6 +42,10 @@ def big(django_db_setup, django_db_blocker):
             ]
         )
         assert Membership.objects.current().count() == 10_000
+        if connection.vendor == "postgresql":
+            # As autovacuum would: without statistics the planner picks plans for empty tables.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         yield {"dso": dso, "agr": agr, "cp": CongestionPoint.objects.order_by("pk").first()}
         transaction.set_rollback(True)
 
@@ -101,5 +105,7 @@ def test_registry_page_shows_a_bounded_page(big, staff_client):
     response = staff_client.get(reverse("web:registry"))
     page = response.context["page"]
     assert page.paginator.count == 200 and len(page.object_list) == 25
-    assert all(cp.connection_count == 50 and len(cp.membership_list) == 50 for cp in page)
+    # 10 connections per CP on the list; the CP's own page lists them all.
+    assert all(cp.connection_count == 50 and len(cp.membership_list) == 10 for cp in page)
+    assert all(cp.connections_not_shown == 40 for cp in page)
     assert all(m.representation_list[0].agr == big["agr"] for cp in page for m in cp.membership_list)

@@ -12,7 +12,7 @@ from registry.web.access import staff_required
 from registry.web.forms import AgrPortfolioForm, EntityHistoryForm, RegistryFilterForm, today_initial
 from registry.web.presentation import history_events, membership_timeline, paginate
 
-CONNECTIONS_PER_CP = 50
+CONNECTIONS_PER_CP = 10
 
 
 @staff_required

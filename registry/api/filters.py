@@ -284,3 +284,10 @@ class MessageFilter(CreatedRangeFilterSet):
 
     def filter_agr(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(participant__domain=value, participant__role=Participant.Role.AGR)
+
+
+class QueryAnswerForm(StrictFilterForm):
+    """Parameters of an AGR's AGRPortfolioQuery answer."""
+
+    period = forms.DateField(help_text="the Period (day) the AGR asks about, YYYY-MM-DD")
+    as_of = InstantField(required=False, help_text=AS_OF_HELP)

@@ -251,6 +251,33 @@ class AgrPortfolioSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class AgrQueryCongestionPointSerializer(serializers.Serializer):
+    entity_address = serializers.CharField()
+    mutex_offers_supported = serializers.BooleanField()
+    day_ahead_redispatch_by = serializers.ChoiceField(choices=["AGR", "DSO"])
+    intraday_redispatch_by = serializers.ChoiceField(choices=["AGR", "DSO"], allow_null=True)
+    connections = serializers.ListField(child=serializers.CharField(), help_text="this AGR's connections only")
+
+
+class AgrQueryDsoPortfolioSerializer(serializers.Serializer):
+    dso = serializers.CharField(source="dso_domain")
+    congestion_points = AgrQueryCongestionPointSerializer(many=True)
+
+
+class AgrPortfolioQueryAnswerSerializer(serializers.Serializer):
+    """What the CRO answers this AGR's AGRPortfolioQuery for `period` (cro-rules §5)."""
+
+    agr = serializers.CharField()
+    period = serializers.DateField()
+    as_of = serializers.DateTimeField(allow_null=True)
+    result = serializers.ChoiceField(choices=["Accepted", "Rejected"])
+    rejection_reason = serializers.CharField(allow_null=True)
+    dso_portfolios = AgrQueryDsoPortfolioSerializer(many=True, help_text="per DSO, its CPs active on the period")
+    unallocated_connections = serializers.ListField(
+        child=serializers.CharField(), help_text="represented connections in no active congestion point"
+    )
+
+
 # ------------------------------------------------------------------------------ registry history
 _RECORDED_FIELDS = ["recorded_at", "recorded_by", "superseded_at", "superseded_by", "source", "is_current"]
 

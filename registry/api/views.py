@@ -19,6 +19,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import StaticHTMLRenderer
 from rest_framework.request import Request
@@ -33,6 +34,7 @@ from registry.api.permissions import StaffReadAdminWrite
 from registry.api.schema import ApiAutoSchema
 from registry.models import Participant
 from registry.selectors import api as selectors
+from registry.selectors import portfolio as portfolio_selectors
 from registry.services import outbound as outbound_services
 from registry.services import participants as participant_services
 
@@ -237,6 +239,37 @@ class AgrPortfolioViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     queryset = selectors.agr_portfolios_list()
     serializer_class = serializers.AgrPortfolioSerializer
     filterset_class = filters.AgrPortfolioFilter
+
+    @extend_schema(
+        summary="The answer to this AGR's AGRPortfolioQuery for a Period",
+        description="Accepted: per DSO the congestion points active on the Period that hold a connection "
+        "this AGR represents then (with only its connections), and its connections in no active congestion "
+        "point. Rejected when it represents nothing on the Period (cro-rules §5).",
+        parameters=[
+            OpenApiParameter("period", OpenApiTypes.DATE, required=True, description="the day asked about"),
+            OpenApiParameter("as_of", OpenApiTypes.DATETIME, description=filters.AS_OF_HELP),
+        ],
+        responses=serializers.AgrPortfolioQueryAnswerSerializer,
+    )
+    @action(detail=True, methods=["get"], url_path="query-answer", filterset_class=None, pagination_class=None)
+    def query_answer(self, request: Request, pk=None) -> Response:
+        # Any AGR, also one without representations: its answer is "No connections available".
+        agr = get_object_or_404(selectors.agr_portfolios_list(), pk=pk)
+        form = filters.QueryAnswerForm(request.query_params)
+        if not form.is_valid():
+            raise ValidationError(form.errors)
+        period, as_of = form.cleaned_data["period"], form.cleaned_data["as_of"]
+        answer = portfolio_selectors.agr_portfolio_query_answer(agr=agr, period=period, as_of=as_of)
+        data = {
+            "agr": agr.domain,
+            "period": period,
+            "as_of": as_of,
+            "result": answer.result.value,
+            "rejection_reason": answer.rejection_reason,
+            "dso_portfolios": answer.dso_portfolios,
+            "unallocated_connections": answer.unallocated_connections,
+        }
+        return Response(serializers.AgrPortfolioQueryAnswerSerializer(data).data)
 
 
 # ------------------------------------------------------------------------------ registry history

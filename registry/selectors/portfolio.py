@@ -11,10 +11,11 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db import connection as database
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from registry.models import CongestionPoint, CongestionPointVersion, Membership, Participant, Representation
-from registry.models.portfolio import active_on_q, known_at_q
+from registry.models.portfolio import InArray, active_on_q, known_at_q
 from registry.uftp import messages as uftp
 
 NO_CONNECTIONS_AVAILABLE = "No connections available"
@@ -73,7 +74,7 @@ def dso_portfolio_query_answer(
     representations = (
         Representation.objects.known_at(as_of)
         .active_on(period)
-        .filter(connection_address__in=members.values("connection_address"))
+        .filter(_among("connection_address", addresses, subquery=members.values("connection_address")))
         .order_by("connection_address", "agr__domain")
         .values_list("connection_address", "agr__domain")
     )
@@ -272,7 +273,7 @@ def _agr_connections_placed(
             active_on_q(day),
             known_at_q(as_of, prefix=version),
             active_on_q(day, prefix=version),
-            connection_address__in=represented.values("connection_address"),
+            _among("connection_address", list(periods), subquery=represented.values("connection_address")),
         )
         .order_by()
         .values_list(
@@ -305,6 +306,14 @@ def _agr_connections_placed(
             )
         )
     return placed
+
+
+def _among(field: str, values: list, *, subquery: QuerySet) -> Q | InArray:
+    """`field IN values`. PostgreSQL gets the values as one array (a plan that stays good with stale
+    statistics); SQLite, which limits bound variables, gets the subquery that produced them."""
+    if database.vendor == "postgresql":
+        return InArray(F(field), values)
+    return Q(**{f"{field}__in": subquery})
 
 
 def _version_active_on(version: CongestionPointVersion, day: dt.date) -> bool:

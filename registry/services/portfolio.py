@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.db import connection as database
-from django.db.models import F, Lookup, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from registry.models import (
@@ -42,6 +42,7 @@ from registry.models import (
     Representation,
     RepresentationSequence,
 )
+from registry.models.portfolio import InArray
 from registry.uftp import messages as uftp
 from registry.validators import ENTITY_ADDRESS_RE
 
@@ -452,10 +453,10 @@ def _agr_update_apply_locked(
     source: str,
 ) -> UpdateOutcome:
     addresses = sorted(listed)
-    connections = _connections_lock(addresses)
+    connection_ids = _connections_lock(addresses)
 
     newer: list[str] = []
-    for among in _in_batches("connection_id", [connection.pk for connection in connections.values()]):
+    for among in _in_batches("connection_id", list(connection_ids.values())):
         newer.extend(
             RepresentationSequence.objects.filter(among, agr=agr, last_time_stamp__gt=time_stamp).values_list(
                 "connection__entity_address", flat=True
@@ -547,36 +548,79 @@ def _agr_update_apply_locked(
         ),
         rows=to_create,
     )
+    _representation_sequences_advance(
+        agr=agr,
+        connection_ids=[connection_ids[address] for address in addresses],
+        time_stamp=time_stamp,
+        source_message=source_message,
+        now=now,
+    )
+    return UpdateOutcome(accepted=True, changes=tuple(changes))
+
+
+def _connections_lock(addresses: list[str]) -> dict[str, int]:
+    """Create the unknown connections, then lock every listed connection row in address order.
+
+    Returns the row id per address.
+    """
+    if database.vendor == "postgresql":
+        # The ORM's bulk_create builds 50,000 model instances; one INSERT .. SELECT unnest() does not.
+        with database.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {Connection._meta.db_table} (entity_address, created_at) "
+                "SELECT unnest(%s::varchar[]), %s ON CONFLICT (entity_address) DO NOTHING",
+                [addresses, timezone.now()],
+            )
+    else:
+        Connection.objects.bulk_create(
+            [Connection(entity_address=address) for address in addresses],
+            ignore_conflicts=True,
+            batch_size=BULK_BATCH_SIZE,
+        )
+    locked: dict[str, int] = {}
+    for among in _in_batches("entity_address", addresses):
+        rows = Connection.objects.select_for_update().filter(among).order_by("entity_address")
+        locked.update(rows.values_list("entity_address", "pk"))
+    return locked
+
+
+def _representation_sequences_advance(
+    *,
+    agr: Participant,
+    connection_ids: list[int],
+    time_stamp: dt.datetime,
+    source_message: Message | None,
+    now: dt.datetime,
+) -> None:
+    """Record `time_stamp` as the newest update this AGR applied to each connection (item 9)."""
+    last_message_id = source_message.pk if source_message is not None else None
+    if database.vendor == "postgresql":
+        with database.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {RepresentationSequence._meta.db_table} "
+                "(agr_id, connection_id, last_time_stamp, last_message_id, updated_at) "
+                "SELECT %s, unnest(%s::bigint[]), %s, %s, %s "
+                "ON CONFLICT (agr_id, connection_id) DO UPDATE SET "
+                "last_time_stamp = EXCLUDED.last_time_stamp, "
+                "last_message_id = EXCLUDED.last_message_id, updated_at = EXCLUDED.updated_at",
+                [agr.pk, connection_ids, time_stamp, last_message_id, now],
+            )
+        return
     RepresentationSequence.objects.bulk_create(
         [
             RepresentationSequence(
                 agr=agr,
-                connection=connections[address],
+                connection_id=connection_id,
                 last_time_stamp=time_stamp,
-                last_message=source_message,
+                last_message_id=last_message_id,
             )
-            for address in addresses
+            for connection_id in connection_ids
         ],
         batch_size=BULK_BATCH_SIZE,
         update_conflicts=True,
         unique_fields=["agr", "connection"],
         update_fields=["last_time_stamp", "last_message", "updated_at"],
     )
-    return UpdateOutcome(accepted=True, changes=tuple(changes))
-
-
-def _connections_lock(addresses: list[str]) -> dict[str, Connection]:
-    """Create the unknown connections, then lock every listed connection row in address order."""
-    Connection.objects.bulk_create(
-        [Connection(entity_address=address) for address in addresses],
-        ignore_conflicts=True,
-        batch_size=BULK_BATCH_SIZE,
-    )
-    locked: dict[str, Connection] = {}
-    for among in _in_batches("entity_address", addresses):
-        for connection in Connection.objects.select_for_update().filter(among).order_by("entity_address"):
-            locked[connection.entity_address] = connection
-    return locked
 
 
 # ------------------------------------------------------------------------------ shared
@@ -653,23 +697,12 @@ def _rows_insert(model: type, *, fields: tuple[str, ...], rows: list[tuple]) -> 
                 copy.write_row(row)
 
 
-class _AnyOf(Lookup):
-    """PostgreSQL `column = ANY(%s)`: one array parameter, however many values."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, self.rhs]
-
-
-def _in_batches(field: str, values: Sequence) -> Iterator[Q | Lookup]:
+def _in_batches(field: str, values: Sequence) -> Iterator[Q | InArray]:
     """Conditions `field IN values`: one on PostgreSQL, chunks below SQLite's variable limit elsewhere."""
     if not values:
         return
     if database.vendor == "postgresql":
-        yield _AnyOf(F(field), list(values))
+        yield InArray(F(field), list(values))
         return
     for chunk in _chunks(values):
         yield Q(**{f"{field}__in": chunk})

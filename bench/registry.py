@@ -2,9 +2,11 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/registry.py
 
-The database named in DATABASE_URL is only used to (re)create a scratch database (`cro_bench`, or
-CRO_BENCH_DATABASE), which is migrated and filled; it is dropped again at the end unless
-CRO_BENCH_KEEP=1. Sizes can be given as arguments: `bench/registry.py 1000 10000 50000`.
+DATABASE_URL names the PostgreSQL server (its database part is ignored): a scratch database
+`cro_bench` (or CRO_BENCH_DATABASE) is created there, migrated and filled, and dropped at the end
+unless CRO_BENCH_KEEP=1. Sizes can be given as arguments: `bench/registry.py 1000 10000 50000`.
+Each size gets its own DSO, AGR and connections; the updates are applied as the worker applies
+them (one transaction each, statistics refreshed after a large commit).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -119,10 +122,6 @@ def main(sizes: tuple[int, ...]) -> None:
             ),
         )
 
-    def applied(outcome) -> None:
-        if not outcome.accepted:
-            raise SystemExit(f"update rejected: {outcome.rejection_reason[:500]}")
-
     rows = []
     for run, size in enumerate(sizes, start=1):
         dso = participant(f"dso{run}.bench.example.com", "DSO")
@@ -137,10 +136,13 @@ def main(sizes: tuple[int, ...]) -> None:
             for i in range(max(1, size // CONNECTIONS_PER_CP))
         }
 
-        dso_new, outcome = timed(lambda: dso_portfolio_update_apply(dso=dso, message=dso_message(dso, cps)))  # noqa: B023
-        applied(outcome)
-        dso_same, outcome = timed(lambda: dso_portfolio_update_apply(dso=dso, message=dso_message(dso, cps)))  # noqa: B023
-        applied(outcome)
+        def dso_apply(message, dso=dso):
+            outcome = dso_portfolio_update_apply(dso=dso, message=message)
+            if not outcome.accepted:
+                raise SystemExit(f"update rejected: {outcome.rejection_reason[:500]}")
+
+        dso_new = timed(partial(dso_apply, dso_message(dso, cps)))[0]
+        dso_same = timed(partial(dso_apply, dso_message(dso, cps)))[0]
         # Every tenth connection of every CP gets an EndPeriod: 10% of the memberships change.
         changed = {
             cp_address: [
@@ -153,23 +155,21 @@ def main(sizes: tuple[int, ...]) -> None:
             ]
             for cp_address, connections in cps.items()
         }
-        dso_changed, outcome = timed(
-            lambda: dso_portfolio_update_apply(dso=dso, message=dso_message(dso, changed))
-        )  # noqa: B023
-        applied(outcome)
+        dso_changed = timed(partial(dso_apply, dso_message(dso, changed)))[0]
 
         agr_message = uftp.AGRPortfolioUpdate(
             **metadata(agr.domain),
             time_zone="Europe/Amsterdam",
             connections=tuple(uftp.ConnectionPeriod(entity_address=a, start_period=START) for a in addresses),
         )
-        agr_new, outcome = timed(lambda: agr_portfolio_update_apply(agr=agr, message=agr_message))  # noqa: B023
-        applied(outcome)
+        agr_new, outcome = timed(partial(agr_portfolio_update_apply, agr=agr, message=agr_message))
+        if not outcome.accepted:
+            raise SystemExit(f"update rejected: {outcome.rejection_reason[:500]}")
 
         query_times = []
         for _ in range(QUERY_REPEATS):
             with CaptureQueriesContext(connection) as captured:
-                seconds, answer = timed(lambda: agr_portfolio_query_answer(agr=agr, period=PERIOD))  # noqa: B023
+                seconds, answer = timed(partial(agr_portfolio_query_answer, agr=agr, period=PERIOD))
             query_times.append(seconds)
         listed = sum(len(cp.connections) for p in answer.dso_portfolios for cp in p.congestion_points)
         assert listed == size, (listed, size)
@@ -178,7 +178,7 @@ def main(sizes: tuple[int, ...]) -> None:
         first_cp = next(iter(cps))
         with CaptureQueriesContext(connection) as captured:
             dso_query, answer = timed(
-                lambda: dso_portfolio_query_answer(dso=dso, entity_address=first_cp, period=PERIOD)  # noqa: B023
+                partial(dso_portfolio_query_answer, dso=dso, entity_address=first_cp, period=PERIOD)
             )
         assert len(answer.congestion_point.connections) == len(cps[first_cp])
         rows.append(

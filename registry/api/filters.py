@@ -95,7 +95,9 @@ class StrictFilterForm(forms.Form):
 
 class ApiFilterSet(django_filters.FilterSet):
     def get_form_class(self):
-        return type(f"{type(self).__name__}Form", (StrictFilterForm,), dict(super().get_form_class().base_fields))
+        return type(
+            f"{type(self).__name__}Form", (StrictFilterForm,), dict(super().get_form_class().base_fields)
+        )
 
 
 class CreatedRangeFilterSet(ApiFilterSet):
@@ -235,9 +237,7 @@ class MembershipFilter(HistoryFilterSet):
     congestion_point = TextFilter(
         field_name="congestion_point__entity_address", help_text="entity address of the congestion point"
     )
-    entity_address = TextFilter(
-        field_name="connection_address", help_text="entity address of the connection"
-    )
+    entity_address = TextFilter(field_name="connection_address", help_text="entity address of the connection")
 
     class Meta:
         model = Membership
@@ -246,9 +246,7 @@ class MembershipFilter(HistoryFilterSet):
 
 class RepresentationFilter(HistoryFilterSet):
     agr = TextFilter(field_name="agr__domain", help_text="domain of the AGR")
-    entity_address = TextFilter(
-        field_name="connection_address", help_text="entity address of the connection"
-    )
+    entity_address = TextFilter(field_name="connection_address", help_text="entity address of the connection")
 
     class Meta:
         model = Representation

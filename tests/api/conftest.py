@@ -91,10 +91,18 @@ class Registry:
 
 
 def _version(cp, start, end=None, *, recorded_at=T0, **attributes) -> CongestionPointVersion:
-    values = {"mutex_offers_supported": True, "day_ahead_redispatch_by": "DSO", "intraday_redispatch_by": "AGR"}
+    values = {
+        "mutex_offers_supported": True,
+        "day_ahead_redispatch_by": "DSO",
+        "intraday_redispatch_by": "AGR",
+    }
     values.update(attributes)
     return CongestionPointVersion.objects.create(
-        congestion_point=cp, start_period=D(start), end_period=D(end) if end else None, recorded_at=recorded_at, **values
+        congestion_point=cp,
+        start_period=D(start),
+        end_period=D(end) if end else None,
+        recorded_at=recorded_at,
+        **values,
     )
 
 
@@ -111,7 +119,11 @@ def _member(cp, address, start, end=None, **extra) -> Membership:
 
 def _represent(agr, address, start, end=None) -> Representation:
     return Representation.objects.create(
-        agr=agr, connection_address=address, start_period=D(start), end_period=D(end) if end else None, recorded_at=T0
+        agr=agr,
+        connection_address=address,
+        start_period=D(start),
+        end_period=D(end) if end else None,
+        recorded_at=T0,
     )
 
 
@@ -125,8 +137,14 @@ def registry(make_participant) -> Registry:
     cp2 = CongestionPoint.objects.create(entity_address=CP2, dso=dso2)
     cp1_v1 = _version(cp1, "2024-01-01", superseded_at=T1)
     cp1_v2 = _version(cp1, "2024-01-01", recorded_at=T1, mutex_offers_supported=False)
-    _version(cp2, "2024-03-01", "2024-12-31", mutex_offers_supported=False, day_ahead_redispatch_by="AGR",
-             intraday_redispatch_by="")
+    _version(
+        cp2,
+        "2024-03-01",
+        "2024-12-31",
+        mutex_offers_supported=False,
+        day_ahead_redispatch_by="AGR",
+        intraday_redispatch_by="",
+    )
     _member(cp1, C1, "2024-01-01")
     c2_membership = _member(cp1, C2, "2024-01-01", "2024-06-30", superseded_at=T1)
     _member(cp1, C3, "2024-07-01")
@@ -138,7 +156,9 @@ def registry(make_participant) -> Registry:
     return Registry(dso1, dso2, agr_a, agr_b, cp1, cp2, cp1_v1, cp1_v2, c2_membership)
 
 
-def make_message(participant: Participant, *, direction="in", status="processed", message_type="TestMessage", **extra):
+def make_message(
+    participant: Participant, *, direction="in", status="processed", message_type="TestMessage", **extra
+):
     outbound = direction == Message.Direction.OUTBOUND
     cro, peer = ("cro.example.com", "CRO"), (participant.domain, participant.role)
     (sender, sender_role), (recipient, recipient_role) = (cro, peer) if outbound else (peer, cro)

@@ -15,10 +15,23 @@ XML_FIELDS = {"signed_xml", "inner_xml"}
 @pytest.fixture
 def log(registry):
     """Three messages: an update from DSO 1, its failed response, a TestMessage to AGR A."""
-    update = make_message(registry.dso1, direction="in", status="processed", message_type="DSOPortfolioUpdate",
-                          conversation_id="conv-1")
-    response = make_message(registry.dso1, direction="out", status="failed", message_type="DSOPortfolioUpdateResponse",
-                            conversation_id="conv-1", request=update, result="Accepted", last_error="HTTP 503")
+    update = make_message(
+        registry.dso1,
+        direction="in",
+        status="processed",
+        message_type="DSOPortfolioUpdate",
+        conversation_id="conv-1",
+    )
+    response = make_message(
+        registry.dso1,
+        direction="out",
+        status="failed",
+        message_type="DSOPortfolioUpdateResponse",
+        conversation_id="conv-1",
+        request=update,
+        result="Accepted",
+        last_error="HTTP 503",
+    )
     test = make_message(registry.agr_a, direction="out", status="delivered", message_type="TestMessage")
     Message.objects.filter(pk=update.pk).update(created_at=timezone.now() - dt.timedelta(days=2))
     return {"update": update, "response": response, "test": test}

@@ -146,7 +146,10 @@ def test_creating_an_existing_participant_is_a_conflict(registry, admin_client):
     registry.dso1.refresh_from_db()
     assert registry.dso1.endpoint_url.startswith("http://127.0.0.1:9/")
     # Same domain, other role: a different participant.
-    assert admin_client.post(URL, payload(domain="dso1.example.com", role="AGR"), format="json").status_code == 201
+    assert (
+        admin_client.post(URL, payload(domain="dso1.example.com", role="AGR"), format="json").status_code
+        == 201
+    )
 
 
 @pytest.mark.parametrize(
@@ -202,7 +205,11 @@ def test_patch_changes_one_field_and_keeps_domain_and_role(registry, admin_clien
     assert response.status_code == 200
     registry.dso1.refresh_from_db()
     assert registry.dso1.endpoint_url == "https://dso1.example.com/new"
-    assert (registry.dso1.domain, registry.dso1.role, registry.dso1.public_key) == ("dso1.example.com", "DSO", key)
+    assert (registry.dso1.domain, registry.dso1.role, registry.dso1.public_key) == (
+        "dso1.example.com",
+        "DSO",
+        key,
+    )
 
 
 def test_json_only(registry, admin_client):
@@ -248,7 +255,9 @@ def test_key_rotation(registry, admin_client):
 
 
 def test_send_test_message(registry, admin_client):
-    response = admin_client.post(f"{URL}{registry.agr_b.pk}/test-message/", {"version": "3.0.0"}, format="json")
+    response = admin_client.post(
+        f"{URL}{registry.agr_b.pk}/test-message/", {"version": "3.0.0"}, format="json"
+    )
     assert response.status_code == 201
     body = response.json()
     message = Message.objects.get(pk=body["id"])
@@ -259,7 +268,9 @@ def test_send_test_message(registry, admin_client):
     default = admin_client.post(f"{URL}{registry.agr_b.pk}/test-message/", {}, format="json")
     assert default.status_code == 201
     assert default.json()["version"] == "3.1.0"
-    unknown = admin_client.post(f"{URL}{registry.agr_b.pk}/test-message/", {"version": "9.9.9"}, format="json")
+    unknown = admin_client.post(
+        f"{URL}{registry.agr_b.pk}/test-message/", {"version": "9.9.9"}, format="json"
+    )
     assert unknown.status_code == 400
     assert "version" in unknown.json()
 

@@ -77,7 +77,10 @@ def test_writes_refuse_everyone_but_administrators(method, url, ids, users, clie
     staff = getattr(client_for(users.staff), method)(url, {}, format="json")
     assert staff.status_code == 403
     assert "administrator" in staff.json()["detail"]
-    assert list(Participant.objects.values_list("status", "public_key", "public_key_next", "endpoint_url")) == before
+    assert (
+        list(Participant.objects.values_list("status", "public_key", "public_key_next", "endpoint_url"))
+        == before
+    )
 
 
 def test_an_inactive_staff_token_is_refused(users, client_for):

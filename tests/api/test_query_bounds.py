@@ -33,14 +33,18 @@ def big_registry(make_participant):
     versions = []
     for cp in cps:
         common = {"congestion_point": cp, "start_period": START, "day_ahead_redispatch_by": "DSO"}
-        versions.append(CongestionPointVersion(**common, mutex_offers_supported=True, recorded_at=T0, superseded_at=T1))
+        versions.append(
+            CongestionPointVersion(**common, mutex_offers_supported=True, recorded_at=T0, superseded_at=T1)
+        )
         versions.append(CongestionPointVersion(**common, mutex_offers_supported=False, recorded_at=T1))
     CongestionPointVersion.objects.bulk_create(versions)
     addresses = [f"ean.1{n:011d}" for n in range(CONNECTIONS)]
     Connection.objects.bulk_create(Connection(entity_address=address) for address in addresses)
     per_cp, per_agr = CONNECTIONS // CPS, CONNECTIONS // AGRS
     Membership.objects.bulk_create(
-        Membership(congestion_point=cps[n // per_cp], connection_address=address, start_period=START, recorded_at=T0)
+        Membership(
+            congestion_point=cps[n // per_cp], connection_address=address, start_period=START, recorded_at=T0
+        )
         for n, address in enumerate(addresses)
     )
     Representation.objects.bulk_create(
@@ -59,7 +63,11 @@ def _total_connections(body) -> int:
 
 # (url, the most SQL queries it may take, what the answer must hold). One query authenticates the token.
 CASES = [
-    ("/api/congestion-points/?limit=1000", 5, lambda b: (b["count"], _total_connections(b)) == (CPS, CONNECTIONS)),
+    (
+        "/api/congestion-points/?limit=1000",
+        5,
+        lambda b: (b["count"], _total_connections(b)) == (CPS, CONNECTIONS),
+    ),
     (
         "/api/congestion-points/?limit=1000&active_on=2024-06-15&as_of=2024-03-01T00:00:00Z",
         5,
@@ -68,16 +76,34 @@ CASES = [
     (
         "/api/congestion-points/?agr=big-agr-0.example.com&active_on=2024-06-15",
         5,
-        lambda b: (b["count"], _total_connections(b)) == (CONNECTIONS // AGRS // (CONNECTIONS // CPS), CONNECTIONS // AGRS),
+        lambda b: (
+            (b["count"], _total_connections(b))
+            == (CONNECTIONS // AGRS // (CONNECTIONS // CPS), CONNECTIONS // AGRS)
+        ),
     ),
     ("/api/congestion-points/?connection=ean.100000009999", 5, lambda b: b["count"] == 1),
     ("/api/agr-portfolios/", 4, lambda b: (b["count"], _total_connections(b)) == (AGRS, CONNECTIONS)),
-    ("/api/agr-portfolios/?active_on=2024-06-15&entity_address=ean.100000000001", 4, lambda b: b["count"] == 1),
+    (
+        "/api/agr-portfolios/?active_on=2024-06-15&entity_address=ean.100000000001",
+        4,
+        lambda b: b["count"] == 1,
+    ),
     ("/api/history/congestion-points/?limit=1000", 3, lambda b: b["count"] == 2 * CPS),
-    ("/api/history/memberships/?limit=1000", 3, lambda b: (b["count"], len(b["results"])) == (CONNECTIONS, 1000)),
-    ("/api/history/memberships/?dso=big-dso.example.com&active_on=2024-06-15&current=true", 3,
-     lambda b: b["count"] == CONNECTIONS),
-    ("/api/history/representations/?limit=1000", 3, lambda b: (b["count"], len(b["results"])) == (CONNECTIONS, 1000)),
+    (
+        "/api/history/memberships/?limit=1000",
+        3,
+        lambda b: (b["count"], len(b["results"])) == (CONNECTIONS, 1000),
+    ),
+    (
+        "/api/history/memberships/?dso=big-dso.example.com&active_on=2024-06-15&current=true",
+        3,
+        lambda b: b["count"] == CONNECTIONS,
+    ),
+    (
+        "/api/history/representations/?limit=1000",
+        3,
+        lambda b: (b["count"], len(b["results"])) == (CONNECTIONS, 1000),
+    ),
     ("/api/participants/?limit=1000", 3, lambda b: b["count"] == 1 + AGRS),
     ("/api/messages/?limit=1000", 3, lambda b: b["count"] == 100),
     ("/api/messages/?limit=1000&include=xml", 3, lambda b: all("inner_xml" in row for row in b["results"])),
@@ -94,8 +120,9 @@ def test_lists_take_a_fixed_number_of_queries(big_registry, staff_client, django
         assert holds(response.json()), url
 
 
-def test_the_agr_query_answer_takes_a_fixed_number_of_queries(big_registry, staff_client,
-                                                             django_assert_max_num_queries):
+def test_the_agr_query_answer_takes_a_fixed_number_of_queries(
+    big_registry, staff_client, django_assert_max_num_queries
+):
     agr = big_registry["agrs"][2]
     with django_assert_max_num_queries(5):
         response = staff_client.get(f"/api/agr-portfolios/{agr.pk}/query-answer/", {"period": "2024-06-15"})

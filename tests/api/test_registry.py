@@ -27,13 +27,18 @@ def cps(client, **params) -> dict[str, list[str]]:
     """{CP address: [its connections]} of one page."""
     response = client.get(CPS, params)
     assert response.status_code == 200, response.json()
-    return {row["entity_address"]: [c["entity_address"] for c in row["connections"]] for row in response.json()["results"]}
+    return {
+        row["entity_address"]: [c["entity_address"] for c in row["connections"]]
+        for row in response.json()["results"]
+    }
 
 
 def portfolios(client, **params) -> dict[str, list[str]]:
     response = client.get(AGRS, params)
     assert response.status_code == 200, response.json()
-    return {row["agr"]: [c["entity_address"] for c in row["connections"]] for row in response.json()["results"]}
+    return {
+        row["agr"]: [c["entity_address"] for c in row["connections"]] for row in response.json()["results"]
+    }
 
 
 # ------------------------------------------------------------------------------ congestion points
@@ -53,12 +58,26 @@ def test_congestion_point_fields(registry, staff_client):
         "intraday_redispatch_by": "AGR",
         "recorded_at": "2024-08-01T00:00:00Z",
         "connections": [
-            {"entity_address": C1, "start_period": "2024-01-01", "end_period": None, "recorded_at": "2024-01-01T00:00:00Z"},
-            {"entity_address": C3, "start_period": "2024-07-01", "end_period": None, "recorded_at": "2024-01-01T00:00:00Z"},
+            {
+                "entity_address": C1,
+                "start_period": "2024-01-01",
+                "end_period": None,
+                "recorded_at": "2024-01-01T00:00:00Z",
+            },
+            {
+                "entity_address": C3,
+                "start_period": "2024-07-01",
+                "end_period": None,
+                "recorded_at": "2024-01-01T00:00:00Z",
+            },
         ],
     }
     second = response.json()["results"][1]
-    assert (second["entity_address"], second["end_period"], second["intraday_redispatch_by"]) == (CP2, "2024-12-31", None)
+    assert (second["entity_address"], second["end_period"], second["intraday_redispatch_by"]) == (
+        CP2,
+        "2024-12-31",
+        None,
+    )
 
 
 def test_congestion_points_now_and_as_known_before_the_change(registry, staff_client):
@@ -134,7 +153,12 @@ def test_agr_portfolio_fields(registry, staff_client):
         "agr": AGR_B,
         "status": "active",
         "connections": [
-            {"entity_address": C3, "start_period": "2024-07-01", "end_period": None, "recorded_at": "2024-01-01T00:00:00Z"}
+            {
+                "entity_address": C3,
+                "start_period": "2024-07-01",
+                "end_period": None,
+                "recorded_at": "2024-01-01T00:00:00Z",
+            }
         ],
     }
     # A DSO has no AGR portfolio.
@@ -175,7 +199,12 @@ def test_agr_portfolio_query_answer(registry, staff_client, period, as_of, dso_v
     response = staff_client.get(f"{AGRS}{registry.agr_a.pk}/query-answer/", params)
     assert response.status_code == 200, response.json()
     body = response.json()
-    assert (body["agr"], body["period"], body["result"], body["rejection_reason"]) == (AGR_A, period, "Accepted", None)
+    assert (body["agr"], body["period"], body["result"], body["rejection_reason"]) == (
+        AGR_A,
+        period,
+        "Accepted",
+        None,
+    )
     assert {
         portfolio["dso"]: {cp["entity_address"]: cp["connections"] for cp in portfolio["congestion_points"]}
         for portfolio in body["dso_portfolios"]
@@ -198,7 +227,10 @@ def test_agr_portfolio_query_answer_attributes_and_rejection(registry, staff_cli
     assert rejected["dso_portfolios"] == []
     assert staff_client.get(url).status_code == 400  # period is required
     assert staff_client.get(url, {"period": "2024-06-15", "as_of": ""}).status_code == 400
-    assert staff_client.get(f"{AGRS}{registry.dso1.pk}/query-answer/", {"period": "2024-06-15"}).status_code == 404
+    assert (
+        staff_client.get(f"{AGRS}{registry.dso1.pk}/query-answer/", {"period": "2024-06-15"}).status_code
+        == 404
+    )
 
 
 # ------------------------------------------------------------------------------ history
@@ -210,7 +242,10 @@ def history(client, table, **params) -> list[dict]:
 
 def test_congestion_point_history_keeps_superseded_versions(registry, staff_client):
     rows = history(staff_client, "congestion-points", entity_address=CP1)
-    assert [(row["mutex_offers_supported"], row["is_current"]) for row in rows] == [(True, False), (False, True)]
+    assert [(row["mutex_offers_supported"], row["is_current"]) for row in rows] == [
+        (True, False),
+        (False, True),
+    ]
     first = rows[0]
     assert first["superseded_at"] == "2024-08-01T00:00:00Z"
     assert (first["dso"], first["congestion_point"], first["recorded_by"], first["superseded_by"]) == (
@@ -230,12 +265,20 @@ def test_membership_history(registry, staff_client):
     rows = history(staff_client, "memberships")
     assert sorted(row["entity_address"] for row in rows) == [C1, C2, C3, C4]
     c2 = next(row for row in rows if row["entity_address"] == C2)
-    assert (c2["congestion_point_address"], c2["dso"], c2["is_current"], c2["end_period"]) == (CP1, DSO1, False, "2024-06-30")
+    assert (c2["congestion_point_address"], c2["dso"], c2["is_current"], c2["end_period"]) == (
+        CP1,
+        DSO1,
+        False,
+        "2024-06-30",
+    )
     assert [r["entity_address"] for r in history(staff_client, "memberships", current="false")] == [C2]
     assert len(history(staff_client, "memberships", current="true")) == 3
     assert [r["entity_address"] for r in history(staff_client, "memberships", dso=DSO2)] == [C4]
     assert len(history(staff_client, "memberships", congestion_point=CP1)) == 3
-    assert [r["entity_address"] for r in history(staff_client, "memberships", active_on="2024-12-31", congestion_point=CP2)] == [C4]
+    assert [
+        r["entity_address"]
+        for r in history(staff_client, "memberships", active_on="2024-12-31", congestion_point=CP2)
+    ] == [C4]
     assert [r["entity_address"] for r in history(staff_client, "memberships", entity_address=C3)] == [C3]
     assert history(staff_client, "memberships", created_before="2024-01-01T00:00:00Z") == []
     assert staff_client.get("/api/history/memberships/", {"current": "maybe"}).status_code == 400

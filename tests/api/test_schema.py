@@ -40,11 +40,14 @@ def test_every_operation_documents_its_refusals(users, staff_client):
 
 def test_list_parameters_are_documented(users, staff_client):
     parameters = {
-        p["name"]: p["schema"] for p in served_schema(staff_client)["paths"]["/api/congestion-points/"]["get"]["parameters"]
+        p["name"]: p["schema"]
+        for p in served_schema(staff_client)["paths"]["/api/congestion-points/"]["get"]["parameters"]
     }
     assert parameters["as_of"]["format"] == "date-time"
     assert parameters["active_on"]["format"] == "date"
-    assert {"dso", "agr", "entity_address", "connection", "created_after", "created_before"} <= set(parameters)
+    assert {"dso", "agr", "entity_address", "connection", "created_after", "created_before"} <= set(
+        parameters
+    )
     assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (1, 1000)
 
 
@@ -118,4 +121,7 @@ def test_nothing_private_in_any_answer(registry, users, admin_client):
 def test_no_field_of_any_answer_is_secret(users, staff_client):
     for name, component in served_schema(staff_client)["components"]["schemas"].items():
         for field in component.get("properties", {}):
-            assert not {"private", "secret", "password", "token", "seed"} & set(field.split("_")), (name, field)
+            assert not {"private", "secret", "password", "token", "seed"} & set(field.split("_")), (
+                name,
+                field,
+            )

@@ -16,7 +16,6 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 from django_filters.fields import IsoDateTimeField
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from registry.models import (
@@ -56,8 +55,7 @@ class InstantField(IsoDateTimeField):
             return _UTC_MIN if result.year == dt.MINYEAR else _UTC_MAX
 
 
-@extend_schema_field(OpenApiTypes.DATETIME)
-class InstantFilter(django_filters.Filter):
+class InstantFilter(django_filters.IsoDateTimeFilter):
     field_class = InstantField
 
 
@@ -68,9 +66,15 @@ class IdField(forms.IntegerField):
         super().__init__(**kwargs)
 
 
-@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(django_filters.Filter):
     field_class = IdField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+        if self.extra.get("help_text"):
+            schema["description"] = self.extra["help_text"]
+        extend_schema_field(schema)(self)
 
 
 # A boolean that refuses anything but true/false (django-filter's BooleanFilter ignores junk).

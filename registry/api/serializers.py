@@ -50,6 +50,36 @@ def _ecma_pattern(pattern: str) -> dict:
     return {"type": "string", "pattern": pattern}
 
 
+# Enums shared by several answers, named once in the schema (and not after whichever field
+# drf-spectacular meets first: two different "status" sets, AGR/DSO both a role and a redispatcher).
+REDISPATCH_BY = ["AGR", "DSO"]
+
+
+@extend_schema_field({"type": "string", "enum": REDISPATCH_BY}, component_name="RedispatchBy")
+class RedispatchByField(serializers.ChoiceField):
+    """Who redispatches (DayAheadRedispatchBy, IntradayRedispatchBy); "" (no intraday) reads as null."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=REDISPATCH_BY, read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        return value or None
+
+
+@extend_schema_field(
+    {"type": "string", "enum": Participant.Status.values}, component_name="ParticipantStatus"
+)
+class ParticipantStatusField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=Participant.Status.choices, read_only=True, **kwargs)
+
+
+@extend_schema_field({"type": "string", "enum": Message.Status.values}, component_name="MessageStatus")
+class MessageStatusField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=Message.Status.choices, read_only=True, **kwargs)
+
+
 @extend_schema_field(
     {"type": "string", "pattern": INTERNET_DOMAIN_PATTERN, "maxLength": 253, "example": "dso.example.com"}
 )
@@ -108,6 +138,7 @@ class PublicKeysField(serializers.ListField):
 class ParticipantSerializer(serializers.ModelSerializer):
     """A DSO or AGR: only what is public (keys are public keys; nothing private is stored)."""
 
+    status = ParticipantStatusField()
     public_keys = serializers.ListField(
         child=serializers.CharField(), read_only=True, help_text="every key a signature may verify with"
     )
@@ -187,17 +218,6 @@ class CroSerializer(serializers.Serializer):
 
 
 # ------------------------------------------------------------------------------ registry state
-@extend_schema_field({"type": "string", "enum": ["AGR", "DSO"], "nullable": True})
-class IntradayRedispatchByField(serializers.CharField):
-    """IntradayRedispatchBy is optional: the registry stores "" for "no intraday", the API says null."""
-
-    def __init__(self, **kwargs):
-        super().__init__(read_only=True, allow_null=True, **kwargs)
-
-    def to_representation(self, value):
-        return value or None
-
-
 class ConnectionPeriodSerializer(serializers.Serializer):
     """A connection's Period range in a congestion point or in an AGR's portfolio."""
 
@@ -218,10 +238,8 @@ class CongestionPointSerializer(serializers.ModelSerializer):
     mutex_offers_supported = serializers.BooleanField(
         source="state_version.mutex_offers_supported", read_only=True
     )
-    day_ahead_redispatch_by = serializers.ChoiceField(
-        source="state_version.day_ahead_redispatch_by", choices=["AGR", "DSO"], read_only=True
-    )
-    intraday_redispatch_by = IntradayRedispatchByField(source="state_version.intraday_redispatch_by")
+    day_ahead_redispatch_by = RedispatchByField(source="state_version.day_ahead_redispatch_by")
+    intraday_redispatch_by = RedispatchByField(source="state_version.intraday_redispatch_by", allow_null=True)
     recorded_at = serializers.DateTimeField(
         source="state_version.recorded_at", read_only=True, help_text="when these attributes were recorded"
     )
@@ -255,6 +273,7 @@ class AgrPortfolioSerializer(serializers.ModelSerializer):
     """An AGR and the connections it represents, as known at `as_of` (active on `active_on`)."""
 
     agr = serializers.CharField(source="domain", read_only=True)
+    status = ParticipantStatusField()
     connections = ConnectionPeriodSerializer(source="state_representations", many=True, read_only=True)
 
     class Meta:
@@ -266,8 +285,8 @@ class AgrPortfolioSerializer(serializers.ModelSerializer):
 class AgrQueryCongestionPointSerializer(serializers.Serializer):
     entity_address = serializers.CharField()
     mutex_offers_supported = serializers.BooleanField()
-    day_ahead_redispatch_by = serializers.ChoiceField(choices=["AGR", "DSO"])
-    intraday_redispatch_by = serializers.ChoiceField(choices=["AGR", "DSO"], allow_null=True)
+    day_ahead_redispatch_by = RedispatchByField()
+    intraday_redispatch_by = RedispatchByField(allow_null=True)
     connections = serializers.ListField(
         child=serializers.CharField(), help_text="this AGR's connections only"
     )
@@ -308,7 +327,8 @@ class RecordedRowSerializer(serializers.ModelSerializer):
 
 class CongestionPointVersionSerializer(RecordedRowSerializer):
     congestion_point = serializers.IntegerField(source="congestion_point_id", read_only=True)
-    intraday_redispatch_by = IntradayRedispatchByField()
+    day_ahead_redispatch_by = RedispatchByField()
+    intraday_redispatch_by = RedispatchByField(allow_null=True)
     entity_address = serializers.CharField(source="congestion_point.entity_address", read_only=True)
     dso = serializers.CharField(source="congestion_point.dso.domain", read_only=True)
 
@@ -365,6 +385,7 @@ class RepresentationSerializer(RecordedRowSerializer):
 class MessageSerializer(serializers.ModelSerializer):
     """Metadata and status of a message in the log. With ?include=xml also its raw XML."""
 
+    status = MessageStatusField()
     participant = serializers.IntegerField(source="participant_id", read_only=True, allow_null=True)
     request = serializers.IntegerField(source="request_id", read_only=True, allow_null=True)
     # Not read_only so that the schema marks them optional: they are present only on request.

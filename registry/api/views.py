@@ -2,7 +2,8 @@
 
 Writes call the same services as the admin pages and commands (registry/services/*), so the
 rules hold whatever the entry point; a django ValidationError from a service becomes a 400 with
-field errors.
+field errors, or a 409 (same body) where the input is well-formed and the object's state refuses it
+(retrying a message that did not fail, completing a key rotation that is not under way, ...).
 """
 
 from __future__ import annotations
@@ -334,9 +335,9 @@ INCLUDE_PARAMETER = OpenApiParameter(
     retrieve=extend_schema(summary="One message (XML with ?include=xml)", parameters=[INCLUDE_PARAMETER]),
 )
 class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
-    schema_conflict_actions = ("retry",)
     """The UFTP message log, newest first: metadata, processing and delivery status."""
 
+    schema_conflict_actions = ("retry",)
     serializer_class = serializers.MessageSerializer
     filterset_class = filters.MessageFilter
 
@@ -366,8 +367,6 @@ class CroView(ApiMixin, APIView):
     """What the CRO publishes about itself. Its private key is never exposed."""
 
     schema_error_statuses = ("401", "403")
-    from rest_framework.permissions import AllowAny
-    permission_classes = [AllowAny]
 
     @extend_schema(
         summary="The CRO's own domain, public key, mode and versions", responses=serializers.CroSerializer

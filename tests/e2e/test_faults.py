@@ -10,6 +10,7 @@ import time
 import uuid
 
 import pytest
+from django.db import connection, transaction
 from shapeshifter_uftp import TestMessage
 
 from registry.models import CongestionPointVersion, Membership, Message
@@ -217,38 +218,50 @@ def _big_update(size: int):
     return dso_update(cp("ean.000000000042", "2024-01-01", connections=connections))
 
 
+def _blocked_on_congestion_points() -> bool:
+    """True when some other session waits for the lock the test holds on the CP table."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "WHERE NOT l.granted AND c.relname = 'registry_congestionpoint'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
 @pytest.mark.parametrize("victim", ["whole worker", "pool child"])
 def test_worker_killed_while_processing(stack, make_peer, transactional_db, victim):
-    """SIGKILL while a ~30k-connection DSOPortfolioUpdate is being applied: the transaction is
+    """SIGKILL while a DSOPortfolioUpdate is inside its registry transaction: the transaction is
     lost; after recovery (a new worker and the sweep, or Celery's own redelivery when only the
-    pool child dies) the message is processed exactly once: one response, the registry applied once."""
-    size = 30_000
+    pool child dies) the message is processed exactly once: one response, the registry applied once.
+
+    The test holds a lock on the congestion point table, so the worker is caught inside its
+    transaction every time, however fast the update would otherwise be.
+    """
+    size = 5_000
     own = stack("kill")
     first_worker = own.start_worker()
     peer = make_peer(f"kill{uuid.uuid4().hex[:6]}.example.com", "DSO")
     register(peer)
     peer.cro_url = own.web.url
 
-    message = peer.send(_big_update(size))
-    row = Message.objects.get(direction="in", message_id=message.message_id)
-    wait_db(
-        lambda: reload(row).status == Message.Status.PROCESSING, timeout=30, interval=0.02, what="processing"
-    )
-    time.sleep(1.0)  # well into the registry transaction (it takes several seconds)
-    if victim == "whole worker":
-        first_worker.kill_group()
-    else:
-        children = first_worker.pool_children()
-        assert children, "the prefork pool has a child"
-        for pid in children:
-            os.kill(pid, signal.SIGKILL)
-    time.sleep(0.5)
-    row = reload(row)
-    assert row.status == Message.Status.PROCESSING, (
-        f"processing ended before the kill ({row.status}): enlarge the update"
-    )
-    assert not Message.objects.filter(direction="out", request=row).exists()
-    assert Membership.objects.count() == 0  # the killed transaction was rolled back
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE registry_congestionpoint IN ACCESS EXCLUSIVE MODE")
+        message = peer.send(_big_update(size))
+        row = Message.objects.get(direction="in", message_id=message.message_id)
+        wait_until(_blocked_on_congestion_points, timeout=30, interval=0.05)
+        if victim == "whole worker":
+            first_worker.kill_group()
+        else:
+            children = first_worker.pool_children()
+            assert children, "the prefork pool has a child"
+            for pid in children:
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        row = reload(row)
+        assert row.status == Message.Status.PROCESSING
+        assert not Message.objects.filter(direction="out", request=row).exists()
+        assert Membership.objects.count() == 0  # nothing of the killed transaction is visible
 
     if victim == "whole worker":
         own.start_worker()

@@ -128,7 +128,7 @@ def _address(value: str, *, line: int, column: str, row_errors: list[RowError]) 
     if not value:
         row_errors.append(RowError(line=line, column=column, message="is required"))
         return None
-    if not ENTITY_ADDRESS_RE.match(value):
+    if not ENTITY_ADDRESS_RE.fullmatch(value):
         row_errors.append(
             RowError(
                 line=line,

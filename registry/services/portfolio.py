@@ -131,7 +131,7 @@ def _dso_update_static_reasons(message: uftp.DSOPortfolioUpdate) -> list[str]:
     listings: dict[str, list[tuple[str, Period]]] = defaultdict(list)
     for cp in message.congestion_points:
         cp_label = f"congestion point [{cp.entity_address}]"
-        if not ENTITY_ADDRESS_RE.match(cp.entity_address):
+        if not ENTITY_ADDRESS_RE.fullmatch(cp.entity_address):
             reasons.append(f"Invalid entity address: {cp_label}")
         if cp.entity_address in seen_cps:
             reasons.append(f"Duplicate congestion point: [{cp.entity_address}] is listed twice")
@@ -144,7 +144,7 @@ def _dso_update_static_reasons(message: uftp.DSOPortfolioUpdate) -> list[str]:
         in_this_cp: set[str] = set()
         for connection in cp.connections:
             label = f"connection [{connection.entity_address}] in {cp_label}"
-            if not ENTITY_ADDRESS_RE.match(connection.entity_address):
+            if not ENTITY_ADDRESS_RE.fullmatch(connection.entity_address):
                 reasons.append(f"Invalid entity address: {label}")
             if connection.entity_address in in_this_cp:
                 reasons.append(f"Duplicate connection: {label} is listed twice")
@@ -432,7 +432,7 @@ def _agr_update_static_check(message: uftp.AGRPortfolioUpdate) -> tuple[list[str
     for connection in message.connections:
         address = connection.entity_address
         period = (connection.start_period, connection.end_period)
-        if not ENTITY_ADDRESS_RE.match(address):
+        if not ENTITY_ADDRESS_RE.fullmatch(address):
             reasons.append(f"Invalid entity address: connection [{address}]")
         if not _period_is_ordered(*period):
             reasons.append(
@@ -764,7 +764,7 @@ def _source_label(source: str | None, source_message: Message | None) -> str:
 
 def _is_storable(address: str) -> bool:
     # Invalid addresses are reported as reasons; keep them out of the database work.
-    return bool(ENTITY_ADDRESS_RE.match(address))
+    return bool(ENTITY_ADDRESS_RE.fullmatch(address))
 
 
 def _chunks(items: Sequence) -> Iterator[Sequence]:

@@ -4,6 +4,7 @@ nothing private ever leaves the API."""
 import base64
 import json
 
+import pytest
 from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
@@ -72,6 +73,29 @@ def test_the_browsable_api_lists_the_endpoints(users, staff_client):
     response = staff_client.get("/api/", HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert b"/api/congestion-points/" in response.content
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/participants/",
+        "/api/participants/{agr}/",
+        "/api/participants/{agr}/rotate-key/",
+        "/api/congestion-points/",
+        "/api/agr-portfolios/{agr}/",
+        "/api/history/memberships/",
+        "/api/messages/",
+        "/api/messages/{message}/",
+    ],
+)
+def test_the_browsable_api_renders_for_administrators(registry, admin_client, url):
+    """With its forms for the writes (the browsable API builds them from the write serializers)."""
+    message = make_message(registry.dso1, direction="out", status="failed")
+    response = admin_client.get(
+        url.format(agr=registry.agr_a.pk, message=message.pk), HTTP_ACCEPT="text/html"
+    )
+    assert response.status_code in (200, 405)
+    assert response["Content-Type"].startswith("text/html")
 
 
 def test_cro_endpoint_publishes_the_public_key_only(users, staff_client):

@@ -139,7 +139,9 @@ def test_agr_query_answer_with_only_unallocated_connections(peers):
 
     What arrives is checked as it arrived; the library's verdict on it is recorded too.
     """
-    peers.agr_a.send(agr_update((C9, "2024-01-01")))
+    update = peers.agr_a.send(agr_update((C9, "2024-01-01")))
+    # As a real AGR would, wait for the update's answer before asking (workers run in parallel).
+    check_response(response_to(peers.agr_a, update), update, recipient=AGR_A, result="Accepted")
     query = peers.agr_a.send(agr_query("2024-06-15"))
     arrival = response_to(peers.agr_a, query)
     check_response(arrival, query, recipient=AGR_A, result="Accepted")

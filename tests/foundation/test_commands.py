@@ -175,3 +175,27 @@ def test_signing_key_file_is_read(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert keys.to_cs1(public_key) in result.stdout
+
+
+@pytest.mark.parametrize(
+    "value", ["dso1.example.com\n", "Dso1.example.com", "dso1", "dso1..example.com", "-dso.example.com"]
+)
+def test_domain_validator_matches_the_whole_value(value):
+    from django.core.exceptions import ValidationError
+
+    from registry.validators import validate_internet_domain
+
+    with pytest.raises(ValidationError):
+        validate_internet_domain(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["ean.123456789012\n", "ean.12345678901", "ean.1234567890123x", "ea1.2024-01"]
+)
+def test_entity_address_validator_matches_the_whole_value(value):
+    from django.core.exceptions import ValidationError
+
+    from registry.validators import validate_entity_address
+
+    with pytest.raises(ValidationError):
+        validate_entity_address(value)

@@ -324,32 +324,28 @@ def _registry_verdict(*, message: Message, payload: messages.PayloadMessage) -> 
         answer = portfolio_selectors.dso_portfolio_query_answer(
             dso=participant, entity_address=payload.entity_address, period=payload.period
         )
-        if not answer.accepted:
-            return _rejected(answer.rejection_reason)
-        response = _response_for(
-            message=message, payload=payload, result=messages.Result.ACCEPTED, reason=None
-        )
-        return Verdict(
-            result=messages.Result.ACCEPTED,
-            response=dataclasses.replace(response, congestion_point=answer.congestion_point),
+        return _query_verdict(
+            message=message, payload=payload, answer=answer, congestion_point=answer.congestion_point
         )
     if isinstance(payload, messages.AGRPortfolioQuery):
         answer = portfolio_selectors.agr_portfolio_query_answer(agr=participant, period=payload.period)
-        if not answer.accepted:
-            return _rejected(answer.rejection_reason)
-        response = _response_for(
-            message=message, payload=payload, result=messages.Result.ACCEPTED, reason=None
-        )
-        return Verdict(
-            result=messages.Result.ACCEPTED,
-            response=dataclasses.replace(
-                response,
-                dso_portfolios=answer.dso_portfolios,
-                unallocated_connections=answer.unallocated_connections,
-            ),
+        return _query_verdict(
+            message=message,
+            payload=payload,
+            answer=answer,
+            dso_portfolios=answer.dso_portfolios,
+            unallocated_connections=answer.unallocated_connections,
         )
     # TestMessage: nothing to check beyond §3 1-7.
     return Verdict(result=messages.Result.ACCEPTED)
+
+
+def _query_verdict(*, message: Message, payload: messages.PayloadMessage, answer, **content) -> Verdict:
+    """A query's verdict: Rejected with the selector's reason, or Accepted carrying `content`."""
+    if not answer.accepted:
+        return _rejected(answer.rejection_reason)
+    response = _response_for(message=message, payload=payload, result=messages.Result.ACCEPTED, reason=None)
+    return Verdict(result=messages.Result.ACCEPTED, response=dataclasses.replace(response, **content))
 
 
 def _outcome_verdict(outcome) -> Verdict:

@@ -76,6 +76,8 @@ CRO_DNS_NAMESERVERS = env_list("CRO_DNS_NAMESERVERS", "")
 CRO_DNS_ENDPOINT_SCHEME = os.environ.get("CRO_DNS_ENDPOINT_SCHEME", "https")
 # Messages left in a non-final state longer than this are dispatched again by the sweep.
 CRO_SWEEP_AFTER_SECONDS = env_int("CRO_SWEEP_AFTER_SECONDS", 60)
+# Apply administrators' CSV imports in the web process instead of a worker (small setups).
+CRO_CSV_IMPORT_INLINE = env_bool("CRO_CSV_IMPORT_INLINE", False)
 
 # ------------------------------------------------------------------------------ Django
 INSTALLED_APPS = [

@@ -389,7 +389,7 @@ def csv_import_queue(*, csv_import: CsvImport) -> CsvImport:
 
 def csv_import_dispatch(*, csv_import_pk: int) -> bool:
     """Hand the apply to a worker; run it here when configured so or when the broker is unreachable."""
-    if getattr(settings, "CRO_CSV_IMPORT_INLINE", False):
+    if settings.CRO_CSV_IMPORT_INLINE:
         csv_import_apply(csv_import_pk=csv_import_pk)
         return True
     from registry.tasks import apply_csv_import

@@ -8,12 +8,14 @@ test is attached to the report.
 """
 
 import os
+import time
 import urllib.parse
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from django.db import connection
+from django.core.management.color import no_style
+from django.db import OperationalError, connection, transaction
 
 from .peers import Peer
 from .processes import CeleryWorker, CroWeb, Proc, RedisServer, redis_flush, redis_ping
@@ -72,6 +74,30 @@ def pytest_runtest_makereport(item, call):
 def _e2e_log_offsets(request):
     request.node._e2e_log_offsets = {proc.log_path: len(proc.log_text()) for proc in LIVE_PROCS}
     yield
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables_before_flush(transactional_db):
+    """Empty the tables ourselves, retrying on deadlock, before pytest-django's flush.
+
+    The session's gunicorn and worker keep running between tests (a delivery retry, a late
+    task): one of their transactions can hold a lock on one table while waiting for another,
+    and the flush's TRUNCATE of every table then deadlocks with it. Once the tables are empty
+    those processes find no rows and touch one table at a time, so the flush cannot deadlock.
+    """
+    yield
+    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+    statements = connection.ops.sql_flush(no_style(), tables, allow_cascade=True)
+    for attempt in range(1, 11):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+            return
+        except OperationalError:  # deadlock detected: PostgreSQL chose this side
+            if attempt == 10:
+                raise
+            time.sleep(0.2 * attempt)
 
 
 # --------------------------------------------------------------------------- environment

@@ -7,7 +7,7 @@ from django.test import Client
 from registry.models import Message, Participant
 from registry.uftp import keys
 from tests import factories
-from tests.dns_server import LoopbackDNS
+from tests.dns_server import DnsServer
 
 URL = "/shapeshifter/api/v3/message"
 DSO = "dso9.example.com"
@@ -22,12 +22,14 @@ def open_mode(settings):
     cache.clear()
 
 
-def dns_records(public_key: str) -> dict:
-    return {
-        (f"_dso._usef.{DSO}", "TXT"): keys.to_cs1(public_key),
-        (f"_http._dso._usef.{DSO}", "CNAME"): "uftp.dso9.example.com.",
-        (f"_usef.{DSO}", "TXT"): "3.1.0",
-    }
+def dns_server(public_key: str | None, *, cs1: str | None = None) -> DnsServer:
+    """A DNS server publishing DSO's key (or `cs1` as given), endpoint host and version."""
+    server = DnsServer()
+    if public_key or cs1:
+        server.add_participant(
+            domain=DSO, role="DSO", cs1=cs1 or keys.to_cs1(public_key), host="uftp.dso9.example.com"
+        )
+    return server
 
 
 def post(body: bytes):
@@ -36,7 +38,7 @@ def post(body: bytes):
 
 def test_unknown_sender_is_found_in_dns_and_recorded(db, open_mode, keypair):
     private_key, public_key = keypair
-    with LoopbackDNS(dns_records(public_key)) as server:
+    with dns_server(public_key) as server:
         open_mode.CRO_DNS_NAMESERVERS = [server.nameserver]
         body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=private_key)
         assert post(body).status_code == 200
@@ -49,7 +51,7 @@ def test_unknown_sender_is_found_in_dns_and_recorded(db, open_mode, keypair):
 
 def test_dns_answers_are_cached(db, open_mode, keypair):
     private_key, public_key = keypair
-    with LoopbackDNS(dns_records(public_key)) as server:
+    with dns_server(public_key) as server:
         open_mode.CRO_DNS_NAMESERVERS = [server.nameserver]
         # A wrong signature: nothing is recorded, so the second message needs DNS again (cached).
         wrong = factories.signed(
@@ -63,7 +65,7 @@ def test_dns_answers_are_cached(db, open_mode, keypair):
 
 
 def test_missing_dns_records_are_419(db, open_mode, keypair):
-    with LoopbackDNS({}) as server:
+    with dns_server(None) as server:
         open_mode.CRO_DNS_NAMESERVERS = [server.nameserver]
         body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=keypair[0])
         response = post(body)
@@ -72,9 +74,7 @@ def test_missing_dns_records_are_419(db, open_mode, keypair):
 
 
 def test_unusable_dns_key_is_419(db, open_mode, keypair):
-    records = dns_records(keypair[1])
-    records[(f"_dso._usef.{DSO}", "TXT")] = "cs1.not-a-key"
-    with LoopbackDNS(records) as server:
+    with dns_server(None, cs1="cs1.not-a-key") as server:
         open_mode.CRO_DNS_NAMESERVERS = [server.nameserver]
         body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=keypair[0])
         assert post(body).status_code == 419
@@ -82,7 +82,7 @@ def test_unusable_dns_key_is_419(db, open_mode, keypair):
 
 def test_closed_mode_never_asks_dns(db, settings, keypair):
     settings.CRO_MODE = "closed"
-    with LoopbackDNS(dns_records(keypair[1])) as server:
+    with dns_server(keypair[1]) as server:
         settings.CRO_DNS_NAMESERVERS = [server.nameserver]
         body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=keypair[0])
         assert post(body).status_code == 401

@@ -87,6 +87,8 @@ def message_receive(
         raise MessageRefused(429, "rate limit exceeded, try again later")
     if envelope is None:
         raise MessageRefused(400, f"invalid SignedMessage: {envelope_error}")
+    if not _is_utf8(data):
+        raise MessageRefused(400, "the SignedMessage is not UTF-8")
 
     participant, public_keys, endpoint_url = _sender_keys(
         domain=envelope.sender_domain, role=envelope.sender_role
@@ -99,6 +101,8 @@ def message_receive(
         payload = codec.parse_message(inner_xml, path_major=path_major)
     except errors.UFTPError as exc:
         raise MessageRefused(400, f"invalid message: {exc}") from exc
+    if not _is_utf8(inner_xml):
+        raise MessageRefused(400, "the inner message is not UTF-8")
 
     with transaction.atomic():
         if participant is None:
@@ -133,6 +137,15 @@ def message_receive(
         )
         transaction.on_commit(lambda: message_processing_dispatch(message_pk=message.pk))
     return message
+
+
+def _is_utf8(data: bytes) -> bool:
+    # lxml honours an XML declaration's encoding; UFTP messages are UTF-8 only.
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _aware(value):

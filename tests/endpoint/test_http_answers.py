@@ -207,3 +207,22 @@ def test_unsupported_major_in_path_is_404(client, dso):
 
 def test_get_is_not_allowed(client, db):
     assert client.get(URL).status_code == 405
+
+
+def test_outer_xml_in_another_encoding_is_400(client, dso):
+    body = valid_body(dso[1]).replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"', 1)
+    body = body.replace(b"?>", "?><!-- caf\u00e9 -->".encode("latin-1"), 1)
+    response = post(client, body)
+    assert response.status_code == 400
+    assert b"not UTF-8" in response.content
+    assert Message.objects.count() == 0
+
+
+def test_inner_xml_in_another_encoding_is_400(client, dso):
+    inner = codec.serialize(factories.test_message(sender=DSO))
+    inner = inner.replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"', 1)
+    inner = inner.replace(b"?>", "?><!-- caf\u00e9 -->".encode("latin-1"), 1)
+    response = post(client, _signed_raw(inner, dso[1]))
+    assert response.status_code == 400
+    assert b"not UTF-8" in response.content
+    assert Message.objects.count() == 0

@@ -25,6 +25,8 @@ def uftp_message(request: HttpRequest, major: int) -> HttpResponse:
         length = int(content_length)
     except ValueError:
         return _refuse(400, "Content-Length is not a number")
+    if length < 0:
+        return _refuse(400, "Content-Length is negative")
     if length > settings.CRO_MAX_MESSAGE_BYTES:
         return _refuse(413, f"message larger than {settings.CRO_MAX_MESSAGE_BYTES} bytes")
     try:

@@ -226,3 +226,11 @@ def test_inner_xml_in_another_encoding_is_400(client, dso):
     assert response.status_code == 400
     assert b"not UTF-8" in response.content
     assert Message.objects.count() == 0
+
+
+@pytest.mark.parametrize("content_length", ["-5", "ten"])
+def test_content_length_that_is_not_a_size_is_400(db, content_length):
+    request = RequestFactory().post(URL, data=b"<x/>", content_type="text/xml")
+    request.META["CONTENT_LENGTH"] = content_length
+    assert uftp_message(request, major=3).status_code == 400
+    assert Message.objects.count() == 0

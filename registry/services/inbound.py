@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -98,11 +100,16 @@ def message_receive(
     except errors.UFTPError as exc:
         raise MessageRefused(401, f"signature does not verify: {exc}") from exc
     try:
-        payload = codec.parse_message(inner_xml, path_major=path_major)
+        payload = codec.parse_message(
+            inner_xml, path_major=path_major, max_bytes=settings.CRO_MAX_MESSAGE_BYTES
+        )
     except errors.UFTPError as exc:
         raise MessageRefused(400, f"invalid message: {exc}") from exc
     if not _is_utf8(inner_xml):
         raise MessageRefused(400, "the inner message is not UTF-8")
+    too_long = _too_long_for_the_log(payload)
+    if too_long:
+        raise MessageRefused(400, f"invalid message: {too_long}")
 
     with transaction.atomic():
         if participant is None:
@@ -139,6 +146,19 @@ def message_receive(
     return message
 
 
+def _too_long_for_the_log(payload: messages.PayloadMessage) -> str | None:
+    """The schema bounds no length; the message log (and DNS, for domains) does."""
+    limits = {
+        "Version": (payload.version, Message._meta.get_field("version").max_length),
+        "SenderDomain": (payload.sender_domain, Message._meta.get_field("sender_domain").max_length),
+        "RecipientDomain": (payload.recipient_domain, Message._meta.get_field("recipient_domain").max_length),
+    }
+    for name, (value, limit) in limits.items():
+        if len(value) > limit:
+            return f"{name} is longer than {limit} characters"
+    return None
+
+
 def _is_utf8(data: bytes) -> bool:
     # lxml honours an XML declaration's encoding; UFTP messages are UTF-8 only.
     try:
@@ -148,9 +168,10 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def _aware(value):
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """A TimeStamp without an offset is read in the market time zone, as the registry does."""
     if value is not None and timezone.is_naive(value):
-        return timezone.make_aware(value, timezone.utc)
+        return value.replace(tzinfo=ZoneInfo(settings.CRO_TIME_ZONE))
     return value
 
 
@@ -195,7 +216,11 @@ def message_process(*, message_pk: int) -> Message | None:
         )
         if message is None or message.status not in (Message.Status.RECEIVED, Message.Status.PROCESSING):
             return None
-        payload = codec.parse_message(message.inner_xml.encode("utf-8"), path_major=message.path_major or 3)
+        payload = codec.parse_message(
+            message.inner_xml.encode("utf-8"),
+            path_major=message.path_major or 3,
+            max_bytes=settings.CRO_MAX_MESSAGE_BYTES,
+        )
 
         if isinstance(payload, messages.TestMessageResponse):
             _test_response_record(message=message, payload=payload)
@@ -316,7 +341,11 @@ def _already_submitted(*, twin: Message, payload: messages.PayloadMessage) -> Ve
     result = messages.Result(twin.result) if twin.result else messages.Result.ACCEPTED
     if earlier is None:
         return Verdict(result=result, reason=twin.rejection_reason or None)
-    earlier_payload = codec.parse_any(earlier.inner_xml.encode("utf-8"), path_major=twin.path_major or 3)
+    earlier_payload = codec.parse_any(
+        earlier.inner_xml.encode("utf-8"),
+        path_major=twin.path_major or 3,
+        max_bytes=settings.CRO_MAX_MESSAGE_BYTES,
+    )
     copy = dataclasses.replace(earlier_payload, message_id=str(uuid.uuid4()), time_stamp=timezone.now())
     return Verdict(result=result, reason=twin.rejection_reason or None, response=copy)
 

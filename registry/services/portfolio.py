@@ -512,11 +512,12 @@ def _agr_update_apply_locked(
     for row in sorted(others, key=lambda r: (r["connection_address"], r["start_period"])):
         address, start, end = row["connection_address"], row["start_period"], row["end_period"]
         claim_start = min(p[0] for p in listed[address] if _periods_overlap((start, end), p))
-        new_end = claim_start - dt.timedelta(days=1)
-        if end is not None and end < new_end:
+        # A claim from the first representable day leaves nothing before it.
+        new_end = claim_start - dt.timedelta(days=1) if claim_start > dt.date.min else None
+        if new_end is not None and end is not None and end < new_end:
             new_end = end
         to_supersede.append(row["pk"])
-        if new_end >= start:
+        if new_end is not None and new_end >= start:
             to_create.append(representation(row["agr_id"], address, start, new_end))
             changes.append(
                 f"connection [{address}]: representation by {row['agr__domain']} ends on {new_end} "

@@ -188,6 +188,10 @@ def _to_date(value: str, *, attribute: str) -> dt.date:
         raise SchemaError(f"{attribute}={value!r} is outside the dates the CRO handles") from None
 
 
+_EARLIEST_DATETIME = dt.datetime.min + dt.timedelta(days=1)
+_LATEST_DATETIME = dt.datetime.max - dt.timedelta(days=1)
+
+
 def _to_datetime(value: str, *, attribute: str) -> dt.datetime:
     match = _XSD_DATETIME.fullmatch(value.strip(" \t\r\n"))
     if match is None:
@@ -205,9 +209,14 @@ def _to_datetime(value: str, *, attribute: str) -> dt.datetime:
     end_of_day = hour == 24
     try:
         moment = dt.datetime(year, month, day, 0 if end_of_day else hour, minute, second, microsecond, tzinfo)
-        return moment + dt.timedelta(days=1) if end_of_day else moment
+        moment = moment + dt.timedelta(days=1) if end_of_day else moment
     except (ValueError, OverflowError):
         raise SchemaError(f"{attribute}={value!r} is outside the date-times the CRO handles") from None
+    # A day of margin on both ends: in any time zone (or read in the market zone when it has
+    # no offset) the moment must still be a date-time that storage can hand back.
+    if not _EARLIEST_DATETIME <= moment.replace(tzinfo=None) <= _LATEST_DATETIME:
+        raise SchemaError(f"{attribute}={value!r} is outside the date-times the CRO handles")
+    return moment
 
 
 def _to_bool(value: str, *, attribute: str) -> bool:

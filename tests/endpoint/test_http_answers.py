@@ -1,6 +1,8 @@
 """Every row of the HTTP table of cro-rules §2, in process (the e2e suite repeats them over HTTP)."""
 
 import base64
+import datetime as dt
+import re
 import time
 
 import pytest
@@ -234,3 +236,45 @@ def test_content_length_that_is_not_a_size_is_400(db, content_length):
     request.META["CONTENT_LENGTH"] = content_length
     assert uftp_message(request, major=3).status_code == 400
     assert Message.objects.count() == 0
+
+
+def _signed_test_message(private_key: str, **attributes: str) -> bytes:
+    inner = codec.serialize(factories.test_message(sender=DSO))
+    for name, value in attributes.items():
+        inner = re.sub(rf'{name}="[^"]*"'.encode(), f'{name}="{value}"'.encode(), inner)
+    return _signed_raw(inner, private_key)
+
+
+def test_timestamp_without_offset_is_read_in_the_market_zone(client, dso):
+    response = post(client, _signed_test_message(dso[1], TimeStamp="2024-06-01T12:00:00"))
+    assert response.status_code == 200, response.content
+    stored = Message.objects.get()
+    assert stored.time_stamp == dt.datetime(2024, 6, 1, 10, 0, tzinfo=dt.UTC)  # CEST is UTC+2
+
+
+@pytest.mark.parametrize("time_stamp", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00"])
+def test_timestamp_outside_what_storage_holds_is_400(client, dso, time_stamp):
+    response = post(client, _signed_test_message(dso[1], TimeStamp=time_stamp))
+    assert response.status_code == 400
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [("Version", "3.1.0000000000000000"), ("RecipientDomain", "a" * 250 + ".example.com")],
+)
+def test_values_longer_than_the_log_holds_are_400(client, dso, attribute, value):
+    response = post(client, _signed_test_message(dso[1], **{attribute: value}))
+    assert response.status_code == 400
+    assert b"longer than" in response.content
+    assert Message.objects.count() == 0
+
+
+def test_inner_message_up_to_the_configured_limit_is_accepted(client, dso, settings):
+    settings.CRO_MAX_MESSAGE_BYTES = 8_000_000
+    inner = codec.serialize(factories.test_message(sender=DSO))
+    padding = b"<!--" + b"x" * 5_200_000 + b"-->"
+    inner = inner.replace(b"?>", b"?>" + padding, 1)
+    assert len(inner) > 5_000_000  # more than the codec's own default limit
+    response = post(client, _signed_raw(inner, dso[1]))
+    assert response.status_code == 200, response.content[:200]

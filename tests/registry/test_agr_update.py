@@ -231,6 +231,15 @@ def test_supersede_policy_withdraws_a_representation_that_starts_later(agr_a, ag
     )
 
 
+def test_supersede_policy_from_the_first_representable_day_withdraws_the_older(agr_a, agr_b):
+    apply(agr_a, conn(C1, "0001-01-01"))
+
+    outcome = apply(agr_b, conn(C1, "0001-01-01"), conflict_policy="supersede")
+
+    assert outcome.accepted
+    assert current() == {("agr-b.example.com", C1, dt.date(1, 1, 1), None)}
+
+
 def test_supersede_policy_from_the_setting(agr_a, agr_b, settings):
     settings.CRO_AGR_CONFLICT_POLICY = "supersede"
     apply(agr_a, conn(C1, "2024-01-01"))

@@ -49,6 +49,8 @@ def _sender_keys(*, domain: str, role: str) -> tuple[Participant | None, list[st
         raise MessageRefused(401, "a CRO does not accept messages from a CRO")
     participant = Participant.objects.filter(domain=domain, role=role).first()
     if participant is not None:
+        if settings.CRO_MODE == "open" and participant.source == Participant.Source.DNS:
+            _dns_participant_refresh(participant)
         return participant, participant.public_keys, participant.endpoint_url
     if settings.CRO_MODE != "open":
         raise MessageRefused(401, f"unknown sender {domain} ({role})")
@@ -57,6 +59,25 @@ def _sender_keys(*, domain: str, role: str) -> tuple[Participant | None, list[st
     except discovery.DiscoveryError as exc:
         raise MessageRefused(419, str(exc)) from exc
     return None, [found.public_key], found.endpoint_url
+
+
+def _dns_participant_refresh(participant: Participant) -> None:
+    """Follow DNS (cached for CRO_DNS_CACHE_SECONDS) for a participant first found there.
+
+    A key rotated in DNS becomes the first key and the previous one stays valid beside it; when
+    DNS cannot be reached the recorded key and endpoint still serve.
+    """
+    try:
+        found = discovery.participant_discover(domain=participant.domain, role=participant.role)
+    except discovery.DiscoveryError:
+        return
+    if found.public_key == participant.public_key and found.endpoint_url == participant.endpoint_url:
+        return
+    if found.public_key != participant.public_key:
+        participant.public_key_next = participant.public_key
+        participant.public_key = found.public_key
+    participant.endpoint_url = found.endpoint_url
+    participant.save(update_fields=["public_key", "public_key_next", "endpoint_url", "updated_at"])
 
 
 def message_receive(

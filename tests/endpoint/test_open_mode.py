@@ -87,3 +87,39 @@ def test_closed_mode_never_asks_dns(db, settings, keypair):
         body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=keypair[0])
         assert post(body).status_code == 401
         assert server.queries == []
+
+
+def test_a_key_rotated_in_dns_is_followed(db, open_mode, keypair):
+    old_private, old_public = keypair
+    with dns_server(old_public) as server:
+        open_mode.CRO_DNS_NAMESERVERS = [server.nameserver]
+        first = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=old_private)
+        assert post(first).status_code == 200
+    new_private, new_public = keys.generate_keypair()
+    cache.clear()  # the cached answer expired
+    with dns_server(new_public) as server:
+        open_mode.CRO_DNS_NAMESERVERS = [server.nameserver]
+        rotated = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=new_private)
+        assert post(rotated).status_code == 200
+        # The previous key stays valid beside the new one.
+        late = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=old_private)
+        assert post(late).status_code == 200
+    participant = Participant.objects.get(domain=DSO, role="DSO")
+    assert participant.public_keys == [new_public, old_public]
+
+
+def test_a_recorded_participant_is_served_when_dns_is_down(db, open_mode, keypair):
+    private_key, public_key = keypair
+    with dns_server(public_key) as server:
+        open_mode.CRO_DNS_NAMESERVERS = [server.nameserver]
+        assert (
+            post(
+                factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=private_key)
+            ).status_code
+            == 200
+        )
+    cache.clear()
+    open_mode.CRO_DNS_NAMESERVERS = ["127.0.0.1:9"]  # nothing answers there
+    open_mode.CRO_DNS_TIMEOUT_SECONDS = 1
+    body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=private_key)
+    assert post(body).status_code == 200

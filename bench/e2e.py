@@ -234,8 +234,8 @@ def main() -> None:
     parser.add_argument(
         "--kind", choices=["query", "test"], default="query", help="DSOPortfolioQuery or TestMessage"
     )
-    parser.add_argument("--web-workers", type=int, default=3)
-    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--worker-concurrency", type=int, default=4)
     parser.add_argument("--redis-db", type=int, default=13)
     parser.add_argument("--timeout", type=float, default=180, help="bound on each phase, seconds")
     parser.add_argument(

@@ -12,7 +12,7 @@ from django.test import Client
 
 from registry.models import Membership, Message
 from registry.services import inbound
-from registry.services import portfolio as portfolio_services
+from registry.services.portfolio import dso as portfolio_dso
 from tests import factories
 from tests.registry.test_concurrency import TIMEOUT, run_together
 
@@ -56,7 +56,7 @@ def test_conflicting_updates_processed_at_once_one_wins_one_is_rejected(make_par
     )
     # Both workers pass the conflict check before either writes.
     both_checked = threading.Barrier(2)
-    real_check = portfolio_services._dso_connection_conflicts
+    real_check = portfolio_dso._dso_connection_conflicts
     calls = []
 
     def check_then_wait(**kwargs):
@@ -66,7 +66,7 @@ def test_conflicting_updates_processed_at_once_one_wins_one_is_rejected(make_par
             both_checked.wait(TIMEOUT)
         return reasons
 
-    monkeypatch.setattr(portfolio_services, "_dso_connection_conflicts", check_then_wait)
+    monkeypatch.setattr(portfolio_dso, "_dso_connection_conflicts", check_then_wait)
 
     run_together(
         lambda: inbound.message_process(message_pk=first.pk),

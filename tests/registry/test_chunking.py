@@ -6,8 +6,7 @@ import datetime as dt
 import pytest
 
 from registry.models import Membership, Representation
-from registry.services import portfolio as portfolio_services
-from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
+from registry.services.portfolio import _bulk, agr_portfolio_update_apply, dso_portfolio_update_apply
 
 from .builders import agr_update, conn, cp, dso_update
 
@@ -16,7 +15,7 @@ ADDRESSES = [f"ean.{100000000000 + n}" for n in range(7)]
 
 @pytest.fixture(autouse=True)
 def tiny_chunks(monkeypatch):
-    monkeypatch.setattr(portfolio_services, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(_bulk, "CHUNK_SIZE", 2)
 
 
 def test_dso_updates_across_chunks(dso1, dso2):

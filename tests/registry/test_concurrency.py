@@ -11,7 +11,8 @@ import pytest
 from django.db import connections
 
 from registry.models import CongestionPoint, CongestionPointVersion, Membership, Representation
-from registry.services import portfolio as portfolio_services
+from registry.services.portfolio import agr as portfolio_agr
+from registry.services.portfolio import dso as portfolio_dso
 from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
 
 from .builders import agr_update, conn, cp, dso_update
@@ -58,13 +59,13 @@ def test_two_agrs_claiming_one_connection_at_once_exactly_one_wins(agr_a, agr_b,
         ),
     )
     attempts = []
-    real_apply = portfolio_services._agr_update_apply_locked
+    real_apply = portfolio_agr._agr_update_apply_locked
 
     def counted(**kwargs):
         attempts.append(kwargs["agr"].domain)
         return real_apply(**kwargs)
 
-    monkeypatch.setattr(portfolio_services, "_agr_update_apply_locked", counted)
+    monkeypatch.setattr(portfolio_agr, "_agr_update_apply_locked", counted)
 
     outcomes = run_together(
         lambda: agr_portfolio_update_apply(
@@ -102,7 +103,7 @@ def test_two_dsos_registering_one_connection_at_once_exactly_one_wins(dso1, dso2
     second insert and the retry turns it into the proper rejection reason."""
     both_checked = threading.Barrier(2)
     checks = []
-    real_check = portfolio_services._dso_connection_conflicts
+    real_check = portfolio_dso._dso_connection_conflicts
 
     def check_then_wait_for_the_other(**kwargs):
         reasons = real_check(**kwargs)
@@ -111,7 +112,7 @@ def test_two_dsos_registering_one_connection_at_once_exactly_one_wins(dso1, dso2
             both_checked.wait(TIMEOUT)
         return reasons
 
-    monkeypatch.setattr(portfolio_services, "_dso_connection_conflicts", check_then_wait_for_the_other)
+    monkeypatch.setattr(portfolio_dso, "_dso_connection_conflicts", check_then_wait_for_the_other)
 
     outcomes = run_together(
         lambda: dso_portfolio_update_apply(
@@ -139,7 +140,7 @@ def test_racing_updates_of_one_cp_never_let_the_older_overwrite_the_newer(dso1, 
     """The newer update holds the CP lock while the older one arrives: the older must wait, then be
     refused as subordinate (without the lock it would read the stale TimeStamp and overwrite)."""
     newer_holds_lock = threading.Event()
-    real_check = portfolio_services._dso_connection_conflicts
+    real_check = portfolio_dso._dso_connection_conflicts
 
     checks_by_thread = []
 
@@ -160,7 +161,7 @@ def test_racing_updates_of_one_cp_never_let_the_older_overwrite_the_newer(dso1, 
             time_stamp=dt.datetime(2024, 4, 1, tzinfo=dt.UTC),
         ),
     )
-    monkeypatch.setattr(portfolio_services, "_dso_connection_conflicts", hold_the_lock_a_while)
+    monkeypatch.setattr(portfolio_dso, "_dso_connection_conflicts", hold_the_lock_a_while)
     newer_stamp = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
     newer = dso_update(
         dso1.domain, cp(CP1, "2024-01-01", None, conn(C2, "2024-01-01"), mutex=False), time_stamp=newer_stamp

@@ -4,8 +4,8 @@ test_concurrency.py on PostgreSQL; here each kind of failure is produced on purp
 import pytest
 from django.db import IntegrityError, OperationalError
 
-from registry.services import portfolio as portfolio_services
-from registry.services.portfolio import RACE_ATTEMPTS, UpdateOutcome
+from registry.services.portfolio import UpdateOutcome
+from registry.services.portfolio._atomic import RACE_ATTEMPTS, apply_atomically
 
 
 class FakeDatabaseError(Exception):
@@ -51,7 +51,7 @@ def test_a_lost_race_is_retried(errors):
     )
     apply, calls = failing_then(rejected, *errors)
 
-    assert portfolio_services._apply_atomically(apply, dry_run=False) == rejected
+    assert apply_atomically(apply, dry_run=False) == rejected
     assert len(calls) == len(errors) + 1
 
 
@@ -60,7 +60,7 @@ def test_other_database_errors_are_not_retried():
     apply, calls = failing_then(UpdateOutcome(accepted=True), operational_error("53300"))
 
     with pytest.raises(OperationalError):
-        portfolio_services._apply_atomically(apply, dry_run=False)
+        apply_atomically(apply, dry_run=False)
     assert len(calls) == 1
 
 
@@ -69,5 +69,5 @@ def test_retries_are_bounded():
     apply, calls = failing_then(UpdateOutcome(accepted=True), *[IntegrityError("again")] * RACE_ATTEMPTS)
 
     with pytest.raises(IntegrityError):
-        portfolio_services._apply_atomically(apply, dry_run=False)
+        apply_atomically(apply, dry_run=False)
     assert len(calls) == RACE_ATTEMPTS

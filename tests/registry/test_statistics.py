@@ -3,7 +3,8 @@
 import pytest
 from django.db import connection
 
-from registry.services.portfolio import ANALYZE_MIN_ROWS, dso_portfolio_update_apply
+from registry.services.portfolio import dso_portfolio_update_apply
+from registry.services.portfolio._bulk import ANALYZE_MIN_ROWS
 
 from .builders import conn, cp, dso_update
 

@@ -1,0 +1,308 @@
+"""AGRPortfolioUpdate: replace this AGR's representation of each listed connection (cro-rules §4).
+
+Concurrency: one Connection row per listed connection is locked (sorted), which serialises every
+AGR's changes to that connection; the representation exclusion constraint is the safety net.
+
+An update is read (under the locks), checked, planned, then written; each step is one function.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils import timezone
+
+from registry.models import Connection, Message, Participant, Representation, RepresentationSequence
+from registry.uftp import messages as uftp
+from registry.validators import ENTITY_ADDRESS_RE
+
+from . import _bulk
+from ._atomic import UpdateOutcome, apply_atomically
+from ._message import is_storable, source_label, time_stamp_aware
+from .periods import Period, period_changes, period_is_ordered, period_key, period_text, periods_overlap
+
+CONFLICT_POLICIES = ("reject", "supersede")
+
+# (agr id, connection address, start, end) of a representation to insert.
+RepresentationRow = tuple[int, str, dt.date, dt.date | None]
+
+
+def agr_portfolio_update_apply(
+    *,
+    agr: Participant,
+    message: uftp.AGRPortfolioUpdate,
+    source_message: Message | None = None,
+    conflict_policy: str | None = None,
+    dry_run: bool = False,
+    source: str | None = None,
+) -> UpdateOutcome:
+    """Replace this AGR's representation of each listed connection by what it listed.
+
+    conflict_policy (None: settings.CRO_AGR_CONFLICT_POLICY): "reject" refuses a connection that
+    another AGR represents for an overlapping period; "supersede" ends the other AGR's
+    representation on the day before the new StartPeriod (cro-rules §4).
+    """
+    if agr.role != Participant.Role.AGR:
+        raise ValueError(f"{agr} is not an AGR")
+    policy = conflict_policy or settings.CRO_AGR_CONFLICT_POLICY
+    if policy not in CONFLICT_POLICIES:
+        raise ValueError(f"unknown AGR conflict policy {policy!r}, expected one of {CONFLICT_POLICIES}")
+    time_stamp = time_stamp_aware(message.time_stamp)
+    static_reasons, listed = _agr_update_static_check(message)
+    return apply_atomically(
+        lambda: _agr_update_apply_locked(
+            agr=agr,
+            listed=listed,
+            time_stamp=time_stamp,
+            reasons=list(static_reasons),
+            policy=policy,
+            source_message=source_message,
+            source=source_label(source, source_message),
+        ),
+        dry_run=dry_run,
+    )
+
+
+def _agr_update_static_check(message: uftp.AGRPortfolioUpdate) -> tuple[list[str], dict[str, list[Period]]]:
+    """Addresses, Periods (item 8) and overlapping listings of one connection; returns the listing."""
+    reasons: list[str] = []
+    listed: dict[str, list[Period]] = defaultdict(list)
+    duplicated: set[str] = set()
+    for connection in message.connections:
+        address = connection.entity_address
+        period = (connection.start_period, connection.end_period)
+        if not ENTITY_ADDRESS_RE.fullmatch(address):
+            reasons.append(f"Invalid entity address: connection [{address}]")
+        if not period_is_ordered(*period):
+            reasons.append(
+                f"Period out of bounds: connection [{address}] ends ({connection.end_period}) "
+                f"before it starts ({connection.start_period})"
+            )
+            continue
+        if any(periods_overlap(period, other) for other in listed[address]):
+            duplicated.add(address)
+        listed[address].append(period)
+    reasons.extend(
+        f"Duplicate connection: [{address}] is listed twice for overlapping periods"
+        for address in sorted(duplicated)
+    )
+    return reasons, {address: periods for address, periods in listed.items() if is_storable(address)}
+
+
+def _agr_update_apply_locked(
+    *,
+    agr: Participant,
+    listed: dict[str, list[Period]],
+    time_stamp: dt.datetime,
+    reasons: list[str],
+    policy: str,
+    source_message: Message | None,
+    source: str,
+) -> UpdateOutcome:
+    """Read (and lock) the listed connections, check the rest of §4, plan, write; run in apply_atomically."""
+    current = _agr_current_read(agr=agr, listed=listed, time_stamp=time_stamp)
+    reasons = [*reasons, *_agr_rejection_reasons(current=current, policy=policy)]
+    if reasons:
+        return UpdateOutcome(accepted=False, reasons=tuple(reasons))
+    plan = _agr_plan(agr=agr, listed=listed, current=current)
+    written = _agr_write(
+        agr=agr,
+        plan=plan,
+        connection_ids=[current.connection_ids[address] for address in sorted(listed)],
+        time_stamp=time_stamp,
+        source_message=source_message,
+        source=source,
+    )
+    _bulk.statistics_refresh_on_commit(written)
+    return UpdateOutcome(accepted=True, changes=tuple(plan.changes))
+
+
+# ------------------------------------------------------------------------------ read
+
+
+@dataclass(frozen=True, kw_only=True)
+class _AgrCurrent:
+    """What the registry holds now about the listed connections, read under their locks."""
+
+    connection_ids: dict[str, int]  # address -> Connection row id
+    newer: list[str]  # addresses this AGR updated with a newer TimeStamp (item 9)
+    own: dict[str, dict[Period, int]]  # this AGR's current representations: address -> period -> row id
+    others: list[dict]  # other AGRs' current representations that overlap a listed period
+
+
+def _agr_current_read(
+    *, agr: Participant, listed: dict[str, list[Period]], time_stamp: dt.datetime
+) -> _AgrCurrent:
+    addresses = sorted(listed)
+    connection_ids = _connections_lock(addresses)
+
+    newer: list[str] = []
+    for among in _bulk.in_batches("connection_id", list(connection_ids.values())):
+        newer.extend(
+            RepresentationSequence.objects.filter(among, agr=agr, last_time_stamp__gt=time_stamp).values_list(
+                "connection__entity_address", flat=True
+            )
+        )
+
+    own: dict[str, dict[Period, int]] = defaultdict(dict)
+    others: list[dict] = []
+    for among in _bulk.in_batches("connection_address", addresses):
+        rows = (
+            Representation.objects.current()
+            .filter(among)
+            .values("pk", "agr_id", "agr__domain", "connection_address", "start_period", "end_period")
+        )
+        for row in rows:
+            if row["agr_id"] == agr.pk:
+                own[row["connection_address"]][(row["start_period"], row["end_period"])] = row["pk"]
+            elif any(
+                periods_overlap((row["start_period"], row["end_period"]), period)
+                for period in listed[row["connection_address"]]
+            ):
+                others.append(row)
+    return _AgrCurrent(connection_ids=connection_ids, newer=newer, own=own, others=others)
+
+
+def _connections_lock(addresses: list[str]) -> dict[str, int]:
+    """Create the unknown connections, then lock every listed connection row in address order.
+
+    Returns the row id per address.
+    """
+    _bulk.connections_create(addresses)
+    locked: dict[str, int] = {}
+    for among in _bulk.in_batches("entity_address", addresses):
+        rows = Connection.objects.select_for_update().filter(among).order_by("entity_address")
+        locked.update(rows.values_list("entity_address", "pk"))
+    return locked
+
+
+# ------------------------------------------------------------------------------ check
+
+
+def _agr_rejection_reasons(*, current: _AgrCurrent, policy: str) -> list[str]:
+    """Item 9 (a newer update of this AGR) and, under the reject policy, other AGRs' representations."""
+    reasons = [
+        f"Subordinate sequence number: connection [{address}] was updated by a newer message"
+        for address in sorted(current.newer)
+    ]
+    if policy == "reject":
+        reasons.extend(
+            f"Connection conflict: [{address}] represented by another AGR"
+            for address in sorted({row["connection_address"] for row in current.others})
+        )
+    return reasons
+
+
+# ------------------------------------------------------------------------------ plan
+
+
+@dataclass(kw_only=True)
+class _AgrPlan:
+    """The rows to supersede and insert, and the change lines for the preview."""
+
+    to_supersede: list[int] = field(default_factory=list)  # Representation row ids
+    to_create: list[RepresentationRow] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+
+
+def _agr_plan(*, agr: Participant, listed: dict[str, list[Period]], current: _AgrCurrent) -> _AgrPlan:
+    """Cut back the other AGRs' overlapping representations, then replace this AGR's own."""
+    plan = _AgrPlan()
+    _others_cut_back(others=current.others, listed=listed, plan=plan)
+    _own_replace(agr=agr, listed=listed, own=current.own, plan=plan)
+    return plan
+
+
+def _others_cut_back(*, others: list[dict], listed: dict[str, list[Period]], plan: _AgrPlan) -> None:
+    """Supersede policy: the newer claim ends the other AGR's representation the day before it starts."""
+    for row in sorted(others, key=lambda r: (r["connection_address"], r["start_period"])):
+        address, start, end = row["connection_address"], row["start_period"], row["end_period"]
+        claim_start = min(p[0] for p in listed[address] if periods_overlap((start, end), p))
+        # A claim from the first representable day leaves nothing before it.
+        new_end = claim_start - dt.timedelta(days=1) if claim_start > dt.date.min else None
+        if new_end is not None and end is not None and end < new_end:
+            new_end = end
+        plan.to_supersede.append(row["pk"])
+        if new_end is not None and new_end >= start:
+            plan.to_create.append((row["agr_id"], address, start, new_end))
+            plan.changes.append(
+                f"connection [{address}]: representation by {row['agr__domain']} ends on {new_end} "
+                f"(was {period_text(start, end)})"
+            )
+        else:
+            plan.changes.append(
+                f"connection [{address}]: representation by {row['agr__domain']} withdrawn "
+                f"(was {period_text(start, end)})"
+            )
+
+
+def _own_replace(
+    *, agr: Participant, listed: dict[str, list[Period]], own: dict[str, dict[Period, int]], plan: _AgrPlan
+) -> None:
+    """Supersede this AGR's periods no longer listed and add the new ones; unchanged rows stay."""
+    for address in sorted(listed):
+        old = own.get(address, {})
+        new = set(listed[address])
+        removed = sorted(set(old) - new, key=period_key)
+        added = sorted(new - set(old), key=period_key)
+        plan.to_supersede.extend(old[period] for period in removed)
+        plan.to_create.extend((agr.pk, address, start, end) for start, end in added)
+        plan.changes.extend(
+            period_changes(
+                removed=[(address, *p) for p in removed],
+                added=[(address, *p) for p in added],
+                where=f"represented by {agr.domain}",
+            )
+        )
+
+
+# ------------------------------------------------------------------------------ write
+
+
+def _agr_write(
+    *,
+    agr: Participant,
+    plan: _AgrPlan,
+    connection_ids: list[int],
+    time_stamp: dt.datetime,
+    source_message: Message | None,
+    source: str,
+) -> _bulk.RowsWritten:
+    """Write the plan and record `time_stamp` as this AGR's newest update of each connection (item 9).
+
+    Returns the rows written.
+    """
+    now = timezone.now()  # after the locks: transaction time follows the order of application
+    source_message_id = source_message.pk if source_message is not None else None
+    written = _bulk.rows_supersede(
+        Representation, ids=plan.to_supersede, now=now, source_message=source_message
+    )
+    written.update(
+        _bulk.rows_insert(
+            Representation,
+            fields=(
+                "agr_id",
+                "connection_address",
+                "start_period",
+                "end_period",
+                "recorded_at",
+                "recorded_by_id",
+                "source",
+            ),
+            rows=[(*row, now, source_message_id, source) for row in plan.to_create],
+        )
+    )
+    _bulk.representation_sequences_upsert(
+        agr_id=agr.pk,
+        connection_ids=connection_ids,
+        time_stamp=time_stamp,
+        last_message_id=source_message_id,
+        now=now,
+    )
+    return written
+
+
+__all__ = ["CONFLICT_POLICIES", "agr_portfolio_update_apply"]

@@ -12,8 +12,8 @@ from django.db import connections
 
 from registry.models import CongestionPoint, CongestionPointVersion, Membership, Representation
 from registry.services.portfolio import agr as portfolio_agr
-from registry.services.portfolio import dso as portfolio_dso
 from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
+from registry.services.portfolio import dso as portfolio_dso
 
 from .builders import agr_update, conn, cp, dso_update
 

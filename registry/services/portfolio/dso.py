@@ -162,9 +162,8 @@ def _dso_update_apply_locked(
             listed=listed, cps=owned, now=now, source_message=source_message, source=source, changes=changes
         )
     )
-    CongestionPoint.objects.filter(pk__in=[cp.pk for cp in owned.values()]).update(
-        last_time_stamp=time_stamp, last_message=source_message
-    )
+    for among in _bulk.in_batches("pk", [cp.pk for cp in owned.values()]):
+        CongestionPoint.objects.filter(among).update(last_time_stamp=time_stamp, last_message=source_message)
     _bulk.statistics_refresh_on_commit(written)
     return UpdateOutcome(
         accepted=True, changes=tuple(line for address in sorted(owned) for line in changes[address])

@@ -74,7 +74,8 @@ def rows_insert(model: type[Model], *, fields: tuple[str, ...], rows: list[tuple
         )
         return Counter({model._meta.db_table: len(rows)})
     quote = database.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    column_of = {field.attname: field.column for field in model._meta.concrete_fields if field.column}
+    columns = ", ".join(quote(column_of[name]) for name in fields)
     with database.cursor() as cursor, database.wrap_database_errors:
         with cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
             for row in rows:

@@ -207,17 +207,24 @@ class _AgrPlan:
     to_create: list[RepresentationRow] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
 
+    def then(self, other: _AgrPlan) -> _AgrPlan:
+        return _AgrPlan(
+            to_supersede=self.to_supersede + other.to_supersede,
+            to_create=self.to_create + other.to_create,
+            changes=self.changes + other.changes,
+        )
+
 
 def _agr_plan(*, agr: Participant, listed: dict[str, list[Period]], current: _AgrCurrent) -> _AgrPlan:
     """Cut back the other AGRs' overlapping representations, then replace this AGR's own."""
-    plan = _AgrPlan()
-    _others_cut_back(others=current.others, listed=listed, plan=plan)
-    _own_replace(agr=agr, listed=listed, own=current.own, plan=plan)
-    return plan
+    return _others_cut_back(others=current.others, listed=listed).then(
+        _own_replace(agr=agr, listed=listed, own=current.own)
+    )
 
 
-def _others_cut_back(*, others: list[dict], listed: dict[str, list[Period]], plan: _AgrPlan) -> None:
+def _others_cut_back(*, others: list[dict], listed: dict[str, list[Period]]) -> _AgrPlan:
     """Supersede policy: the newer claim ends the other AGR's representation the day before it starts."""
+    plan = _AgrPlan()
     for row in sorted(others, key=lambda r: (r["connection_address"], r["start_period"])):
         address, start, end = row["connection_address"], row["start_period"], row["end_period"]
         claim_start = min(p[0] for p in listed[address] if periods_overlap((start, end), p))
@@ -237,12 +244,14 @@ def _others_cut_back(*, others: list[dict], listed: dict[str, list[Period]], pla
                 f"connection [{address}]: representation by {row['agr__domain']} withdrawn "
                 f"(was {period_text(start, end)})"
             )
+    return plan
 
 
 def _own_replace(
-    *, agr: Participant, listed: dict[str, list[Period]], own: dict[str, dict[Period, int]], plan: _AgrPlan
-) -> None:
+    *, agr: Participant, listed: dict[str, list[Period]], own: dict[str, dict[Period, int]]
+) -> _AgrPlan:
     """Supersede this AGR's periods no longer listed and add the new ones; unchanged rows stay."""
+    plan = _AgrPlan()
     for address in sorted(listed):
         old = own.get(address, {})
         new = set(listed[address])
@@ -257,6 +266,7 @@ def _own_replace(
                 where=f"represented by {agr.domain}",
             )
         )
+    return plan
 
 
 # ------------------------------------------------------------------------------ write

@@ -37,7 +37,7 @@ def big(django_db_setup, django_db_blocker):
         builders.bulk_messages(participant=dso, count=400, failed=60)
         CsvImport.objects.bulk_create(
             [
-                CsvImport(dso=dso, csv_text="x", file_name=f"f{i}.csv", preview_accepted=True)
+                CsvImport(dso=dso, csv_text="x", file_name=f"f{i}.csv")
                 for i in range(30)
             ]
         )

@@ -2,7 +2,7 @@
 
 Reading (`load_signing_key`, `load_development_secret`) only reads: settings call them on import.
 Creating the development key and secret is `ensure_development_secrets`, run by `bin/run` before
-the processes start (through `manage.py cro_dev_init`).
+the processes start (`python -m cro.prepare`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def load_signing_key(*, var_dir: Path, debug: bool) -> str:
             )
         raise ImproperlyConfigured(
             "no signing key: set CRO_SIGNING_KEY or CRO_SIGNING_KEY_FILE, or create a development "
-            "key with: DEBUG=1 python manage.py cro_dev_init (bin/run does)"
+            "key with: DEBUG=1 python -m cro.prepare (bin/run does)"
         )
     try:
         keys.decode_private_key(value)
@@ -64,7 +64,7 @@ def load_development_secret(*, var_dir: Path) -> str:
     except OSError as exc:
         raise ImproperlyConfigured(
             f"SECRET_KEY is not set and {path} cannot be read ({exc.strerror}); set SECRET_KEY, or "
-            "create a development secret with: DEBUG=1 python manage.py cro_dev_init (bin/run does)"
+            "create a development secret with: DEBUG=1 python -m cro.prepare (bin/run does)"
         ) from exc
 
 

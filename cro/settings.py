@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from registry.uftp.vocabulary import AGR_CONFLICT_POLICIES
+from registry.uftp.vocabulary import AGR_CONFLICT_POLICIES, CRO_MODES
 
 from .signing import load_development_secret, load_signing_key
 
@@ -56,7 +56,7 @@ if not CRO_DOMAIN:
     raise ImproperlyConfigured("CRO_DOMAIN must be set when DEBUG is off")
 CRO_SIGNING_KEY = load_signing_key(var_dir=VAR_DIR, debug=DEBUG)
 CRO_MODE = os.environ.get("CRO_MODE", "closed").strip().lower()
-if CRO_MODE not in {"closed", "open"}:
+if CRO_MODE not in CRO_MODES:
     raise ImproperlyConfigured("CRO_MODE must be 'closed' or 'open'")
 CRO_TIME_ZONE = os.environ.get("CRO_TIME_ZONE", "Europe/Amsterdam")
 # How a newer AGR claim on a represented connection is handled: reject | supersede.

@@ -21,6 +21,7 @@ from registry.models import (
 )
 from registry.uftp import keys, versions
 from registry.uftp.messages import RedispatchBy
+from registry.uftp.vocabulary import CRO_MODES
 from registry.uftp.vocabulary import INTERNET_DOMAIN_PATTERN as _INTERNET_DOMAIN
 
 # The documented shapes of the inputs. The services check the same things again (and are the
@@ -202,7 +203,7 @@ class CroSerializer(serializers.Serializer):
     role = serializers.CharField()
     public_key = serializers.CharField(help_text="base64 of the CRO's Ed25519 public key")
     public_key_cs1 = serializers.CharField(help_text="the published form, for DNS")
-    mode = serializers.ChoiceField(choices=["closed", "open"])
+    mode = serializers.ChoiceField(choices=list(CRO_MODES))
     time_zone = serializers.CharField()
     supported_versions = serializers.ListField(child=serializers.CharField())
 

@@ -19,12 +19,16 @@ INTERNET_DOMAIN_RE: Final = re.compile(INTERNET_DOMAIN_PATTERN)
 ENTITY_ADDRESS_PATTERN: Final = r"(ea1\.[0-9]{4}-[0-9]{2}\..{1,244}:.{1,244}|ean\.[0-9]{12,34})"
 ENTITY_ADDRESS_RE: Final = re.compile(ENTITY_ADDRESS_PATTERN)
 
+# Who may talk to the CRO: "closed" only registered participants, "open" also senders found in DNS.
+CRO_MODES: Final = ("closed", "open")
+
 # How the CRO handles an AGR claiming a connection another AGR represents (cro-rules):
 # "reject" refuses the claim, "supersede" lets the newer claim replace the older one.
 AGR_CONFLICT_POLICIES: Final = ("reject", "supersede")
 
 __all__ = [
     "AGR_CONFLICT_POLICIES",
+    "CRO_MODES",
     "ENTITY_ADDRESS_PATTERN",
     "ENTITY_ADDRESS_RE",
     "INTERNET_DOMAIN_PATTERN",

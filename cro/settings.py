@@ -1,4 +1,8 @@
-"""Settings of the CRO: one module, driven by environment variables (see README and .env.example)."""
+"""Settings of the CRO: one module, driven by environment variables (see README and .env.example).
+
+Importing it only reads: the environment and, in DEBUG, the development secrets `bin/run` created
+in var/ (`python -m cro.prepare`). It never writes a file or a folder.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from registry.uftp.vocabulary import AGR_CONFLICT_POLICIES, CRO_MODES
 
 from .signing import load_development_secret, load_signing_key
 
@@ -36,7 +42,7 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    # Development: a random secret generated once into the git-ignored var/ directory.
+    # Development: the random secret `bin/run` generated once into the git-ignored var/ directory.
     SECRET_KEY = load_development_secret(var_dir=VAR_DIR)
 elif not DEBUG and len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be a real secret of at least 32 characters")
@@ -50,12 +56,12 @@ if not CRO_DOMAIN:
     raise ImproperlyConfigured("CRO_DOMAIN must be set when DEBUG is off")
 CRO_SIGNING_KEY = load_signing_key(var_dir=VAR_DIR, debug=DEBUG)
 CRO_MODE = os.environ.get("CRO_MODE", "closed").strip().lower()
-if CRO_MODE not in {"closed", "open"}:
+if CRO_MODE not in CRO_MODES:
     raise ImproperlyConfigured("CRO_MODE must be 'closed' or 'open'")
 CRO_TIME_ZONE = os.environ.get("CRO_TIME_ZONE", "Europe/Amsterdam")
 # How a newer AGR claim on a represented connection is handled: reject | supersede.
 CRO_AGR_CONFLICT_POLICY = os.environ.get("CRO_AGR_CONFLICT_POLICY", "reject").strip().lower()
-if CRO_AGR_CONFLICT_POLICY not in {"reject", "supersede"}:
+if CRO_AGR_CONFLICT_POLICY not in AGR_CONFLICT_POLICIES:
     raise ImproperlyConfigured("CRO_AGR_CONFLICT_POLICY must be 'reject' or 'supersede'")
 CRO_MAX_MESSAGE_BYTES = env_int("CRO_MAX_MESSAGE_BYTES", 10 * 1024 * 1024)
 # Django must let the endpoint read a body of the allowed size.
@@ -135,7 +141,6 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     # WAL and a busy timeout let the web server and the worker share the file.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
@@ -217,12 +222,11 @@ SPECTACULAR_SETTINGS = {
 
 # ------------------------------------------------------------------------------ Celery
 # Default: a broker on the local filesystem, which needs no server but still hands tasks
-# to a separate worker process. Set CELERY_BROKER_URL=redis://... in production.
+# to a separate worker process (cro/celery.py creates its folders when the app is configured).
+# Set CELERY_BROKER_URL=redis://... in production.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),

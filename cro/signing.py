@@ -1,10 +1,14 @@
-"""Load the CRO's private signing key at startup (environment, file, or a generated dev key)."""
+"""The CRO's signing key: read it at startup, derive its public key, create development secrets.
+
+Reading (`load_signing_key`, `load_development_secret`) only reads: settings call them on import.
+Creating the development key and secret is `ensure_development_secrets`, run by `bin/run` before
+the processes start (`python -m cro.prepare`).
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
-import sys
 import tempfile
 from pathlib import Path
 
@@ -12,18 +16,25 @@ from django.core.exceptions import ImproperlyConfigured
 
 from registry.uftp import keys
 
+SIGNING_KEY_FILE_NAME = "cro-signing.key"
+SECRET_KEY_FILE_NAME = "secret-key"  # noqa: S105 (a file name, not a secret)
+
 
 def load_signing_key(*, var_dir: Path, debug: bool) -> str:
     """The base64 private key from CRO_SIGNING_KEY or CRO_SIGNING_KEY_FILE.
 
-    With neither set: in production (DEBUG off) refuse to start; in development generate one
-    once into var/cro-signing.key (git-ignored) and print its public `cs1.` string.
+    With neither set: in production (DEBUG off) refuse to start; in development read the key
+    `bin/run` generated into var/cro-signing.key (git-ignored).
     """
     value = os.environ.get("CRO_SIGNING_KEY", "").strip()
     key_file = os.environ.get("CRO_SIGNING_KEY_FILE", "").strip()
     source = "CRO_SIGNING_KEY"
     if not value and key_file:
         source = f"CRO_SIGNING_KEY_FILE ({key_file})"
+    elif not value and debug and (var_dir / SIGNING_KEY_FILE_NAME).exists():
+        key_file = str(var_dir / SIGNING_KEY_FILE_NAME)
+        source = f"the development key {key_file}"
+    if not value and key_file:
         try:
             value = Path(key_file).read_text().strip()
         except OSError as exc:
@@ -34,12 +45,48 @@ def load_signing_key(*, var_dir: Path, debug: bool) -> str:
                 "CRO_SIGNING_KEY or CRO_SIGNING_KEY_FILE must be set when DEBUG is off "
                 "(generate one with: python manage.py cro_keygen)"
             )
-        return _development_key(var_dir / "cro-signing.key")
+        raise ImproperlyConfigured(
+            "no signing key: set CRO_SIGNING_KEY or CRO_SIGNING_KEY_FILE, or create a development "
+            "key with: DEBUG=1 python -m cro.prepare (bin/run does)"
+        )
     try:
         keys.decode_private_key(value)
     except keys.KeyFormatError as exc:
         raise ImproperlyConfigured(f"{source} is not a valid private key: {exc}") from exc
     return value
+
+
+def load_development_secret(*, var_dir: Path) -> str:
+    """Django's SECRET_KEY in development: the one `bin/run` generated into var/secret-key."""
+    path = var_dir / SECRET_KEY_FILE_NAME
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is not set and {path} cannot be read ({exc.strerror}); set SECRET_KEY, or "
+            "create a development secret with: DEBUG=1 python -m cro.prepare (bin/run does)"
+        ) from exc
+
+
+def cro_public_key() -> str:
+    """Base64 of the CRO's public key, derived from the configured private key."""
+    from django.conf import settings
+
+    return keys.public_key_from_private(settings.CRO_SIGNING_KEY)
+
+
+def ensure_development_secrets(*, var_dir: Path, signing_key: bool) -> str | None:
+    """Create var/secret-key and (with `signing_key`) var/cro-signing.key unless they exist.
+
+    Returns the public cs1. string of a signing key created now, None when nothing new was made.
+    """
+    _write_once(var_dir / SECRET_KEY_FILE_NAME, secrets.token_urlsafe(50))
+    if not signing_key:
+        return None
+    private_key, public_key = keys.generate_keypair()
+    if not _write_once(var_dir / SIGNING_KEY_FILE_NAME, private_key):
+        return None
+    return keys.to_cs1(public_key)
 
 
 def _write_once(path: Path, value: str) -> bool:
@@ -59,22 +106,3 @@ def _write_once(path: Path, value: str) -> bool:
     finally:
         os.unlink(temporary)
     return True
-
-
-def load_development_secret(*, var_dir: Path) -> str:
-    """Django's SECRET_KEY in development: random, generated once into var/secret-key."""
-    path = var_dir / "secret-key"
-    _write_once(path, secrets.token_urlsafe(50))
-    return path.read_text().strip()
-
-
-def _development_key(path: Path) -> str:
-    private_key, public_key = keys.generate_keypair()
-    if not _write_once(path, private_key):
-        return path.read_text().strip()
-    print(
-        f"Generated a development signing key in {path}.\n"
-        f"Publish the CRO's public key: {keys.to_cs1(public_key)}",
-        file=sys.stderr,
-    )
-    return private_key

@@ -5,9 +5,22 @@ from registry.models import Message, Participant
 
 @admin.register(Participant)
 class ParticipantAdmin(admin.ModelAdmin):
+    """Read-only: participants are written through registry.services.participants (the web pages,
+    the API and the commands), which keep the keys' rules."""
+
     list_display = ("domain", "role", "status", "endpoint_url", "source", "updated_at")
     list_filter = ("role", "status", "source")
     search_fields = ("domain",)
+    fields = ("domain", "role", "status", "source", "endpoint_url", "public_key", "public_key_previous")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Message)

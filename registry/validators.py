@@ -1,15 +1,9 @@
 """Validators for UFTP identifiers, shared by models, forms, commands and the API."""
 
-import re
-
 from django.core.exceptions import ValidationError
 
 from registry.uftp import keys
-
-# Patterns of the UFTP InternetDomain and EntityAddress types, used with fullmatch (XSD
-# patterns match the whole value; `$` would also let a trailing newline through).
-INTERNET_DOMAIN_RE = re.compile(r"([a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,}")
-ENTITY_ADDRESS_RE = re.compile(r"(ea1\.[0-9]{4}-[0-9]{2}\..{1,244}:.{1,244}|ean\.[0-9]{12,34})")
+from registry.uftp.vocabulary import ENTITY_ADDRESS_RE, INTERNET_DOMAIN_RE
 
 
 def validate_internet_domain(value: str) -> None:

@@ -10,6 +10,7 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from cro.signing import cro_public_key
 from registry.models import (
     CongestionPoint,
     CongestionPointVersion,
@@ -19,12 +20,15 @@ from registry.models import (
     Representation,
 )
 from registry.uftp import keys, versions
+from registry.uftp.messages import RedispatchBy
+from registry.uftp.vocabulary import CRO_MODES
+from registry.uftp.vocabulary import INTERNET_DOMAIN_PATTERN as _INTERNET_DOMAIN
 
 # The documented shapes of the inputs. The services check the same things again (and are the
 # authority); the patterns let clients and the schema-driven tests know what is accepted.
 # Patterns are written for both Python and ECMA-262 (JSON Schema); `\Z`-strictness comes from
 # the fullmatch in `_strict`.
-INTERNET_DOMAIN_PATTERN = r"^([a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,}$"
+INTERNET_DOMAIN_PATTERN = f"^{_INTERNET_DOMAIN}$"
 PUBLIC_KEY_PATTERN = r"^([A-Za-z0-9+/]{43}=|cs1\.[A-Za-z0-9+/]{43}=|cs1\.[A-Za-z0-9+/]{86}==)$"
 _IPV4_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _HOST_LABEL = r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?"
@@ -52,7 +56,7 @@ def _ecma_pattern(pattern: str) -> dict:
 
 # Enums shared by several answers, named once in the schema (and not after whichever field
 # drf-spectacular meets first: two different "status" sets, AGR/DSO both a role and a redispatcher).
-REDISPATCH_BY = ["AGR", "DSO"]
+REDISPATCH_BY = [value.value for value in RedispatchBy]
 
 
 @extend_schema_field({"type": "string", "enum": REDISPATCH_BY}, component_name="RedispatchBy")
@@ -153,7 +157,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "source",
             "endpoint_url",
             "public_key",
-            "public_key_next",
+            "public_key_previous",
             "public_keys",
             "created_at",
             "updated_at",
@@ -164,20 +168,20 @@ class ParticipantSerializer(serializers.ModelSerializer):
 class ParticipantCreateSerializer(serializers.Serializer):
     domain = DomainField()
     role = serializers.ChoiceField(choices=Participant.Role.choices)
-    public_keys = PublicKeysField(help_text="one key, or two during a key rotation")
+    public_keys = PublicKeysField(help_text="the current key, then the previous one during a key rotation")
     endpoint_url = EndpointUrlField()
 
 
 class ParticipantUpdateSerializer(serializers.Serializer):
     """Keys and endpoint of a participant; its (domain, role) never changes."""
 
-    public_keys = PublicKeysField(help_text="one key, or two during a key rotation")
+    public_keys = PublicKeysField(help_text="the current key, then the previous one during a key rotation")
     endpoint_url = EndpointUrlField()
 
 
 class KeyRotateSerializer(serializers.Serializer):
     public_key = PublicKeyField(
-        help_text="the new key, valid beside the current one until the rotation completes"
+        help_text="the new current key; the one it replaces stays valid until the rotation completes"
     )
 
 
@@ -199,13 +203,13 @@ class CroSerializer(serializers.Serializer):
     role = serializers.CharField()
     public_key = serializers.CharField(help_text="base64 of the CRO's Ed25519 public key")
     public_key_cs1 = serializers.CharField(help_text="the published form, for DNS")
-    mode = serializers.ChoiceField(choices=["closed", "open"])
+    mode = serializers.ChoiceField(choices=list(CRO_MODES))
     time_zone = serializers.CharField()
     supported_versions = serializers.ListField(child=serializers.CharField())
 
     @staticmethod
     def current() -> dict:
-        public_key = keys.public_key_from_private(settings.CRO_SIGNING_KEY)
+        public_key = cro_public_key()
         return {
             "domain": settings.CRO_DOMAIN,
             "role": "CRO",

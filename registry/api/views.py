@@ -124,18 +124,12 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if Participant.objects.filter(domain=data["domain"], role=data["role"]).exists():
-            return Response(
-                {
-                    "domain": [
-                        f"a {data['role']} participant {data['domain']} exists; change it with PUT or PATCH"
-                    ]
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
         with service_errors():
-            saved = participant_services.participant_upsert(**data)
-        return self._answer(saved.participant, status.HTTP_201_CREATED)
+            try:
+                participant = participant_services.participant_create(**data)
+            except participant_services.ParticipantExists as exc:
+                raise Conflict(exc.message_dict) from exc
+        return self._answer(participant, status.HTTP_201_CREATED)
 
     def _update(self, request: Request, *, partial: bool) -> Response:
         participant = self.get_object()

@@ -4,18 +4,23 @@ from django.db import models
 from django.db.models import Q
 
 
-class Message(models.Model):
-    class Direction(models.TextChoices):
-        INBOUND = "in", "Inbound"
-        OUTBOUND = "out", "Outbound"
+class MessageDirection(models.TextChoices):
+    INBOUND = "in", "Inbound"
+    OUTBOUND = "out", "Outbound"
 
-    class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        PROCESSING = "processing", "Processing"
-        PROCESSED = "processed", "Processed"
-        RESPONSE_QUEUED = "response_queued", "Response queued"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
+
+class MessageStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSING = "processing", "Processing"
+    PROCESSED = "processed", "Processed"
+    RESPONSE_QUEUED = "response_queued", "Response queued"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class Message(models.Model):
+    Direction = MessageDirection
+    Status = MessageStatus
 
     # States after which nothing more happens to a message by itself.
     FINAL_STATUSES = (Status.PROCESSED, Status.DELIVERED, Status.FAILED)
@@ -75,19 +80,10 @@ class Message(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(direction__in=["in", "out"]), name="message_direction_is_in_or_out"
+                condition=Q(direction__in=MessageDirection.values), name="message_direction_is_in_or_out"
             ),
             models.CheckConstraint(
-                condition=Q(
-                    status__in=[
-                        "received",
-                        "processing",
-                        "processed",
-                        "response_queued",
-                        "delivered",
-                        "failed",
-                    ]
-                ),
+                condition=Q(status__in=MessageStatus.values),
                 name="message_status_is_known",
             ),
             # The CRO never sends two messages with one MessageID.

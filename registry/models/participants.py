@@ -3,17 +3,23 @@
 from django.db import models
 from django.db.models import Q
 
+from registry.uftp import messages as uftp_messages
 from registry.validators import validate_internet_domain, validate_public_key
 
 
-class Participant(models.Model):
-    class Role(models.TextChoices):
-        DSO = "DSO", "DSO"
-        AGR = "AGR", "AGR"
+class ParticipantRole(models.TextChoices):
+    DSO = uftp_messages.Role.DSO.value, "DSO"
+    AGR = uftp_messages.Role.AGR.value, "AGR"
 
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        BARRED = "barred", "Barred"
+
+class ParticipantStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    BARRED = "barred", "Barred"
+
+
+class Participant(models.Model):
+    Role = ParticipantRole
+    Status = ParticipantStatus
 
     class Source(models.TextChoices):
         ADMIN = "admin", "Registered by an administrator"
@@ -21,10 +27,10 @@ class Participant(models.Model):
 
     domain = models.CharField(max_length=253, validators=[validate_internet_domain])
     role = models.CharField(max_length=3, choices=Role.choices)
-    # Base64 of the 32-byte Ed25519 public key. A second key is valid beside the first
-    # while a participant rotates keys.
+    # Base64 of the 32-byte Ed25519 public key in use. While a participant rotates keys, the key it
+    # replaced (the previous one) stays valid beside it until the rotation is completed.
     public_key = models.CharField(max_length=44, validators=[validate_public_key])
-    public_key_next = models.CharField(
+    public_key_previous = models.CharField(
         max_length=44, blank=True, default="", validators=[validate_public_key]
     )
     endpoint_url = models.URLField(max_length=500)
@@ -38,13 +44,13 @@ class Participant(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["domain", "role"], name="participant_unique_domain_role"),
             models.CheckConstraint(
-                condition=Q(role__in=["DSO", "AGR"]), name="participant_role_is_dso_or_agr"
+                condition=Q(role__in=ParticipantRole.values), name="participant_role_is_dso_or_agr"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["active", "barred"]), name="participant_status_is_known"
+                condition=Q(status__in=ParticipantStatus.values), name="participant_status_is_known"
             ),
             models.CheckConstraint(
-                condition=~Q(public_key_next=models.F("public_key")),
+                condition=~Q(public_key_previous=models.F("public_key")),
                 name="participant_second_key_differs_from_first",
             ),
         ]
@@ -54,8 +60,8 @@ class Participant(models.Model):
 
     @property
     def public_keys(self) -> list[str]:
-        """Every key a signature may verify with: the current one, then the rotation key."""
-        return [key for key in (self.public_key, self.public_key_next) if key]
+        """Every key a signature may verify with: the current one, then the previous one."""
+        return [key for key in (self.public_key, self.public_key_previous) if key]
 
     @property
     def is_barred(self) -> bool:

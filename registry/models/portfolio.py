@@ -16,6 +16,7 @@ import datetime as dt
 from django.db import models
 from django.db.models import F, Lookup, Q
 
+from registry.uftp import messages as uftp_messages
 from registry.validators import validate_entity_address
 
 # ea1.YYYY-MM.<naming authority>:<id> may be up to 501 characters (UFTP EntityAddress pattern).
@@ -23,8 +24,8 @@ ENTITY_ADDRESS_MAX_LENGTH = 512
 
 
 class RedispatchBy(models.TextChoices):
-    AGR = "AGR", "AGR"
-    DSO = "DSO", "DSO"
+    AGR = uftp_messages.RedispatchBy.AGR.value, "AGR"
+    DSO = uftp_messages.RedispatchBy.DSO.value, "DSO"
 
 
 def known_at_q(as_of: dt.datetime | None, *, prefix: str = "") -> Q:
@@ -183,11 +184,11 @@ class CongestionPointVersion(RecordedRow):
             _superseded_after_recorded("congestion_point_version"),
             _superseded_by_only_when_superseded("congestion_point_version"),
             models.CheckConstraint(
-                condition=Q(day_ahead_redispatch_by__in=["AGR", "DSO"]),
+                condition=Q(day_ahead_redispatch_by__in=RedispatchBy.values),
                 name="congestion_point_version_day_ahead_redispatch_by_is_known",
             ),
             models.CheckConstraint(
-                condition=Q(intraday_redispatch_by__in=["", "AGR", "DSO"]),
+                condition=Q(intraday_redispatch_by__in=["", *RedispatchBy.values]),
                 name="congestion_point_version_intraday_redispatch_by_is_known",
             ),
         ]

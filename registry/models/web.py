@@ -5,6 +5,15 @@ from django.db import models
 from django.db.models import Q
 
 
+class CsvImportStatus(models.TextChoices):
+    PREVIEWED = "previewed", "Previewed"
+    QUEUED = "queued", "Queued"
+    APPLYING = "applying", "Applying"
+    APPLIED = "applied", "Applied"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+
+
 class CsvImport(models.Model):
     """One uploaded CSV of a DSO's congestion points and connections.
 
@@ -12,13 +21,7 @@ class CsvImport(models.Model):
     -> applied (or rejected when the registry changed since the preview, or failed on an error).
     """
 
-    class Status(models.TextChoices):
-        PREVIEWED = "previewed", "Previewed"
-        QUEUED = "queued", "Queued"
-        APPLYING = "applying", "Applying"
-        APPLIED = "applied", "Applied"
-        REJECTED = "rejected", "Rejected"
-        FAILED = "failed", "Failed"
+    Status = CsvImportStatus
 
     FINAL_STATUSES = (Status.APPLIED, Status.REJECTED, Status.FAILED)
 
@@ -39,7 +42,6 @@ class CsvImport(models.Model):
     connection_count = models.PositiveIntegerField(default=0)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PREVIEWED)
-    preview_accepted = models.BooleanField(default=False)
     preview_reasons = models.JSONField(default=list, blank=True)
     preview_changes = models.JSONField(default=list, blank=True)
     result_reasons = models.JSONField(default=list, blank=True)
@@ -57,7 +59,7 @@ class CsvImport(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["previewed", "queued", "applying", "applied", "rejected", "failed"]),
+                condition=Q(status__in=CsvImportStatus.values),
                 name="csv_import_status_is_known",
             ),
             models.CheckConstraint(condition=Q(progress__lte=100), name="csv_import_progress_at_most_100"),
@@ -65,6 +67,11 @@ class CsvImport(models.Model):
 
     def __str__(self) -> str:
         return f"CSV import {self.pk} for {self.dso_id} ({self.status})"
+
+    @property
+    def preview_accepted(self) -> bool:
+        """The dry run found nothing to refuse."""
+        return not self.preview_reasons
 
     @property
     def is_final(self) -> bool:

@@ -20,6 +20,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from cro.signing import cro_public_key
 from registry.models import (
     CongestionPoint,
     CongestionPointVersion,
@@ -29,7 +30,7 @@ from registry.models import (
     Participant,
     Representation,
 )
-from registry.uftp import codec, errors, keys
+from registry.uftp import codec, errors
 from registry.uftp import messages as uftp
 
 # Messages not final after this long need an administrator's look.
@@ -522,13 +523,13 @@ def message_signature_status(*, message: Message) -> SignatureStatus:
     except errors.UFTPError as exc:
         return SignatureStatus(valid=False, detail=f"the stored SignedMessage cannot be read: {exc}")
     if message.direction == Message.Direction.OUTBOUND:
-        candidates = [("the CRO's current key", keys.public_key_from_private(settings.CRO_SIGNING_KEY))]
+        candidates = [("the CRO's current key", cro_public_key())]
     elif message.participant is None:
         return SignatureStatus(valid=False, detail="no participant record to take the sender's keys from")
     else:
         candidates = [("the participant's current key", message.participant.public_key)]
-        if message.participant.public_key_next:
-            candidates.append(("the participant's rotation key", message.participant.public_key_next))
+        if message.participant.public_key_previous:
+            candidates.append(("the participant's previous key", message.participant.public_key_previous))
     if envelope.sender_domain != message.sender_domain or envelope.sender_role != message.sender_role:
         return SignatureStatus(
             valid=False,

@@ -34,7 +34,7 @@ from registry.selectors import web as web_selectors
 from registry.services import portfolio
 from registry.uftp import messages as uftp
 from registry.uftp import versions
-from registry.validators import ENTITY_ADDRESS_RE
+from registry.uftp.vocabulary import ENTITY_ADDRESS_RE
 
 logger = logging.getLogger(__name__)
 
@@ -362,7 +362,6 @@ def csv_import_preview(*, dso: Participant, data: bytes, file_name: str = "", us
         congestion_point_count=len(parsed.congestion_points),
         connection_count=parsed.connection_count,
         status=CsvImport.Status.PREVIEWED,
-        preview_accepted=outcome.accepted and not reasons,
         preview_reasons=reasons,
         preview_changes=list(outcome.changes),
         phase="previewed: waiting for the administrator to apply",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import dns.exception
@@ -10,9 +9,7 @@ import dns.resolver
 from django.conf import settings
 from django.core.cache import cache
 
-from registry.uftp import keys
-
-_VERSION_RE = re.compile(r"^(\d+)\.\d+\.\d+$")
+from registry.uftp import keys, versions
 
 
 class DiscoveryError(Exception):
@@ -59,11 +56,11 @@ def _lookup(domain: str, role: str) -> DiscoveredParticipant:
         public_key, _encryption_key = keys.from_cs1(cs1)
     except keys.KeyFormatError as exc:
         raise DiscoveryError(f"DNS key of {domain} ({role}) is unusable: {exc}") from exc
-    match = _VERSION_RE.match(version)
-    if not match:
+    major = versions.major_of(version)
+    if major is None:
         raise DiscoveryError(f"DNS version of {domain} is not X.Y.Z: {version!r}")
     host = target.to_text(omit_final_dot=True)
-    endpoint = f"{settings.CRO_DNS_ENDPOINT_SCHEME}://{host}/shapeshifter/api/v{match.group(1)}/message"
+    endpoint = f"{settings.CRO_DNS_ENDPOINT_SCHEME}://{host}/shapeshifter/api/v{major}/message"
     return DiscoveredParticipant(domain=domain, role=role, public_key=public_key, endpoint_url=endpoint)
 
 

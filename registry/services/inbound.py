@@ -17,6 +17,7 @@ from django.utils import timezone
 from registry.models import Message, Participant
 from registry.selectors import portfolio as portfolio_selectors
 from registry.services import discovery, outbound
+from registry.services import participants as participant_services
 from registry.services import portfolio as portfolio_services
 from registry.services.rate_limit import rate_limit_exceeded
 from registry.uftp import codec, errors, messages, versions
@@ -62,22 +63,15 @@ def _sender_keys(*, domain: str, role: str) -> tuple[Participant | None, list[st
 
 
 def _dns_participant_refresh(participant: Participant) -> None:
-    """Follow DNS (cached for CRO_DNS_CACHE_SECONDS) for a participant first found there.
-
-    A key rotated in DNS becomes the first key and the previous one stays valid beside it; when
-    DNS cannot be reached the recorded key and endpoint still serve.
-    """
+    """Follow DNS (cached for CRO_DNS_CACHE_SECONDS) for a participant first found there;
+    when DNS cannot be reached the recorded key and endpoint still serve."""
     try:
         found = discovery.participant_discover(domain=participant.domain, role=participant.role)
     except discovery.DiscoveryError:
         return
-    if found.public_key == participant.public_key and found.endpoint_url == participant.endpoint_url:
-        return
-    if found.public_key != participant.public_key:
-        participant.public_key_next = participant.public_key
-        participant.public_key = found.public_key
-    participant.endpoint_url = found.endpoint_url
-    participant.save(update_fields=["public_key", "public_key_next", "endpoint_url", "updated_at"])
+    participant_services.participant_dns_refresh(
+        participant=participant, public_key=found.public_key, endpoint_url=found.endpoint_url
+    )
 
 
 def message_receive(
@@ -135,14 +129,11 @@ def message_receive(
     with transaction.atomic():
         if participant is None:
             # Open mode, first contact: record the participant DNS described.
-            participant, _ = Participant.objects.get_or_create(
+            participant = participant_services.participant_first_contact_record(
                 domain=envelope.sender_domain,
                 role=envelope.sender_role,
-                defaults={
-                    "public_key": public_keys[0],
-                    "endpoint_url": endpoint_url,
-                    "source": Participant.Source.DNS,
-                },
+                public_key=public_keys[0],
+                endpoint_url=endpoint_url,
             )
         message = Message.objects.create(
             direction=Message.Direction.INBOUND,

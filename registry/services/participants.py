@@ -13,6 +13,10 @@ from registry.uftp import keys
 from registry.validators import validate_internet_domain
 
 
+class ParticipantExists(ValidationError):
+    """The (domain, role) to register is registered already."""
+
+
 @dataclass(frozen=True)
 class ParticipantSaved:
     participant: Participant
@@ -44,7 +48,46 @@ def _clean_endpoint(endpoint_url: str) -> str:
 def participant_upsert(
     *, domain: str, role: str, public_keys: list[str], endpoint_url: str
 ) -> ParticipantSaved:
-    """Create the participant (domain, role) or update its keys and endpoint. Idempotent."""
+    """Create the participant (domain, role) or update its keys and endpoint. Idempotent.
+
+    `public_keys`: the current key, then optionally the previous one (still valid while the
+    participant rotates keys).
+    """
+    cleaned_keys = _clean(domain=domain, role=role, public_keys=public_keys, endpoint_url=endpoint_url)
+    with transaction.atomic():
+        participant, created = Participant.objects.select_for_update().get_or_create(
+            domain=domain,
+            role=role,
+            defaults={
+                "public_key": cleaned_keys[0],
+                "public_key_previous": cleaned_keys[1] if len(cleaned_keys) > 1 else "",
+                "endpoint_url": endpoint_url,
+            },
+        )
+        if not created:
+            participant.public_key = cleaned_keys[0]
+            participant.public_key_previous = cleaned_keys[1] if len(cleaned_keys) > 1 else ""
+            participant.endpoint_url = endpoint_url
+            participant.full_clean()
+            participant.save()
+    return ParticipantSaved(participant=participant, created=created)
+
+
+def participant_create(*, domain: str, role: str, public_keys: list[str], endpoint_url: str) -> Participant:
+    """Register a new participant; ParticipantExists when (domain, role) is registered already."""
+    _clean(domain=domain, role=role, public_keys=public_keys, endpoint_url=endpoint_url)
+    with transaction.atomic():
+        if Participant.objects.filter(domain=domain, role=role).exists():
+            raise ParticipantExists(
+                {"domain": f"{domain} is registered as {role} already; change it instead of adding it"}
+            )
+        return participant_upsert(
+            domain=domain, role=role, public_keys=public_keys, endpoint_url=endpoint_url
+        ).participant
+
+
+def _clean(*, domain: str, role: str, public_keys: list[str], endpoint_url: str) -> list[str]:
+    """Every field's error at once; the normalised keys when there is none."""
     errors: dict[str, str] = {}
     try:
         validate_internet_domain(domain)
@@ -53,36 +96,44 @@ def participant_upsert(
     if role not in Participant.Role.values:
         errors["role"] = f"role must be DSO or AGR, not {role!r}"
     cleaned_keys: list[str] = []
-    for field, clean in (
-        ("public_keys", lambda: _clean_keys(public_keys)),
-        ("endpoint_url", lambda: _clean_endpoint(endpoint_url)),
-    ):
-        try:
-            value = clean()
-        except ValidationError as exc:
-            errors[field] = exc.message_dict[field][0]
-            continue
-        if field == "public_keys":
-            cleaned_keys = value
+    try:
+        cleaned_keys = _clean_keys(public_keys)
+    except ValidationError as exc:
+        errors["public_keys"] = exc.message_dict["public_keys"][0]
+    try:
+        _clean_endpoint(endpoint_url)
+    except ValidationError as exc:
+        errors["endpoint_url"] = exc.message_dict["endpoint_url"][0]
     if errors:
         raise ValidationError(errors)
-    with transaction.atomic():
-        participant, created = Participant.objects.select_for_update().get_or_create(
-            domain=domain,
-            role=role,
-            defaults={
-                "public_key": cleaned_keys[0],
-                "public_key_next": cleaned_keys[1] if len(cleaned_keys) > 1 else "",
-                "endpoint_url": endpoint_url,
-            },
-        )
-        if not created:
-            participant.public_key = cleaned_keys[0]
-            participant.public_key_next = cleaned_keys[1] if len(cleaned_keys) > 1 else ""
-            participant.endpoint_url = endpoint_url
-            participant.full_clean()
-            participant.save()
-    return ParticipantSaved(participant=participant, created=created)
+    return cleaned_keys
+
+
+def participant_first_contact_record(
+    *, domain: str, role: str, public_key: str, endpoint_url: str
+) -> Participant:
+    """Open mode, first contact: record the participant DNS described (source "dns")."""
+    participant, _ = Participant.objects.get_or_create(
+        domain=domain,
+        role=role,
+        defaults={"public_key": public_key, "endpoint_url": endpoint_url, "source": Participant.Source.DNS},
+    )
+    return participant
+
+
+def participant_dns_refresh(*, participant: Participant, public_key: str, endpoint_url: str) -> Participant:
+    """Follow what DNS publishes now for a participant first found there.
+
+    A key rotated in DNS becomes the current key and the one it replaces stays valid as the
+    previous key, exactly as an administrator's rotation does.
+    """
+    if public_key == participant.public_key and endpoint_url == participant.endpoint_url:
+        return participant
+    if public_key != participant.public_key:
+        _make_current(participant, public_key)
+    participant.endpoint_url = endpoint_url
+    participant.save(update_fields=["public_key", "public_key_previous", "endpoint_url", "updated_at"])
+    return participant
 
 
 def participant_bar(*, participant: Participant) -> Participant:
@@ -98,24 +149,26 @@ def participant_reactivate(*, participant: Participant) -> Participant:
     return participant
 
 
+def _make_current(participant: Participant, new_key: str) -> None:
+    # The key in use until now keeps verifying as the previous one; an older previous key goes.
+    participant.public_key_previous = participant.public_key
+    participant.public_key = new_key
+
+
 def participant_key_rotate(*, participant: Participant, new_public_key: str) -> Participant:
-    """Start a rotation: the new key becomes valid beside the current one."""
+    """Start a rotation: the new key becomes current, the one it replaces stays valid as previous."""
     new_key = _clean_keys([new_public_key])[0]
     if new_key in participant.public_keys:
         raise ValidationError({"public_key": "this key is already valid for the participant"})
-    if participant.public_key_next:
-        # A rotation was under way: the newer key stays, the oldest one goes.
-        participant.public_key = participant.public_key_next
-    participant.public_key_next = new_key
-    participant.save(update_fields=["public_key", "public_key_next", "updated_at"])
+    _make_current(participant, new_key)
+    participant.save(update_fields=["public_key", "public_key_previous", "updated_at"])
     return participant
 
 
 def participant_key_rotation_complete(*, participant: Participant) -> Participant:
-    """End a rotation: only the new key stays valid."""
-    if not participant.public_key_next:
+    """End a rotation: the previous key stops being valid, only the current one stays."""
+    if not participant.public_key_previous:
         raise ValidationError({"public_key": "no key rotation is under way"})
-    participant.public_key = participant.public_key_next
-    participant.public_key_next = ""
-    participant.save(update_fields=["public_key", "public_key_next", "updated_at"])
+    participant.public_key_previous = ""
+    participant.save(update_fields=["public_key_previous", "updated_at"])
     return participant

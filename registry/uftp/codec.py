@@ -24,6 +24,7 @@ from .errors import EnvelopeError, SchemaError, SignatureError, UnsupportedMessa
 from .keys import decode_private_key, decode_public_key
 from .schema import validate
 from .versions import SCHEMA_SETS, VersionProfile, major_of, resolve_profile, schema_major_for_path
+from .vocabulary import INTERNET_DOMAIN_RE as _INTERNET_DOMAIN
 from .xmlsafe import DEFAULT_MAX_BYTES, parse_xml
 
 SIGNATURE_BYTES = crypto_sign_BYTES  # 64: Ed25519 signature in front of the signed message
@@ -33,7 +34,6 @@ _SIGNED_MESSAGE_ATTRIBUTES = frozenset({"SenderDomain", "SenderRole", "Body"})
 
 # Same patterns as the schema; Python needs them for the envelope, which is checked by hand
 # so every failure gets its own clear EnvelopeError.
-_INTERNET_DOMAIN = re.compile(r"([a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,}")
 _XML_WHITESPACE = re.compile(r"[ \t\r\n]+")
 _XSD_DATE = re.compile(r"(-?[0-9]{4,})-([0-9]{2})-([0-9]{2})(Z|[+-][0-9]{2}:[0-9]{2})?")
 _XSD_DATETIME = re.compile(

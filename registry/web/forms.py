@@ -36,11 +36,11 @@ class ParticipantForm(forms.Form):
         help_text="Base64 of the 32-byte Ed25519 signing key, or its cs1. form",
         widget=forms.TextInput(attrs={"class": "mono", "autocomplete": "off", "spellcheck": "false"}),
     )
-    public_key_next = forms.CharField(
+    public_key_previous = forms.CharField(
         max_length=200,
         required=False,
-        label="Second public key",
-        help_text="Optional: a second key valid beside the first (during a key rotation)",
+        label="Previous public key",
+        help_text="Optional: the key being retired, still valid beside the current one (during a key rotation)",
         widget=forms.TextInput(attrs={"class": "mono", "autocomplete": "off", "spellcheck": "false"}),
     )
     endpoint_url = forms.CharField(
@@ -66,17 +66,10 @@ class ParticipantForm(forms.Form):
     def clean_domain(self) -> str:
         return self.cleaned_data["domain"].strip().lower()
 
-    def clean(self):
-        cleaned = super().clean()
-        if self.participant is None and "domain" in cleaned and "role" in cleaned:
-            if Participant.objects.filter(domain=cleaned["domain"], role=cleaned["role"]).exists():
-                self.add_error("domain", f"{cleaned['domain']} is registered as {cleaned['role']} already")
-        return cleaned
-
     def public_keys(self) -> list[str]:
         return [
             key.strip()
-            for key in (self.cleaned_data["public_key"], self.cleaned_data["public_key_next"])
+            for key in (self.cleaned_data["public_key"], self.cleaned_data["public_key_previous"])
             if key
         ]
 
@@ -85,7 +78,7 @@ class KeyRotateForm(forms.Form):
     new_public_key = forms.CharField(
         max_length=200,
         label="New public key",
-        help_text="Base64 or cs1. form. It becomes valid beside the current key until the rotation is completed.",
+        help_text="Base64 or cs1. form. It becomes the current key; the one it replaces stays valid until the rotation is completed.",
         widget=forms.TextInput(attrs={"class": "mono", "autocomplete": "off", "spellcheck": "false"}),
     )
 

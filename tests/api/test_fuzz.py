@@ -42,7 +42,7 @@ def _existing_ids(registry) -> dict[str, list[int]]:
     participants = Participant.objects.values_list("pk", flat=True)
     return {
         "/api/participants/": list(participants),
-        "/api/participants/{id}/complete-key-rotation/": list(participants.exclude(public_key_next="")),
+        "/api/participants/{id}/complete-key-rotation/": list(participants.exclude(public_key_previous="")),
         "/api/congestion-points/": [registry.cp1.pk, registry.cp2.pk],
         "/api/agr-portfolios/": [registry.agr_a.pk, registry.agr_b.pk],
         "/api/history/congestion-points/": list(CongestionPointVersion.objects.values_list("pk", flat=True)),

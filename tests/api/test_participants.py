@@ -23,7 +23,7 @@ PUBLIC_FIELDS = {
     "source",
     "endpoint_url",
     "public_key",
-    "public_key_next",
+    "public_key_previous",
     "public_keys",
     "created_at",
     "updated_at",
@@ -188,7 +188,7 @@ def test_put_replaces_keys_and_endpoint(registry, admin_client):
     )
     assert response.status_code == 200, response.json()
     registry.dso1.refresh_from_db()
-    assert (registry.dso1.public_key, registry.dso1.public_key_next) == (first, second)
+    assert (registry.dso1.public_key, registry.dso1.public_key_previous) == (first, second)
     assert registry.dso1.endpoint_url == "https://dso1.example.com/uftp"
     assert response.json()["public_keys"] == [first, second]
     # PUT needs both fields.
@@ -236,7 +236,8 @@ def test_key_rotation(registry, admin_client):
     old, new = registry.dso1.public_key, new_key()
     started = admin_client.post(url + "rotate-key/", {"public_key": keys.to_cs1(new)}, format="json")
     assert started.status_code == 200
-    assert started.json()["public_keys"] == [old, new]
+    # The new key is current; the one it replaces stays valid as the previous key.
+    assert started.json()["public_keys"] == [new, old]
     # The same key again: the participant's state refuses it.
     again = admin_client.post(url + "rotate-key/", {"public_key": new}, format="json")
     assert again.status_code == 409
@@ -245,7 +246,7 @@ def test_key_rotation(registry, admin_client):
     assert completed.status_code == 200
     assert completed.json()["public_keys"] == [new]
     registry.dso1.refresh_from_db()
-    assert (registry.dso1.public_key, registry.dso1.public_key_next) == (new, "")
+    assert (registry.dso1.public_key, registry.dso1.public_key_previous) == (new, "")
     nothing_to_complete = admin_client.post(url + "complete-key-rotation/")
     assert nothing_to_complete.status_code == 409
     assert nothing_to_complete.json() == {"public_key": ["no key rotation is under way"]}

@@ -71,14 +71,16 @@ def test_reads_refuse_anonymous_and_non_staff_and_serve_staff(url, ids, users, c
 @pytest.mark.parametrize(("method", "url"), WRITES)
 def test_writes_refuse_everyone_but_administrators(method, url, ids, users, client_for):
     url = url.format(**ids)
-    before = list(Participant.objects.values_list("status", "public_key", "public_key_next", "endpoint_url"))
+    before = list(
+        Participant.objects.values_list("status", "public_key", "public_key_previous", "endpoint_url")
+    )
     assert getattr(client_for(None), method)(url, {}, format="json").status_code == 401
     assert getattr(client_for(users.user), method)(url, {}, format="json").status_code == 403
     staff = getattr(client_for(users.staff), method)(url, {}, format="json")
     assert staff.status_code == 403
     assert "administrator" in staff.json()["detail"]
     assert (
-        list(Participant.objects.values_list("status", "public_key", "public_key_next", "endpoint_url"))
+        list(Participant.objects.values_list("status", "public_key", "public_key_previous", "endpoint_url"))
         == before
     )
 

@@ -147,7 +147,7 @@ def test_signature_by_another_key_is_401(client, dso, keypair):
 def test_either_key_verifies_during_a_rotation(client, dso):
     participant, old_private = dso
     new_private, new_public = keys.generate_keypair()
-    participant.public_key_next = new_public
+    participant.public_key_previous = new_public
     participant.save()
     assert post(client, valid_body(old_private)).status_code == 200
     assert post(client, valid_body(new_private)).status_code == 200

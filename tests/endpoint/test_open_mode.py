@@ -123,3 +123,31 @@ def test_a_recorded_participant_is_served_when_dns_is_down(db, open_mode, keypai
     open_mode.CRO_DNS_TIMEOUT_SECONDS = 1
     body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=private_key)
     assert post(body).status_code == 200
+
+
+def test_completing_a_rotation_found_in_dns_keeps_the_new_key(db, open_mode, keypair):
+    """DNS and an administrator's rotation give the previous key one meaning: the retiring one."""
+    from registry.services.participants import participant_key_rotation_complete
+
+    old_private, old_public = keypair
+    with dns_server(old_public) as server:
+        open_mode.CRO_DNS_NAMESERVERS = [server.nameserver]
+        first = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=old_private)
+        assert post(first).status_code == 200
+    new_private, new_public = keys.generate_keypair()
+    cache.clear()
+    with dns_server(new_public) as server:
+        open_mode.CRO_DNS_NAMESERVERS = [server.nameserver]
+        rotated = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=new_private)
+        assert post(rotated).status_code == 200
+        participant = Participant.objects.get(domain=DSO, role="DSO")
+        assert (participant.public_key, participant.public_key_previous) == (new_public, old_public)
+
+        participant_key_rotation_complete(participant=participant)
+        participant.refresh_from_db()
+        assert participant.public_keys == [new_public]
+        # The retired key no longer verifies; the new one does.
+        late = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=old_private)
+        assert post(late).status_code == 401
+        again = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=new_private)
+        assert post(again).status_code == 200

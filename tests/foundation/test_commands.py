@@ -139,24 +139,70 @@ def test_production_refuses_to_start_without_secrets(tmp_path):
 
 
 def test_development_generates_a_key_once(tmp_path):
+    """bin/run's preparation creates the development key and secret once; the settings read them."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"SECRET_KEY", "CRO_SIGNING_KEY", "CRO_SIGNING_KEY_FILE", "DATABASE_URL"}
     }
-    env.update({"DJANGO_SETTINGS_MODULE": "cro.settings", "DEBUG": "1", "CRO_VAR_DIR": str(tmp_path)})
-    run = [sys.executable, "manage.py", "cro_info"]
-    first = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    var_dir = tmp_path / "var"
+    env.update({"DJANGO_SETTINGS_MODULE": "cro.settings", "DEBUG": "1", "CRO_VAR_DIR": str(var_dir)})
+    prepare = [sys.executable, "-m", "cro.prepare"]
+    info = [sys.executable, "manage.py", "cro_info"]
+    # Without the preparation the settings refuse to start and say what to run.
+    unprepared = subprocess.run(info, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert unprepared.returncode != 0
+    assert "python -m cro.prepare" in unprepared.stderr
+    assert not var_dir.exists()
+
+    first = subprocess.run(prepare, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
     assert "Generated a development signing key" in first.stderr
-    key_file = tmp_path / "cro-signing.key"
+    key_file = var_dir / "cro-signing.key"
     private_key = key_file.read_text().strip()
+    secret = (var_dir / "secret-key").read_text().strip()
+    assert len(secret) >= 50
     published = keys.to_cs1(keys.public_key_from_private(private_key))
-    assert published in first.stderr and published in first.stdout
-    second = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-    assert "Generated" not in second.stderr
+    assert published in first.stderr
+    shown = subprocess.run(info, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert published in shown.stdout
+    second = subprocess.run(prepare, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0 and "Generated" not in second.stderr
     assert key_file.read_text().strip() == private_key
-    assert private_key not in first.stdout + second.stdout  # the private key is never printed
+    assert (var_dir / "secret-key").read_text().strip() == secret
+    assert private_key not in first.stdout + shown.stdout + second.stdout  # never printed
+
+
+@pytest.mark.parametrize("debug", ["1", "0"])
+def test_importing_the_settings_creates_nothing(tmp_path, debug):
+    """Settings only read the environment: no folder, key or secret appears, nothing is printed."""
+    var_dir = tmp_path / "var"
+    env = {
+        key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "CELERY_BROKER_URL"}
+    }
+    env.update(
+        {
+            "DEBUG": debug,
+            "CRO_VAR_DIR": str(var_dir),
+            "SECRET_KEY": "a-real-production-secret-of-enough-length-0123456789",
+            "CRO_SIGNING_KEY": keys.generate_keypair()[0],
+            "CRO_DOMAIN": "cro.example.com",
+        }
+    )
+    env.pop("CRO_SIGNING_KEY_FILE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", "import cro.settings as s; print(s.DATABASES['default']['ENGINE'])"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.db.backends.sqlite3"  # the embedded default, in var/
+    assert result.stderr == ""
+    assert not var_dir.exists()
 
 
 def test_signing_key_file_is_read(tmp_path):

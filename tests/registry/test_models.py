@@ -7,7 +7,17 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from registry.models import CongestionPoint, CongestionPointVersion, Membership, Representation
+from registry.models import (
+    CongestionPoint,
+    CongestionPointVersion,
+    CsvImport,
+    Membership,
+    Message,
+    Participant,
+    Representation,
+)
+from registry.models.portfolio import RedispatchBy
+from registry.uftp import messages as uftp_messages
 
 JAN_1, JUN_30, JUL_1 = dt.date(2024, 1, 1), dt.date(2024, 6, 30), dt.date(2024, 7, 1)
 
@@ -168,3 +178,71 @@ def test_current_representations_of_one_connection_never_overlap(agr_a, agr_b):
     refused(representation(agr_a, dt.date(2024, 6, 1)), "representation_connection_periods_do_not_overlap")
     representation(agr_b, JUL_1).save()
     assert Representation.objects.count() == 2
+
+
+# ------------------------------------------------------------------ enums, constraints, vocabulary
+def refused_by_the_database(update, constraint_name: str) -> None:
+    """The database refuses the write and names the constraint (PostgreSQL and SQLite alike)."""
+    with pytest.raises(IntegrityError) as raised, transaction.atomic():
+        update()
+    assert constraint_name in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "constraint_name"),
+    [
+        ("role", "CRO", "participant_role_is_dso_or_agr"),
+        ("status", "asleep", "participant_status_is_known"),
+    ],
+)
+def test_participant_values_outside_the_enums_are_refused(dso1, field, value, constraint_name):
+    refused_by_the_database(
+        lambda: Participant.objects.filter(pk=dso1.pk).update(**{field: value}), constraint_name
+    )
+
+
+def test_the_previous_key_differs_from_the_current_one(dso1):
+    refused_by_the_database(
+        lambda: Participant.objects.filter(pk=dso1.pk).update(public_key_previous=dso1.public_key),
+        "participant_second_key_differs_from_first",
+    )
+
+
+def test_message_and_csv_import_statuses_outside_the_enums_are_refused(dso1):
+    message = Message.objects.create(
+        direction="in", message_type="TestMessage", sender_domain=dso1.domain, sender_role="DSO",
+        recipient_domain="cro.example.com", recipient_role="CRO", message_id="m-1",
+        signed_xml="<x/>", inner_xml="<x/>", body_digest="0" * 64,
+    )  # fmt: skip
+    refused_by_the_database(
+        lambda: Message.objects.filter(pk=message.pk).update(direction="up"),
+        "message_direction_is_in_or_out",
+    )
+    refused_by_the_database(
+        lambda: Message.objects.filter(pk=message.pk).update(status="lost"), "message_status_is_known"
+    )
+    job = CsvImport.objects.create(dso=dso1, csv_text="x")
+    refused_by_the_database(
+        lambda: CsvImport.objects.filter(pk=job.pk).update(status="half-done"), "csv_import_status_is_known"
+    )
+
+
+def test_redispatch_values_are_the_codecs(point):
+    assert RedispatchBy.values == [value.value for value in uftp_messages.RedispatchBy]
+    version(point).save()
+    refused_by_the_database(
+        lambda: CongestionPointVersion.objects.update(day_ahead_redispatch_by="CRO"),
+        "congestion_point_version_day_ahead_redispatch_by_is_known",
+    )
+    refused_by_the_database(
+        lambda: CongestionPointVersion.objects.update(intraday_redispatch_by="CRO"),
+        "congestion_point_version_intraday_redispatch_by_is_known",
+    )
+    CongestionPointVersion.objects.update(intraday_redispatch_by="")  # no intraday trading: allowed
+
+
+def test_preview_accepted_is_no_preview_reasons(dso1):
+    job = CsvImport.objects.create(dso=dso1, csv_text="x")
+    assert job.preview_accepted
+    job.preview_reasons = ["Connection conflict: [ean.100000000001]"]
+    assert not job.preview_accepted

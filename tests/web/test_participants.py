@@ -39,14 +39,14 @@ def test_add_registers_a_participant(staff_client, keypair):
             "domain": "New-DSO.example.com",
             "role": "DSO",
             "public_key": keys.to_cs1(public_key),  # the published form is accepted too
-            "public_key_next": "",
+            "public_key_previous": "",
             "endpoint_url": "https://new-dso.example.com/shapeshifter/api/v3/message",
         },
     )
     participant = Participant.objects.get(domain="new-dso.example.com", role="DSO")
     assert response.status_code == 302 and response["Location"] == detail_url(participant)
     assert participant.public_key == public_key
-    assert participant.public_key_next == ""
+    assert participant.public_key_previous == ""
     assert participant.status == "active"
 
 
@@ -65,7 +65,7 @@ def test_add_shows_validation_errors_and_saves_nothing(staff_client, keypair, fi
         "domain": "dso9.example.com",
         "role": "DSO",
         "public_key": keypair[1],
-        "public_key_next": "",
+        "public_key_previous": "",
         "endpoint_url": "https://dso9.example.com/shapeshifter/api/v3/message",
     }
     data[field] = value
@@ -98,7 +98,7 @@ def test_add_refuses_two_equal_keys(staff_client, keypair):
             "domain": "dso1.example.com",
             "role": "DSO",
             "public_key": keypair[1],
-            "public_key_next": keypair[1],
+            "public_key_previous": keypair[1],
             "endpoint_url": "https://dso1.example.com/",
         },
     )
@@ -116,14 +116,14 @@ def test_edit_changes_keys_and_endpoint_but_not_the_identity(staff_client, make_
             "domain": "hijack.example.com",  # disabled field: ignored
             "role": "AGR",
             "public_key": participant.public_key,
-            "public_key_next": keypair[1],
+            "public_key_previous": keypair[1],
             "endpoint_url": "https://dso1.example.com/new/endpoint",
         },
     )
     assert response.status_code == 302
     participant.refresh_from_db()
     assert (participant.domain, participant.role) == ("dso1.example.com", "DSO")
-    assert participant.public_key_next == keypair[1]
+    assert participant.public_key_previous == keypair[1]
     assert participant.endpoint_url == "https://dso1.example.com/new/endpoint"
     assert Participant.objects.count() == 1
 
@@ -173,7 +173,8 @@ def test_key_rotation_keeps_both_keys_valid_then_completes(staff_client, make_pa
     response = staff_client.post(url, {"new_public_key": keypair[1]})
     assert response.status_code == 302
     participant.refresh_from_db()
-    assert participant.public_keys == [old_key, keypair[1]]
+    # The new key is current; the one it replaces stays valid as the previous key.
+    assert (participant.public_key, participant.public_key_previous) == (keypair[1], old_key)
 
     staff_client.post(reverse("web:participant-key-rotation-complete", kwargs={"pk": participant.pk}))
     participant.refresh_from_db()
@@ -204,14 +205,14 @@ def test_rotated_key_verifies_inbound_messages(staff_client, example):
     staff_client.post(
         reverse("web:participant-key-rotate", kwargs={"pk": example.dso2.pk}), {"new_public_key": new_public}
     )
-    for private_key in (example.keys[builders.DSO2], new_private):
+    for private_key in (new_private, example.keys[builders.DSO2]):
         message = builders.receive_and_process(
             factories.test_message(sender=builders.DSO2), role="DSO", private_key=private_key
         )
         assert message.result == "Accepted"
     page = staff_client.get(reverse("web:message-detail", kwargs={"pk": message.pk}))
     assert page.context["signature"].valid
-    assert page.context["signature"].detail == "verifies with the participant's rotation key"
+    assert page.context["signature"].detail == "verifies with the participant's previous key"
 
 
 def test_send_test_message_and_see_the_answer(staff_client, example, django_capture_on_commit_callbacks):

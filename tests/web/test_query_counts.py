@@ -36,10 +36,7 @@ def big(django_db_setup, django_db_blocker):
         builders.bulk_registry(dso=dso, agr=agr, congestion_points=200, connections_per_cp=50)
         builders.bulk_messages(participant=dso, count=400, failed=60)
         CsvImport.objects.bulk_create(
-            [
-                CsvImport(dso=dso, csv_text="x", file_name=f"f{i}.csv", preview_accepted=True)
-                for i in range(30)
-            ]
+            [CsvImport(dso=dso, csv_text="x", file_name=f"f{i}.csv") for i in range(30)]
         )
         assert Membership.objects.current().count() == 10_000
         if connection.vendor == "postgresql":

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from cro.signing import cro_public_key
 from registry.uftp import keys
 
 
@@ -8,7 +9,7 @@ class Command(BaseCommand):
     help = "Print the CRO's domain, mode and the public key to publish (never the private key)."
 
     def handle(self, *args, **options):
-        public_key = keys.public_key_from_private(settings.CRO_SIGNING_KEY)
+        public_key = cro_public_key()
         self.stdout.write(f"CRO domain:     {settings.CRO_DOMAIN}")
         self.stdout.write(f"mode:           {settings.CRO_MODE}")
         self.stdout.write(f"market zone:    {settings.CRO_TIME_ZONE}")

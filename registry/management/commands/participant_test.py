@@ -9,7 +9,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--domain", required=True)
-        parser.add_argument("--role", required=True, choices=["DSO", "AGR"])
+        parser.add_argument("--role", required=True, choices=Participant.Role.values)
         # Not --version: Django's BaseCommand defines that one (the program's version).
         parser.add_argument(
             "--uftp-version", dest="uftp_version", default=None, help="UFTP version to send (default: newest)"

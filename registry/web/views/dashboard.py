@@ -4,6 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from cro.signing import cro_public_key
 from registry.selectors import web as web_selectors
 from registry.uftp import keys
 from registry.web.access import staff_required
@@ -28,6 +29,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "cro_mode": settings.CRO_MODE,
             "cro_time_zone": settings.CRO_TIME_ZONE,
             # Only the public half: the private signing key is never shown.
-            "cro_public_key": keys.to_cs1(keys.public_key_from_private(settings.CRO_SIGNING_KEY)),
+            "cro_public_key": keys.to_cs1(cro_public_key()),
         },
     )

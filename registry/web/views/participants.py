@@ -67,23 +67,27 @@ def _participant_save(request: HttpRequest, participant: Participant | None) -> 
             "domain": participant.domain,
             "role": participant.role,
             "public_key": participant.public_key,
-            "public_key_next": participant.public_key_next,
+            "public_key_previous": participant.public_key_previous,
             "endpoint_url": participant.endpoint_url,
         }
     form = ParticipantForm(request.POST or None, initial=initial, participant=participant)
     if request.method == "POST" and form.is_valid():
+        values = {
+            "domain": form.cleaned_data["domain"],
+            "role": form.cleaned_data["role"],
+            "public_keys": form.public_keys(),
+            "endpoint_url": form.cleaned_data["endpoint_url"].strip(),
+        }
         try:
-            saved = participants.participant_upsert(
-                domain=form.cleaned_data["domain"],
-                role=form.cleaned_data["role"],
-                public_keys=form.public_keys(),
-                endpoint_url=form.cleaned_data["endpoint_url"].strip(),
-            )
+            if participant is None:
+                saved = participants.participant_create(**values)
+            else:
+                saved = participants.participant_upsert(**values).participant
         except ValidationError as exc:
             service_errors_to_form(form, exc, field_map=ParticipantForm.FIELD_MAP)
         else:
-            messages.success(request, f"{saved.participant} {'registered' if saved.created else 'saved'}.")
-            return redirect("web:participant-detail", pk=saved.participant.pk)
+            messages.success(request, f"{saved} {'registered' if participant is None else 'saved'}.")
+            return redirect("web:participant-detail", pk=saved.pk)
     return render(
         request,
         "web/participant_form.html",
@@ -132,7 +136,7 @@ def participant_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"New key added for {participant}: both keys are valid until the rotation is completed.",
+                f"New key of {participant} in use: the previous key stays valid until the rotation is completed.",
             )
             return redirect("web:participant-detail", pk=participant.pk)
     return render(

@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from registry import dispatch
 from registry.models import CsvImport, Participant
 from registry.selectors import web as web_selectors
 from registry.services import portfolio
@@ -391,17 +392,12 @@ def csv_import_dispatch(*, csv_import_pk: int) -> bool:
     if settings.CRO_CSV_IMPORT_INLINE:
         csv_import_apply(csv_import_pk=csv_import_pk)
         return True
-    from registry.tasks import apply_csv_import
-
-    try:
-        apply_csv_import.apply_async(args=[csv_import_pk], retry=False)
-    except Exception:
-        logger.warning(
-            "broker unreachable, CSV import %s applied in the web process", csv_import_pk, exc_info=True
-        )
-        csv_import_apply(csv_import_pk=csv_import_pk)
-        return False
-    return True
+    if dispatch.csv_import_enqueue(csv_import_pk=csv_import_pk):
+        return True
+    # No sweep picks imports up: the administrator's request applies it instead.
+    logger.warning("CSV import %s applied in the web process", csv_import_pk)
+    csv_import_apply(csv_import_pk=csv_import_pk)
+    return False
 
 
 def _progress(csv_import_pk: int, *, progress: int, phase: str, **extra) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import logging
 import uuid
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -14,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from registry import dispatch
 from registry.models import Message, Participant
 from registry.selectors import portfolio as portfolio_selectors
 from registry.services import discovery, outbound
@@ -21,8 +21,6 @@ from registry.services import participants as participant_services
 from registry.services import portfolio as portfolio_services
 from registry.services.rate_limit import rate_limit_exceeded
 from registry.uftp import codec, errors, messages, versions
-
-logger = logging.getLogger(__name__)
 
 XML_CONTENT_TYPES = frozenset({"text/xml", "application/xml"})
 
@@ -85,7 +83,7 @@ def message_receive(
     """Check a POSTed SignedMessage in the order of cro-rules §2 and store it durably.
 
     Raises MessageRefused with the HTTP status; on success the message is committed and
-    its processing is dispatched after the commit.
+    its processing is enqueued after the commit (registry.dispatch).
     """
     if content_type not in XML_CONTENT_TYPES:
         raise MessageRefused(400, f"Content-Type must be text/xml or application/xml, not {content_type!r}")
@@ -154,7 +152,7 @@ def message_receive(
             inner_xml=inner_xml.decode("utf-8"),
             body_digest=_digest(inner_xml),
         )
-        transaction.on_commit(lambda: message_processing_dispatch(message_pk=message.pk))
+        transaction.on_commit(lambda: dispatch.message_processing_enqueue(message_pk=message.pk))
     return message
 
 
@@ -185,18 +183,6 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and timezone.is_naive(value):
         return value.replace(tzinfo=ZoneInfo(settings.CRO_TIME_ZONE))
     return value
-
-
-def message_processing_dispatch(*, message_pk: int) -> bool:
-    """Hand the message to a worker; False when the broker is unreachable (the sweep retries)."""
-    from registry.tasks import process_inbound_message
-
-    try:
-        process_inbound_message.apply_async(args=[message_pk], retry=False)
-    except Exception:  # broker down: the message is stored, the sweep dispatches it later
-        logger.warning("broker unreachable, message %s left for the sweep", message_pk, exc_info=True)
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- processing

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from registry import dispatch
 from registry.models import Message, Participant
 from registry.uftp import codec, messages, versions
 
@@ -27,7 +28,7 @@ RETRYABLE_CLIENT_ERRORS = frozenset({404, 419, 429})
 def outbound_message_create(
     *, payload: messages.PayloadMessage, recipient: Participant, request: Message | None = None
 ) -> Message:
-    """Sign `payload`, store it as queued and dispatch its delivery after the commit."""
+    """Sign `payload`, store it as queued and enqueue its delivery after the commit."""
     # A request with a version the CRO does not support is answered in its path's major.
     fallback_major = request.path_major if request is not None else None
     inner_xml = codec.serialize(
@@ -64,20 +65,8 @@ def outbound_message_create(
         next_attempt_at=now,
         give_up_at=now + dt.timedelta(seconds=settings.CRO_DELIVERY_RETRY_SECONDS),
     )
-    transaction.on_commit(lambda: message_delivery_dispatch(message_pk=message.pk))
+    transaction.on_commit(lambda: dispatch.message_delivery_enqueue(message_pk=message.pk))
     return message
-
-
-def message_delivery_dispatch(*, message_pk: int, countdown: float = 0) -> bool:
-    """Hand a delivery to a worker; False when the broker is unreachable (the sweep retries)."""
-    from registry.tasks import deliver_outbound_message
-
-    try:
-        deliver_outbound_message.apply_async(args=[message_pk], countdown=countdown, retry=False)
-    except Exception:
-        logger.warning("broker unreachable, delivery %s left for the sweep", message_pk, exc_info=True)
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -172,7 +161,7 @@ def outbound_message_retry(*, message: Message) -> Message:
         give_up_at=now + dt.timedelta(seconds=settings.CRO_DELIVERY_RETRY_SECONDS),
         updated_at=now,
     )
-    transaction.on_commit(lambda: message_delivery_dispatch(message_pk=message.pk))
+    transaction.on_commit(lambda: dispatch.message_delivery_enqueue(message_pk=message.pk))
     message.refresh_from_db()
     return message
 

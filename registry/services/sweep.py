@@ -9,9 +9,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from registry import dispatch
 from registry.models import Message
-from registry.services.inbound import message_processing_dispatch
-from registry.services.outbound import message_delivery_dispatch
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ def messages_sweep(*, older_than_seconds: int | None = None) -> SweepReport:
         .values_list("pk", flat=True)
     )
     for pk in inbound:
-        message_processing_dispatch(message_pk=pk)
+        dispatch.message_processing_enqueue(message_pk=pk)
     for pk in outbound:
-        message_delivery_dispatch(message_pk=pk)
+        dispatch.message_delivery_enqueue(message_pk=pk)
     return SweepReport(inbound=len(inbound), outbound=len(outbound))

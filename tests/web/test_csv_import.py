@@ -292,7 +292,7 @@ def test_apply_is_queued_for_a_worker_and_shows_progress(
     from registry import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.apply_csv_import, "apply_async", lambda args, **_: queued.append(args[0]))
+    monkeypatch.setattr(tasks.apply_csv_import, "apply_async", lambda args, *_, **__: queued.append(args[0]))
     upload(staff_client, example.dso2, csv_text("ean.000000000002,2024-03-01,2024-12-31,false,AGR,,,,"))
     job = CsvImport.objects.get()
     with django_capture_on_commit_callbacks(execute=True):

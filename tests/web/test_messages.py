@@ -9,9 +9,9 @@ import datetime as dt
 from django.urls import reverse
 from django.utils import timezone
 
+from registry import dispatch
 from registry.models import Message
 from registry.selectors.web import market_today
-from registry.services import outbound
 from registry.uftp import codec
 
 
@@ -120,7 +120,7 @@ def test_retry_now_queues_a_failed_delivery_again(
 ):
     dispatched = []
     monkeypatch.setattr(
-        outbound, "message_delivery_dispatch", lambda *, message_pk, **_: dispatched.append(message_pk)
+        dispatch, "message_delivery_enqueue", lambda *, message_pk, **_: dispatched.append(message_pk)
     )
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(

@@ -79,7 +79,7 @@ def main(sizes: tuple[int, ...]) -> None:
     from django.utils import timezone
 
     from registry.models import Participant
-    from registry.selectors.portfolio import agr_portfolio_query_answer, dso_portfolio_query_answer
+    from registry.selectors.portfolio_queries import agr_portfolio_query_answer, dso_portfolio_query_answer
     from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
     from registry.uftp import keys
     from registry.uftp import messages as uftp

@@ -26,7 +26,7 @@ from registry.models import (
     Participant,
     Representation,
 )
-from registry.selectors import api as selectors
+from registry.selectors import registry_history, registry_state
 
 # Largest value of a signed 64-bit primary key.
 MAX_ID = 2**63 - 1
@@ -168,13 +168,13 @@ class CongestionPointFilter(CreatedRangeFilterSet):
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         data = self.form.cleaned_data
         queryset = super().filter_queryset(queryset)
-        return selectors.congestion_points_state(
-            queryset,
+        selection = registry_state.RegistryFilter(
             as_of=data.get("as_of"),
-            active_on=data.get("active_on"),
-            connection=data.get("connection") or None,
+            day=data.get("active_on"),
             agr=data.get("agr") or None,
+            connection=data.get("connection") or "",
         )
+        return registry_state.congestion_point_state_list(selection=selection, queryset=queryset)
 
 
 class AgrPortfolioFilter(CreatedRangeFilterSet):
@@ -193,11 +193,11 @@ class AgrPortfolioFilter(CreatedRangeFilterSet):
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         data = self.form.cleaned_data
         queryset = super().filter_queryset(queryset)
-        return selectors.agr_portfolios_state(
-            queryset,
+        return registry_state.agr_portfolio_state_list(
+            queryset=queryset,
             as_of=data.get("as_of"),
-            active_on=data.get("active_on"),
-            connection=data.get("entity_address") or None,
+            day=data.get("active_on"),
+            connection=data.get("entity_address") or "",
         )
 
 
@@ -217,10 +217,10 @@ class HistoryFilterSet(CreatedRangeFilterSet):
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         data = self.form.cleaned_data
         queryset = super().filter_queryset(queryset)
-        return selectors.history_rows(
-            queryset,
+        return registry_history.recorded_row_list(
+            queryset=queryset,
             as_of=data.get("as_of"),
-            active_on=data.get("active_on"),
+            day=data.get("active_on"),
             current=_as_bool(data.get("current")),
         )
 

@@ -1,4 +1,4 @@
-"""Thin viewsets of the REST API: a queryset (registry/selectors/api.py), a serializer, a filterset.
+"""Thin viewsets of the REST API: a queryset (registry/selectors), a serializer, a filterset.
 
 Writes call the same services as the admin pages and commands (registry/services/*), so the
 rules hold whatever the entry point; a django ValidationError from a service becomes a 400 with
@@ -34,8 +34,9 @@ from registry.api.pagination import ApiPagination
 from registry.api.permissions import StaffReadAdminWrite
 from registry.api.schema import ApiAutoSchema
 from registry.models import Participant
-from registry.selectors import api as selectors
-from registry.selectors import portfolio as portfolio_selectors
+from registry.selectors import messages as message_selectors
+from registry.selectors import participants as participant_selectors
+from registry.selectors import portfolio_queries, registry_history, registry_state
 from registry.services import outbound as outbound_services
 from registry.services import participants as participant_services
 
@@ -96,7 +97,7 @@ STATE_PARAMETERS = [
 class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """DSOs and AGRs allowed to talk to the CRO: public keys and endpoint only (nothing private)."""
 
-    queryset = selectors.participants_list()
+    queryset = participant_selectors.participant_list()
     serializer_class = serializers.ParticipantSerializer
     filterset_class = filters.ParticipantFilter
 
@@ -230,7 +231,7 @@ class CongestionPointViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     """Congestion points as known at `as_of` (default: now) with their attributes and connections;
     with `active_on` only those active on that day, with the connections active in them then."""
 
-    queryset = selectors.congestion_points_list()
+    queryset = registry_state.congestion_point_base_list()
     serializer_class = serializers.CongestionPointSerializer
     filterset_class = filters.CongestionPointFilter
 
@@ -243,7 +244,7 @@ class AgrPortfolioViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     """Each AGR with the connections it represents, as known at `as_of` (default: now); with
     `active_on` only the representations in force on that day. The id is the AGR's participant id."""
 
-    queryset = selectors.agr_portfolios_list()
+    queryset = participant_selectors.participants_of_role(role=Participant.Role.AGR)
     serializer_class = serializers.AgrPortfolioSerializer
     filterset_class = filters.AgrPortfolioFilter
 
@@ -263,12 +264,12 @@ class AgrPortfolioViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     )
     def query_answer(self, request: Request, pk=None) -> Response:
         # Any AGR, also one without representations: its answer is "No connections available".
-        agr = get_object_or_404(selectors.agr_portfolios_list(), pk=pk)
+        agr = get_object_or_404(participant_selectors.participants_of_role(role=Participant.Role.AGR), pk=pk)
         form = filters.QueryAnswerForm(request.query_params)
         if not form.is_valid():
             raise ValidationError(form.errors)
         period, as_of = form.cleaned_data["period"], form.cleaned_data["as_of"]
-        answer = portfolio_selectors.agr_portfolio_query_answer(agr=agr, period=period, as_of=as_of)
+        answer = portfolio_queries.agr_portfolio_query_answer(agr=agr, period=period, as_of=as_of)
         data = {
             "agr": agr.domain,
             "period": period,
@@ -289,7 +290,7 @@ class AgrPortfolioViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
 class CongestionPointVersionViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     """Every recorded state of congestion point attributes, superseded ones too (oldest first)."""
 
-    queryset = selectors.congestion_point_versions_list()
+    queryset = registry_history.congestion_point_version_history()
     serializer_class = serializers.CongestionPointVersionSerializer
     filterset_class = filters.CongestionPointVersionFilter
 
@@ -301,7 +302,7 @@ class CongestionPointVersionViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
 class MembershipViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     """Every recorded connection-in-congestion-point row, superseded ones too (oldest first)."""
 
-    queryset = selectors.memberships_list()
+    queryset = registry_history.membership_history()
     serializer_class = serializers.MembershipSerializer
     filterset_class = filters.MembershipFilter
 
@@ -313,7 +314,7 @@ class MembershipViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
 class RepresentationViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     """Every recorded AGR representation row, superseded ones too (oldest first)."""
 
-    queryset = selectors.representations_list()
+    queryset = registry_history.representation_history()
     serializer_class = serializers.RepresentationSerializer
     filterset_class = filters.RepresentationFilter
 
@@ -339,7 +340,7 @@ class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
         return self.request is not None and self.request.query_params.get("include") == "xml"
 
     def get_queryset(self):
-        return selectors.messages_list(include_xml=self._include_xml())
+        return message_selectors.message_list(include_xml=self._include_xml())
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "include_xml": self._include_xml()}

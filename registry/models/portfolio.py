@@ -6,7 +6,7 @@ Rows are bitemporal so that nothing is ever forgotten (cro-rules §4):
 A change never edits a row's content: the old row gets superseded_at/superseded_by and a new row is
 inserted. "On day D as known at time T" is then `.known_at(T).active_on(D)`.
 
-Writes go through registry.services.portfolio, reads through registry.selectors.portfolio.
+Writes go through registry.services.portfolio, reads through registry.selectors.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from registry import dispatch
 from registry.models import CsvImport, Participant
-from registry.selectors import web as web_selectors
+from registry.selectors import registry_state
 from registry.services import portfolio
 from registry.uftp import messages as uftp
 from registry.uftp import versions
@@ -39,7 +39,7 @@ from registry.uftp.vocabulary import ENTITY_ADDRESS_RE
 
 logger = logging.getLogger(__name__)
 
-CSV_COLUMNS = web_selectors.EXPORT_COLUMNS
+CSV_COLUMNS = registry_state.EXPORT_COLUMNS
 CSV_SOURCE = "csv"
 MAX_ROW_ERRORS = 1000
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -475,6 +475,6 @@ def csv_lines(rows: Iterable[Iterable[str]]) -> Iterator[str]:
         yield writer.writerow(row)
 
 
-def registry_csv_export(*, selection: web_selectors.RegistryFilter) -> Iterator[str]:
+def registry_csv_export(*, selection: registry_state.RegistryFilter) -> Iterator[str]:
     """The registry selection as CSV lines, in the import's columns (3 queries)."""
-    return csv_lines(web_selectors.registry_export_rows(selection=selection))
+    return csv_lines(registry_state.registry_export_rows(selection=selection))

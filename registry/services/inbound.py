@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from registry import dispatch
 from registry.models import Message, Participant
-from registry.selectors import portfolio as portfolio_selectors
+from registry.selectors import portfolio_queries
 from registry.services import discovery, outbound
 from registry.services import participants as participant_services
 from registry.services import portfolio as portfolio_services
@@ -361,14 +361,14 @@ def _registry_verdict(*, message: Message, payload: messages.PayloadMessage) -> 
         )
         return _outcome_verdict(outcome)
     if isinstance(payload, messages.DSOPortfolioQuery):
-        answer = portfolio_selectors.dso_portfolio_query_answer(
+        answer = portfolio_queries.dso_portfolio_query_answer(
             dso=participant, entity_address=payload.entity_address, period=payload.period
         )
         return _query_verdict(
             message=message, payload=payload, answer=answer, congestion_point=answer.congestion_point
         )
     if isinstance(payload, messages.AGRPortfolioQuery):
-        answer = portfolio_selectors.agr_portfolio_query_answer(agr=participant, period=payload.period)
+        answer = portfolio_queries.agr_portfolio_query_answer(agr=participant, period=payload.period)
         return _query_verdict(
             message=message,
             payload=payload,

@@ -6,8 +6,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from registry.models import Message, Participant
-from registry.selectors import web as web_selectors
-from registry.selectors.web import MessageFilter, RegistryFilter
+from registry.selectors.market_days import market_today
+from registry.selectors.messages import MessageFilter, message_types
+from registry.selectors.participants import participants_of_role
+from registry.selectors.registry_state import RegistryFilter
 
 MAX_CSV_BYTES = 50 * 1024 * 1024
 
@@ -123,8 +125,8 @@ class RegistryFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["dso"].queryset = web_selectors.participants_of_role(role=Participant.Role.DSO)
-        self.fields["agr"].queryset = web_selectors.participants_of_role(role=Participant.Role.AGR)
+        self.fields["dso"].queryset = participants_of_role(role=Participant.Role.DSO)
+        self.fields["agr"].queryset = participants_of_role(role=Participant.Role.AGR)
 
     def selection(self) -> RegistryFilter:
         data = self.cleaned_data if self.is_valid() else {}
@@ -145,7 +147,7 @@ class AgrPortfolioForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["agr"].queryset = web_selectors.participants_of_role(role=Participant.Role.AGR)
+        self.fields["agr"].queryset = participants_of_role(role=Participant.Role.AGR)
 
 
 class EntityHistoryForm(forms.Form):
@@ -175,9 +177,7 @@ class MessageFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["message_type"].choices = [("", "any type")] + [
-            (t, t) for t in web_selectors.message_types()
-        ]
+        self.fields["message_type"].choices = [("", "any type")] + [(t, t) for t in message_types()]
         self.fields["participant"].queryset = Participant.objects.order_by("domain", "role")
 
     def selection(self) -> MessageFilter:
@@ -206,7 +206,7 @@ class CsvUploadForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["dso"].queryset = web_selectors.participants_of_role(role=Participant.Role.DSO)
+        self.fields["dso"].queryset = participants_of_role(role=Participant.Role.DSO)
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -225,8 +225,8 @@ class CsvExportForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["dso"].queryset = web_selectors.participants_of_role(role=Participant.Role.DSO)
+        self.fields["dso"].queryset = participants_of_role(role=Participant.Role.DSO)
 
 
 def today_initial() -> dict:
-    return {"day": web_selectors.market_today()}
+    return {"day": market_today()}

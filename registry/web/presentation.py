@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from lxml import etree
 
 from registry.models import Message
-from registry.selectors.web import HourCount
+from registry.selectors.dashboard import HourCount
 from registry.uftp import codec, errors
 from registry.uftp.xmlsafe import parse_xml
 
@@ -265,7 +265,7 @@ def _line_order(line: ChangeLine) -> tuple:
 
 
 def history_events(history) -> list[Change]:
-    """An entity's rows (registry.selectors.portfolio.entity_history) as changes, newest first.
+    """An entity's rows (registry.selectors.registry_history.entity_history) as changes, newest first.
 
     Rows are never edited: a change supersedes old rows and records new ones at one moment, by
     one message, so rows are grouped by (moment, message).

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from registry.models import Connection, Representation, RepresentationSequence
-from registry.selectors.portfolio import agr_portfolio_query_answer
+from registry.selectors.portfolio_queries import agr_portfolio_query_answer
 from registry.services.portfolio import agr_portfolio_update_apply
 
 from .builders import agr_update, conn

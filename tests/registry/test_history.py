@@ -4,14 +4,14 @@ import datetime as dt
 
 from django.utils import timezone
 
-from registry.models import Membership, Representation
-from registry.selectors.portfolio import (
-    agr_portfolio_on_day,
-    congestion_point_list_on_day,
-    congestion_point_timeline,
-    dso_portfolio_query_answer,
+from registry.models import CongestionPoint, Membership, Representation
+from registry.selectors.portfolio_queries import agr_portfolio_on_day, dso_portfolio_query_answer
+from registry.selectors.registry_history import (
+    congestion_point_memberships,
+    congestion_point_versions,
     entity_history,
 )
+from registry.selectors.registry_state import RegistryFilter, congestion_point_state_list
 from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
 
 from .builders import agr_update, conn, cp, d, dso_update
@@ -74,21 +74,25 @@ def test_cp_timeline_shows_superseded_rows_with_their_messages(dso1, make_messag
         make_message=make_message,
     )
 
-    timeline = congestion_point_timeline(entity_address=CP1)
+    point = CongestionPoint.objects.get(entity_address=CP1)
 
-    assert timeline.congestion_point.dso == dso1
-    assert [(v.end_period, v.recorded_by, v.superseded_by) for v in timeline.versions] == [
+    assert point.dso == dso1
+    assert [
+        (v.end_period, v.recorded_by, v.superseded_by)
+        for v in congestion_point_versions(congestion_point=point)
+    ] == [
         (None, first, second),
         (dt.date(2024, 12, 31), second, None),
     ]
     assert [
-        (m.connection_address, m.end_period, m.recorded_by, m.superseded_by) for m in timeline.memberships
+        (m.connection_address, m.end_period, m.recorded_by, m.superseded_by)
+        for m in congestion_point_memberships(congestion_point=point)
     ] == [
         (C1, None, first, second),
         (C1, dt.date(2024, 12, 31), second, None),
         (C2, None, first, second),
     ]
-    assert congestion_point_timeline(entity_address=CP2) is None
+    assert entity_history(entity_address=CP2).congestion_point is None
 
 
 def test_entity_history_of_a_connection_spans_cps_and_agrs(dso1, dso2, agr_a, agr_b, make_message):
@@ -133,7 +137,7 @@ def test_entity_history_of_a_cp(dso1):
     assert list(history.representations) == []
 
 
-def test_congestion_point_list_on_day_as_known_at(dso1, dso2):
+def test_congestion_point_state_list_on_day_as_known_at(dso1, dso2):
     dso_apply(dso1, cp(CP1, "2024-01-01", None, conn(C1, "2024-01-01"), conn(C2, "2024-05-01")))
     dso_apply(dso2, cp(CP2, "2024-04-01", "2024-04-30", conn(C3, "2024-04-01", "2024-04-30")))
     known = timezone.now()
@@ -141,16 +145,16 @@ def test_congestion_point_list_on_day_as_known_at(dso1, dso2):
 
     def listing(**kwargs):
         return [
-            (point.entity_address, point.dso.domain, [m.connection_address for m in point.memberships_on_day])
-            for point in congestion_point_list_on_day(**kwargs)
+            (point.entity_address, point.dso.domain, [m.connection_address for m in point.state_memberships])
+            for point in congestion_point_state_list(selection=RegistryFilter(**kwargs))
         ]
 
     assert listing(day=d("2024-04-15")) == [(CP1, "dso1.example.com", [C1]), (CP2, "dso2.example.com", [C3])]
     assert listing(day=d("2024-05-15"), as_of=known) == [(CP1, "dso1.example.com", [C1, C2])]
     assert listing(day=d("2024-05-15")) == [(CP1, "dso1.example.com", [C1])]
     assert listing(day=d("2024-04-15"), dso=dso2) == [(CP2, "dso2.example.com", [C3])]
-    (point,) = congestion_point_list_on_day(day=d("2024-04-15"), dso=dso2)
-    assert [v.end_period for v in point.versions_on_day] == [dt.date(2024, 4, 30)]
+    (point,) = congestion_point_state_list(selection=RegistryFilter(day=d("2024-04-15"), dso=dso2))
+    assert [v.end_period for v in point.state_versions] == [dt.date(2024, 4, 30)]
 
 
 def test_agr_portfolio_on_day(dso1, agr_a):

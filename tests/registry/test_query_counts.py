@@ -7,13 +7,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from registry.models import CongestionPoint, CongestionPointVersion, Membership, Representation
-from registry.selectors.portfolio import (
+from registry.selectors.portfolio_queries import (
     agr_portfolio_on_day,
     agr_portfolio_query_answer,
-    congestion_point_list_on_day,
     dso_portfolio_query_answer,
-    entity_history,
 )
+from registry.selectors.registry_history import entity_history
+from registry.selectors.registry_state import RegistryFilter, congestion_point_state_list
 from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
 
 from .builders import agr_update, conn, cp, d, dso_update
@@ -76,8 +76,8 @@ def read_query_counts(*, dso, agr) -> list[int]:
         list(found.versions), list(found.memberships), list(found.representations)
 
     def listing() -> None:
-        for point in congestion_point_list_on_day(day=day, dso=dso):
-            list(point.memberships_on_day)
+        for point in congestion_point_state_list(selection=RegistryFilter(day=day, dso=dso)):
+            list(point.state_memberships)
 
     return [
         queries_of(

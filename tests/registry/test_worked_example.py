@@ -2,7 +2,7 @@
 
 import pytest
 
-from registry.selectors.portfolio import agr_portfolio_query_answer, dso_portfolio_query_answer
+from registry.selectors.portfolio_queries import agr_portfolio_query_answer, dso_portfolio_query_answer
 from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
 from registry.uftp import messages as uftp
 

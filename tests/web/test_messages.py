@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from registry import dispatch
 from registry.models import Message
-from registry.selectors.web import market_today
+from registry.selectors.market_days import market_today
+from registry.selectors.messages import stuck_message_list
 from registry.uftp import codec
 
 
@@ -163,3 +164,21 @@ def test_dashboard_counts_and_chart(staff_client, example):
     assert chart.bars[-1].height_in > 0 and chart.bars[0].height_in == 0
     assert list(response.context["failed"]) == [example.failed]
     assert response.content.decode().count('class="bar-in"') == 1
+
+
+def test_stuck_means_older_than_the_sweep_threshold(staff_client, example, settings):
+    """One threshold: a message the sweep would dispatch again is shown as stuck, a younger one is not."""
+    settings.CRO_SWEEP_AFTER_SECONDS = 300
+    now = timezone.now()
+    older, younger = example.update_dso1, example.failed
+    Message.objects.filter(pk=older.pk).update(
+        status=Message.Status.RECEIVED, updated_at=now - dt.timedelta(seconds=301)
+    )
+    Message.objects.filter(pk=younger.pk).update(
+        status=Message.Status.RECEIVED, updated_at=now - dt.timedelta(seconds=299)
+    )
+
+    assert list(stuck_message_list(now=now)) == [older]
+    response = staff_client.get(reverse("web:dashboard"))
+    assert response.context["counts"].stuck_messages == 1
+    assert list(response.context["stuck"]) == [older]

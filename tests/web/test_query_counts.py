@@ -103,6 +103,6 @@ def test_registry_page_shows_a_bounded_page(big, staff_client):
     page = response.context["page"]
     assert page.paginator.count == 200 and len(page.object_list) == 25
     # 10 connections per CP on the list; the CP's own page lists them all.
-    assert all(cp.connection_count == 50 and len(cp.membership_list) == 10 for cp in page)
+    assert all(cp.connection_count == 50 and len(cp.state_memberships) == 10 for cp in page)
     assert all(cp.connections_not_shown == 40 for cp in page)
-    assert all(m.representation_list[0].agr == big["agr"] for cp in page for m in cp.membership_list)
+    assert all(m.representation_list[0].agr == big["agr"] for cp in page for m in cp.state_memberships)

@@ -1,1 +1,1 @@
-"""Views of the administrators' web interface: thin; reads in registry.selectors.web, writes in services."""
+"""Views of the administrators' web interface: thin; reads in registry.selectors, writes in services."""

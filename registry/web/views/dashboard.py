@@ -5,7 +5,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from cro.signing import cro_public_key
-from registry.selectors import web as web_selectors
+from registry.selectors import dashboard as dashboard_selectors
+from registry.selectors import messages as message_selectors
 from registry.uftp import keys
 from registry.web.access import staff_required
 from registry.web.presentation import hourly_chart
@@ -20,11 +21,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "web/dashboard.html",
         {
             "nav": "dashboard",
-            "counts": web_selectors.dashboard_counts(),
-            "chart": hourly_chart(web_selectors.messages_per_hour(hours=CHART_HOURS)),
+            "counts": dashboard_selectors.dashboard_counts(),
+            "chart": hourly_chart(dashboard_selectors.messages_per_hour(hours=CHART_HOURS)),
             "chart_hours": CHART_HOURS,
-            "failed": web_selectors.failed_delivery_list()[:5],
-            "stuck": web_selectors.stuck_message_list()[:5],
+            "failed": message_selectors.failed_delivery_list()[:5],
+            "stuck": message_selectors.stuck_message_list()[:5],
             "cro_domain": settings.CRO_DOMAIN,
             "cro_mode": settings.CRO_MODE,
             "cro_time_zone": settings.CRO_TIME_ZONE,

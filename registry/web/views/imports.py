@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from registry.selectors import web as web_selectors
+from registry.selectors import imports as import_selectors
 from registry.services import csv_io
 from registry.web.access import staff_required
 from registry.web.forms import CsvExportForm, CsvUploadForm, service_errors_to_form
@@ -40,14 +40,14 @@ def import_home(request: HttpRequest) -> HttpResponse:
             "row_errors": row_errors,
             "export_form": CsvExportForm(),
             "columns": csv_io.CSV_COLUMNS,
-            "page": paginate(request, web_selectors.csv_import_list(), per_page=20),
+            "page": paginate(request, import_selectors.csv_import_list(), per_page=20),
         },
         status=400 if form.errors else 200,
     )
 
 
 def _import_or_404(pk: int):
-    csv_import = web_selectors.csv_import_get(pk=pk)
+    csv_import = import_selectors.csv_import_get(pk=pk)
     if csv_import is None:
         raise Http404("no such import")
     return csv_import

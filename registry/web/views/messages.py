@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from registry.selectors import web as web_selectors
+from registry.selectors import messages as message_selectors
 from registry.services import outbound
 from registry.web.access import staff_required
 from registry.web.forms import MessageFilterForm
@@ -18,12 +18,12 @@ from registry.web.presentation import message_outline, paginate, signed_message_
 @staff_required
 def message_list(request: HttpRequest) -> HttpResponse:
     form = MessageFilterForm(request.GET or None)
-    page = paginate(request, web_selectors.message_list(selection=form.selection()), per_page=50)
+    page = paginate(request, message_selectors.message_list(selection=form.selection()), per_page=50)
     return render(request, "web/message_list.html", {"nav": "messages", "form": form, "page": page})
 
 
 def _message_or_404(pk: int):
-    message = web_selectors.message_get(pk=pk)
+    message = message_selectors.message_get(pk=pk)
     if message is None:
         raise Http404("no such message")
     return message
@@ -39,12 +39,12 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "nav": "messages",
             "message": message,
-            "signature": web_selectors.message_signature_status(message=message),
+            "signature": message_selectors.message_signature_status(message=message),
             "inner_xml": xml_pretty(message.inner_xml),
             "signed_xml": signed_message_pretty(message.signed_xml),
             "outline": outline,
             "outline_error": outline_error,
-            "responses": web_selectors.message_responses(message=message),
+            "responses": message_selectors.message_responses(message=message),
         },
     )
 
@@ -54,10 +54,10 @@ def conversation(request: HttpRequest, conversation_id: str) -> HttpResponse:
     items = [
         {
             "message": message,
-            "signature": web_selectors.message_signature_status(message=message),
+            "signature": message_selectors.message_signature_status(message=message),
             "inner_xml": xml_pretty(message.inner_xml),
         }
-        for message in web_selectors.conversation_messages(conversation_id=conversation_id)
+        for message in message_selectors.conversation_messages(conversation_id=conversation_id)
     ]
     if not items:
         raise Http404("no message in this conversation")
@@ -70,7 +70,7 @@ def conversation(request: HttpRequest, conversation_id: str) -> HttpResponse:
 
 @staff_required
 def failed_deliveries(request: HttpRequest) -> HttpResponse:
-    page = paginate(request, web_selectors.failed_delivery_list(), per_page=50)
+    page = paginate(request, message_selectors.failed_delivery_list(), per_page=50)
     return render(request, "web/failed_deliveries.html", {"nav": "failed", "page": page})
 
 

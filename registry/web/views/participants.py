@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from registry.models import Participant
-from registry.selectors import web as web_selectors
+from registry.selectors import participants as participant_selectors
 from registry.services import outbound, participants
 from registry.web.access import staff_required
 from registry.web.forms import KeyRotateForm, ParticipantFilterForm, ParticipantForm, service_errors_to_form
@@ -19,7 +19,7 @@ from registry.web.presentation import paginate
 def participant_list(request: HttpRequest) -> HttpResponse:
     form = ParticipantFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    queryset = web_selectors.participant_list(
+    queryset = participant_selectors.participant_list(
         role=data.get("role") or "", status=data.get("status") or "", q=(data.get("q") or "").strip()
     )
     return render(
@@ -38,9 +38,9 @@ def participant_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "nav": "participants",
             "participant": participant,
-            "summary": web_selectors.participant_summary(participant=participant),
-            "test_messages": web_selectors.participant_test_messages(participant=participant),
-            "recent_messages": web_selectors.participant_recent_messages(participant=participant),
+            "summary": participant_selectors.participant_summary(participant=participant),
+            "test_messages": participant_selectors.participant_test_messages(participant=participant),
+            "recent_messages": participant_selectors.participant_recent_messages(participant=participant),
             "rotate_form": KeyRotateForm(),
         },
     )
@@ -55,7 +55,7 @@ def participant_test_messages(request: HttpRequest, pk: int) -> HttpResponse:
         "web/_test_messages.html",
         {
             "participant": participant,
-            "test_messages": web_selectors.participant_test_messages(participant=participant),
+            "test_messages": participant_selectors.participant_test_messages(participant=participant),
         },
     )
 

@@ -5,8 +5,8 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 from django.utils import timezone
 
-from registry.selectors import portfolio as portfolio_selectors
-from registry.selectors import web as web_selectors
+from registry.selectors import portfolio_queries, registry_history, registry_state
+from registry.selectors.market_days import market_today
 from registry.services import csv_io
 from registry.web.access import staff_required
 from registry.web.forms import AgrPortfolioForm, EntityHistoryForm, RegistryFilterForm, today_initial
@@ -21,18 +21,22 @@ def registry_list(request: HttpRequest) -> HttpResponse:
     selection = form.selection()
     page = paginate(
         request,
-        web_selectors.congestion_point_list(selection=selection, connections_per_cp=CONNECTIONS_PER_CP),
+        registry_state.congestion_point_state_list(
+            selection=selection, connections_per_cp=CONNECTIONS_PER_CP
+        ),
         per_page=25,
     )
-    addresses = [membership.connection_address for cp in page for membership in cp.membership_list]
-    representations = web_selectors.representations_of(
+    addresses = [membership.connection_address for cp in page for membership in cp.state_memberships]
+    representations = registry_state.representations_by_connection(
         addresses=addresses, day=selection.day, as_of=selection.as_of
     )
-    counts = web_selectors.connection_counts(selection=selection, congestion_point_ids=[cp.pk for cp in page])
+    counts = registry_state.congestion_point_connection_counts(
+        selection=selection, congestion_point_ids=[cp.pk for cp in page]
+    )
     for cp in page:
         cp.connection_count = counts.get(cp.pk, 0)
-        cp.connections_not_shown = cp.connection_count - len(cp.membership_list)
-        for membership in cp.membership_list:
+        cp.connections_not_shown = cp.connection_count - len(cp.state_memberships)
+        for membership in cp.state_memberships:
             membership.representation_list = representations.get(membership.connection_address, [])
     return render(
         request,
@@ -67,13 +71,15 @@ def registry_export(request: HttpRequest) -> StreamingHttpResponse:
 
 @staff_required
 def congestion_point_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    congestion_point = web_selectors.congestion_point_get(pk=pk)
+    congestion_point = registry_history.congestion_point_get(pk=pk)
     if congestion_point is None:
         raise Http404("no such congestion point")
     page = paginate(
-        request, web_selectors.congestion_point_memberships(congestion_point=congestion_point), per_page=100
+        request,
+        registry_history.congestion_point_memberships(congestion_point=congestion_point),
+        per_page=100,
     )
-    versions = list(web_selectors.congestion_point_versions(congestion_point=congestion_point))
+    versions = list(registry_history.congestion_point_versions(congestion_point=congestion_point))
     return render(
         request,
         "web/congestion_point_detail.html",
@@ -83,9 +89,7 @@ def congestion_point_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "versions": versions,
             "current_version": next((version for version in versions if version.is_current), None),
             "page": page,
-            "timeline": membership_timeline(
-                list(page), versions=versions, today=web_selectors.market_today()
-            ),
+            "timeline": membership_timeline(list(page), versions=versions, today=market_today()),
         },
     )
 
@@ -95,7 +99,7 @@ def agr_portfolio(request: HttpRequest) -> HttpResponse:
     form = AgrPortfolioForm(request.GET or None, initial=today_initial())
     connections, page = None, None
     if form.is_bound and form.is_valid():
-        connections = portfolio_selectors.agr_portfolio_on_day(
+        connections = portfolio_queries.agr_portfolio_on_day(
             agr=form.cleaned_data["agr"], day=form.cleaned_data["day"]
         )
         page = paginate(request, connections, per_page=100)
@@ -117,7 +121,7 @@ def entity_history(request: HttpRequest) -> HttpResponse:
     form = EntityHistoryForm(request.GET or None)
     history, page = None, None
     if form.is_bound and form.is_valid():
-        history = portfolio_selectors.entity_history(entity_address=form.cleaned_data["address"].strip())
+        history = registry_history.entity_history(entity_address=form.cleaned_data["address"].strip())
         page = paginate(request, history_events(history), per_page=100)
     return render(
         request,

@@ -1,7 +1,8 @@
-"""Reads of the registry: the portfolio query answers (cro-rules §5) and the views the admin UI and
-API need. Every selector takes a fixed number of SQL queries, whatever the portfolio size.
+"""The answers to the portfolio queries (cro-rules §5), built on the registry as known at T and
+active on D (registry.selectors.registry_state). Every answer takes a fixed number of SQL queries,
+whatever the portfolio size.
 
-`day` / `period` is a calendar date (a Period); `as_of` is a moment in transaction time:
+`period` / `day` is a calendar date (a Period); `as_of` is a moment in transaction time:
 None answers from the current rows, a datetime answers "as the registry knew it at that moment".
 """
 
@@ -12,10 +13,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import connection as database
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
-from registry.models import CongestionPoint, CongestionPointVersion, Membership, Participant, Representation
+from registry.models import CongestionPointVersion, Participant
 from registry.models.portfolio import InArray, active_on_q, known_at_q
+from registry.selectors.registry_state import registry_rows
 from registry.uftp import messages as uftp
 
 NO_CONNECTIONS_AVAILABLE = "No connections available"
@@ -47,8 +49,8 @@ def dso_portfolio_query_answer(
     """DSOPortfolioQuery: the CP with every connection active in it on `period` (3 queries at most)."""
     # A CP whose first version was recorded after `as_of` was unknown at that moment.
     version = (
-        CongestionPointVersion.objects.known_at(as_of)
-        .filter(congestion_point__entity_address=entity_address)
+        registry_rows(as_of=as_of)
+        .versions.filter(congestion_point__entity_address=entity_address)
         .select_related("congestion_point")
         .order_by()
         .first()
@@ -64,7 +66,8 @@ def dso_portfolio_query_answer(
     if not _version_active_on(version, period):
         return QueryAnswer(accepted=True)
 
-    members = Membership.objects.known_at(as_of).active_on(period).filter(congestion_point=cp).order_by()
+    on_period = registry_rows(as_of=as_of, day=period)
+    members = on_period.memberships.filter(congestion_point=cp).order_by()
     addresses = set(members.values_list("connection_address", flat=True))
     if not addresses:
         # The schema wants at least one Connection in a CongestionPoint: a CP without connections
@@ -72,9 +75,9 @@ def dso_portfolio_query_answer(
         return QueryAnswer(accepted=True)
     agr_by_connection: dict[str, str] = {}
     representations = (
-        Representation.objects.known_at(as_of)
-        .active_on(period)
-        .filter(_among("connection_address", addresses, subquery=members.values("connection_address")))
+        on_period.representations.filter(
+            _among("connection_address", addresses, subquery=members.values("connection_address"))
+        )
         .order_by("connection_address", "agr__domain")
         .values_list("connection_address", "agr__domain")
     )
@@ -135,7 +138,7 @@ def agr_portfolio_query_answer(
     )
 
 
-# ------------------------------------------------------------------------------ admin UI and API
+# ------------------------------------------------------------------------------ an AGR's day
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,97 +163,6 @@ def agr_portfolio_on_day(
     return _agr_connections_placed(agr=agr, day=day, as_of=as_of)
 
 
-def congestion_point_list_on_day(
-    *, day: dt.date, as_of: dt.datetime | None = None, dso: Participant | None = None
-) -> QuerySet[CongestionPoint]:
-    """CPs active on `day` (optionally of one DSO), as known at `as_of`.
-
-    Each CP carries `versions_on_day` (a list holding its one version: the attributes on that day)
-    and `memberships_on_day` (its connections, sorted by address). A lazy queryset (3 queries when
-    evaluated), so the API can paginate it.
-    """
-    versions = CongestionPointVersion.objects.known_at(as_of).active_on(day)
-    queryset = (
-        CongestionPoint.objects.filter(pk__in=versions.values("congestion_point_id"))
-        .select_related("dso")
-        .prefetch_related(
-            Prefetch("versions", queryset=versions, to_attr="versions_on_day"),
-            Prefetch(
-                "memberships",
-                queryset=Membership.objects.known_at(as_of).active_on(day).order_by("connection_address"),
-                to_attr="memberships_on_day",
-            ),
-        )
-        .order_by("entity_address")
-    )
-    if dso is not None:
-        queryset = queryset.filter(dso=dso)
-    return queryset
-
-
-@dataclass(frozen=True, kw_only=True)
-class CongestionPointTimeline:
-    """Every row ever recorded for one CP, superseded ones included, oldest first."""
-
-    congestion_point: CongestionPoint
-    versions: QuerySet[CongestionPointVersion]
-    memberships: QuerySet[Membership]
-
-
-def congestion_point_timeline(*, entity_address: str) -> CongestionPointTimeline | None:
-    """The CP's attribute versions and memberships over transaction time (3 queries)."""
-    cp = CongestionPoint.objects.select_related("dso").filter(entity_address=entity_address).first()
-    if cp is None:
-        return None
-    return CongestionPointTimeline(
-        congestion_point=cp,
-        versions=_with_messages(CongestionPointVersion.objects.filter(congestion_point=cp)).order_by(
-            "recorded_at", "id"
-        ),
-        memberships=_with_messages(Membership.objects.filter(congestion_point=cp)).order_by(
-            "connection_address", "recorded_at", "id"
-        ),
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class EntityHistory:
-    """Every row that ever mentioned an entity address, with when and by which message it was
-    recorded and superseded. A CP shows its versions and memberships; a connection shows its
-    memberships in any CP and its representations by any AGR."""
-
-    entity_address: str
-    congestion_point: CongestionPoint | None
-    versions: QuerySet[CongestionPointVersion]
-    memberships: QuerySet[Membership]
-    representations: QuerySet[Representation]
-
-
-def entity_history(*, entity_address: str) -> EntityHistory:
-    """The full history of a CP or connection address (4 queries when all is evaluated)."""
-    cp = CongestionPoint.objects.select_related("dso").filter(entity_address=entity_address).first()
-    return EntityHistory(
-        entity_address=entity_address,
-        congestion_point=cp,
-        versions=_with_messages(CongestionPointVersion.objects.filter(congestion_point=cp)).order_by(
-            "recorded_at", "id"
-        )
-        if cp is not None
-        else CongestionPointVersion.objects.none(),
-        memberships=_with_messages(
-            Membership.objects.filter(
-                Q(connection_address=entity_address)
-                | (Q(congestion_point=cp) if cp is not None else Q(pk__in=[]))
-            )
-        )
-        .select_related("congestion_point")
-        .order_by("recorded_at", "id"),
-        representations=_with_messages(Representation.objects.filter(connection_address=entity_address))
-        .select_related("agr")
-        .order_by("recorded_at", "id"),
-    )
-
-
 # ------------------------------------------------------------------------------ helpers
 
 
@@ -258,7 +170,8 @@ def _agr_connections_placed(
     *, agr: Participant, day: dt.date, as_of: dt.datetime | None
 ) -> list[AGRConnectionOnDay]:
     """This AGR's connections on `day`, each with the CP active on `day` it is in: 2 queries."""
-    represented = Representation.objects.known_at(as_of).active_on(day).filter(agr=agr).order_by()
+    on_day = registry_rows(as_of=as_of, day=day, agr=agr)
+    represented = on_day.representations.order_by()
     periods = {
         address: (start, end)
         for address, start, end in represented.values_list("connection_address", "start_period", "end_period")
@@ -269,9 +182,8 @@ def _agr_connections_placed(
     # which leaves its connections unallocated.
     version = "congestion_point__versions__"
     placements = (
-        Membership.objects.filter(
-            known_at_q(as_of),
-            active_on_q(day),
+        registry_rows(as_of=as_of, day=day)
+        .memberships.filter(
             known_at_q(as_of, prefix=version),
             active_on_q(day, prefix=version),
             _among("connection_address", list(periods), subquery=represented.values("connection_address")),
@@ -319,22 +231,3 @@ def _among(field: str, values: list, *, subquery: QuerySet) -> Q | InArray:
 
 def _version_active_on(version: CongestionPointVersion, day: dt.date) -> bool:
     return version.start_period <= day and (version.end_period is None or version.end_period >= day)
-
-
-def _with_messages(queryset: QuerySet) -> QuerySet:
-    return queryset.select_related("recorded_by", "superseded_by")
-
-
-__all__ = [
-    "NO_CONNECTIONS_AVAILABLE",
-    "AGRConnectionOnDay",
-    "CongestionPointTimeline",
-    "EntityHistory",
-    "QueryAnswer",
-    "agr_portfolio_on_day",
-    "agr_portfolio_query_answer",
-    "congestion_point_list_on_day",
-    "congestion_point_timeline",
-    "dso_portfolio_query_answer",
-    "entity_history",
-]

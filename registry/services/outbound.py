@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -31,9 +32,12 @@ def outbound_message_create(
     # An answer is spelled in the major of the endpoint its request came to, where the
     # requester reads it: an unsupported or mismatched Version gets that major's newest.
     path_major = (request.path_major or 3) if request is not None else None
-    inner_xml = codec.serialize(
-        payload, profile=versions.response_profile(payload.version, path_major=path_major)
-    )
+    profile = versions.response_profile(payload.version, path_major=path_major)
+    if versions.major_of(payload.version) != profile.major:
+        # A Version of another major than the endpoint's: the answer says the version it is
+        # spelled in, so it reads back (and is copied for Already Submitted) consistently.
+        payload = dataclasses.replace(payload, version=profile.version)
+    inner_xml = codec.serialize(payload, profile=profile)
     signed_xml = codec.build_signed_message(
         sender_domain=settings.CRO_DOMAIN,
         sender_role=messages.Role.CRO,

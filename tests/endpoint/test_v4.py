@@ -222,9 +222,21 @@ def test_3_1_0_at_v4_is_rejected_and_answered_in_the_v4_spelling(dso):
     root, inner = answer_of(message)
     assert message.result == "Rejected"
     assert message.rejection_reason == "Version 3.1.0 does not match the endpoint v4"
-    # Spelled for the v4 endpoint it goes back to: Result and ReferenceMessageID.
-    assert (root.get("Result"), root.get("ReferenceMessageID")) == ("Rejected", request.message_id)
+    # Spelled for the v4 endpoint it goes back to, and saying so: 4.0.0, ReferenceMessageID.
+    assert (root.get("Version"), root.get("Result")) == (HEAD, "Rejected")
+    assert root.get("ReferenceMessageID") == request.message_id
     assert root.get("RejectionReason") == message.rejection_reason
+
+
+def test_a_mismatched_version_sent_again_is_answered_as_the_first_time(dso):
+    request = factories.test_message(sender=DSO, version="3.1.0")
+    first, _ = answer_of(receive(request, role="DSO", private_key=dso[1], url=V4_URL))
+    again = receive(request, role="DSO", private_key=dso[1], url=V4_URL)
+    second, _ = answer_of(again)
+    assert again.result == "Rejected"
+    assert second.get("MessageID") != first.get("MessageID")
+    for attribute in ("Version", "Result", "RejectionReason", "ReferenceMessageID", "ConversationID"):
+        assert second.get(attribute) == first.get(attribute), attribute
 
 
 @requires_official_xsd
@@ -234,6 +246,7 @@ def test_4_0_0_at_v3_is_rejected_and_answered_in_the_v3_spelling(dso):
     root, inner = answer_of(message)
     assert message.result == "Rejected"
     assert message.rejection_reason == "Version 4.0.0 does not match the endpoint v3"
+    assert root.get("Version") == "3.1.0"
     assert root.get("DSOPortfolioUpdateResponseMessageID") == update.message_id
     assert root.get("ReferenceMessageID") is None
     for version in OFFICIAL_VERSIONS:

@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from registry.views.endpoint import uftp_message
 
 urlpatterns = [
-    path("shapeshifter/api/v<int:major>/message", uftp_message, name="uftp-message"),
+    # Any version segment: the view serves the version table's paths and answers 400 to others.
+    re_path(r"^shapeshifter/api/[^/]+/message$", uftp_message, name="uftp-message"),
     path("api/", include("registry.api.urls")),
     path("django-admin/", admin.site.urls),
     path("", include("registry.web.urls")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -29,11 +30,15 @@ def outbound_message_create(
     *, payload: messages.PayloadMessage, recipient: Participant, request: Message | None = None
 ) -> Message:
     """Sign `payload`, store it as queued and enqueue its delivery after the commit."""
-    # A request with a version the CRO does not support is answered in its path's major.
-    fallback_major = request.path_major if request is not None else None
-    inner_xml = codec.serialize(
-        payload, profile=versions.resolve_profile(payload.version, fallback_major=fallback_major)
-    )
+    # An answer is spelled in the major of the endpoint its request came to, where the
+    # requester reads it: an unsupported or mismatched Version gets that major's newest.
+    path_major = (request.path_major or 3) if request is not None else None
+    profile = versions.response_profile(payload.version, path_major=path_major)
+    if versions.major_of(payload.version) != profile.major:
+        # A Version of another major than the endpoint's: the answer says the version it is
+        # spelled in, so it reads back (and is copied for Already Submitted) consistently.
+        payload = dataclasses.replace(payload, version=profile.version)
+    inner_xml = codec.serialize(payload, profile=profile)
     signed_xml = codec.build_signed_message(
         sender_domain=settings.CRO_DOMAIN,
         sender_role=messages.Role.CRO,
@@ -168,7 +173,7 @@ def outbound_message_retry(*, message: Message) -> Message:
 
 def participant_test_message_send(*, participant: Participant, version: str | None = None) -> Message:
     """Send the CRO's own TestMessage; the TestMessageResponse is recorded against it."""
-    version = version or versions.profile_for_major(max(versions.SCHEMA_SETS)).version
+    version = version or versions.DEFAULT_PARTICIPANT_VERSION
     payload = messages.TestMessage(
         version=version,
         sender_domain=settings.CRO_DOMAIN,

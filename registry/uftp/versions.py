@@ -1,9 +1,11 @@
 """Every difference between the Shapeshifter versions the CRO speaks, in one table.
 
-To add a major version (e.g. the spec head, where every response carries
-`ReferenceMessageID` and TestMessageResponse carries `Result`): write its schema set under
-`schemas/`, add it to `SCHEMA_SETS`, and add one `VersionProfile` row per version to
-`SUPPORTED_VERSIONS`. Nothing else in the codec names a version.
+3.0.0 and 3.1.0 (major 3) and the spec's head, which names no version string and which we
+call 4.0.0 (major 4: every response carries `ReferenceMessageID`, TestMessageResponse
+carries `Result`, TimeStamp must carry an offset). To add a major version: write its schema
+set under `schemas/`, add it to `SCHEMA_SETS` and `ENDPOINT_PATHS`, and add one
+`VersionProfile` row per version to `SUPPORTED_VERSIONS`. Nothing else names a version or
+an endpoint path.
 """
 
 from __future__ import annotations
@@ -16,7 +18,22 @@ from types import MappingProxyType
 from .errors import UnsupportedVersion
 
 # Directory under registry/uftp/schemas/ holding the schema of each major version.
-SCHEMA_SETS: Mapping[int, str] = MappingProxyType({3: "v3"})
+SCHEMA_SETS: Mapping[int, str] = MappingProxyType({3: "v3", 4: "v4"})
+
+# The CRO's endpoint of each major ("each major version a different url-path"). Only these
+# exact spellings are served: /api/v03/ is not /api/v3/.
+ENDPOINT_PATHS: Mapping[int, str] = MappingProxyType(
+    {
+        3: "/shapeshifter/api/v3/message",
+        4: "/shapeshifter/api/v4/message",
+    }
+)
+
+# The spec's head names no version string; this is ours (semantic versioning).
+HEAD_VERSION = "4.0.0"
+
+# The version a participant is assumed to speak until told otherwise (cro-rules §2).
+DEFAULT_PARTICIPANT_VERSION = "3.1.0"
 
 _VERSION_PATTERN = re.compile(r"([0-9]+)\.([0-9]+)\.([0-9]+)", re.ASCII)
 
@@ -49,16 +66,30 @@ _V3_REFERENCE_ATTRIBUTES: Mapping[str, str] = MappingProxyType(
     }
 )
 
+# The head names the reference ReferenceMessageID on every response, TestMessageResponse too.
+_HEAD_REFERENCE_ATTRIBUTES: Mapping[str, str] = MappingProxyType(
+    {name: "ReferenceMessageID" for name in (*_V3_REFERENCE_ATTRIBUTES, "TestMessageResponse")}
+)
+
 SUPPORTED_VERSIONS: Mapping[str, VersionProfile] = MappingProxyType(
     {
-        version: VersionProfile(
-            version=version,
-            major=3,
-            schema_set=SCHEMA_SETS[3],
-            reference_attributes=_V3_REFERENCE_ATTRIBUTES,
-            test_response_has_result_and_reference=False,
-        )
-        for version in ("3.0.0", "3.1.0")
+        **{
+            version: VersionProfile(
+                version=version,
+                major=3,
+                schema_set=SCHEMA_SETS[3],
+                reference_attributes=_V3_REFERENCE_ATTRIBUTES,
+                test_response_has_result_and_reference=False,
+            )
+            for version in ("3.0.0", "3.1.0")
+        },
+        HEAD_VERSION: VersionProfile(
+            version=HEAD_VERSION,
+            major=4,
+            schema_set=SCHEMA_SETS[4],
+            reference_attributes=_HEAD_REFERENCE_ATTRIBUTES,
+            test_response_has_result_and_reference=True,
+        ),
     }
 )
 
@@ -116,6 +147,38 @@ def resolve_profile(version: str | None, *, fallback_major: int | None = None) -
     if fallback_major is not None:
         return profile_for_major(fallback_major)
     raise UnsupportedVersion(f"Shapeshifter version {version!r} is not supported")
+
+
+def response_profile(version: str | None, *, path_major: int | None) -> VersionProfile:
+    """How to spell the answer to a request of `version` that arrived at `path_major`'s endpoint.
+
+    The request's own profile when the CRO supports it at that endpoint; otherwise (an
+    unsupported version, or a major that does not match the path) the newest profile of the
+    path's major, since the answer goes to the requester's endpoint of that major.
+    """
+    if path_major is None:
+        return resolve_profile(version)
+    profile = SUPPORTED_VERSIONS.get(version) if isinstance(version, str) else None
+    if profile is not None and profile.major == path_major:
+        return profile
+    return profile_for_major(path_major)
+
+
+def endpoint_path(major: int) -> str:
+    """The CRO's endpoint path of a major version, e.g. /shapeshifter/api/v4/message."""
+    try:
+        return ENDPOINT_PATHS[major]
+    except (KeyError, TypeError):
+        raise UnsupportedVersion(f"no endpoint for Shapeshifter major version {major!r}") from None
+
+
+def major_for_endpoint_path(path: str) -> int:
+    """The major version served at `path` (exact spelling only); UnsupportedVersion otherwise."""
+    for major, served in ENDPOINT_PATHS.items():
+        if path == served:
+            return major
+    supported = ", ".join(ENDPOINT_PATHS.values())
+    raise UnsupportedVersion(f"no Shapeshifter endpoint at {path[:200]!r}: this CRO serves {supported}")
 
 
 def schema_major_for_path(major: int) -> int:

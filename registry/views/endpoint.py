@@ -1,4 +1,4 @@
-"""The UFTP endpoint: POST /shapeshifter/api/v<major>/message (cro-rules §2)."""
+"""The UFTP endpoints: POST /shapeshifter/api/v<major>/message, one per major (cro-rules §2)."""
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -6,7 +6,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from registry.services.inbound import MessageRefused, message_receive
-from registry.uftp import versions
+from registry.uftp import errors, versions
 
 
 def _refuse(status: int, reason: str) -> HttpResponse:
@@ -15,9 +15,11 @@ def _refuse(status: int, reason: str) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
-def uftp_message(request: HttpRequest, major: int) -> HttpResponse:
-    if major not in versions.SCHEMA_SETS:
-        return _refuse(404, f"no UFTP endpoint for major version {major}")
+def uftp_message(request: HttpRequest) -> HttpResponse:
+    """Every /shapeshifter/api/<anything>/message comes here; only the version table's exact
+    paths are served. Any other is a final 400, not a 404 (peers retry a 404 as temporary);
+    it is answered right after the size checks, since nothing else about such a request can
+    be acted upon."""
     content_length = request.META.get("CONTENT_LENGTH", "")
     if not content_length.strip():
         return _refuse(411, "Content-Length is required")
@@ -29,6 +31,10 @@ def uftp_message(request: HttpRequest, major: int) -> HttpResponse:
         return _refuse(400, "Content-Length is negative")
     if length > settings.CRO_MAX_MESSAGE_BYTES:
         return _refuse(413, f"message larger than {settings.CRO_MAX_MESSAGE_BYTES} bytes")
+    try:
+        major = versions.major_for_endpoint_path(request.path_info)
+    except errors.UnsupportedVersion as unsupported:
+        return _refuse(400, f"unsupported Shapeshifter version in the path: {unsupported}")
     try:
         message_receive(
             data=request.body,

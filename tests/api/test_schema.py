@@ -108,7 +108,7 @@ def test_cro_endpoint_publishes_the_public_key_only(users, staff_client):
         "public_key_cs1": keys.to_cs1(public_key),
         "mode": settings.CRO_MODE,
         "time_zone": settings.CRO_TIME_ZONE,
-        "supported_versions": ["3.0.0", "3.1.0"],
+        "supported_versions": ["3.0.0", "3.1.0", "4.0.0"],
     }
 
 

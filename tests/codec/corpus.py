@@ -9,6 +9,7 @@ are NOT in this corpus; tests/codec/test_schema_differences.py covers them.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -148,14 +149,17 @@ class Case:
 Mutation = Callable[[etree._Element], None]
 
 
-def base(name: str) -> etree._Element:
-    return etree.fromstring(BASES[name].encode())
+def base(name: str, bases: dict[str, str] | None = None) -> etree._Element:
+    return etree.fromstring((bases or BASES)[name].encode())
 
 
-def mutated(name: str, mutation: Mutation) -> bytes:
-    root = base(name)
+def mutated(name: str, mutation: Mutation, bases: dict[str, str] | None = None) -> bytes:
+    root = base(name, bases)
     mutation(root)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+_mutated = mutated
 
 
 def _node(root: etree._Element, path: str) -> etree._Element:
@@ -217,24 +221,32 @@ def rename_element(path: str, tag: str) -> Mutation:
     return lambda root: setattr(_node(root, path), "tag", tag)
 
 
-def _required_and_optional_cases() -> Iterator[Case]:
+def required_and_optional_cases(bases: dict[str, str], attributes: dict) -> Iterator[Case]:
     # Every required attribute removed: invalid. Every optional one removed: still valid.
-    for name, entries in ATTRIBUTES.items():
+    for name, entries in attributes.items():
         for path, required, optional in entries:
             for attribute in required:
-                yield Case(f"{name}: no {path}/@{attribute}", mutated(name, del_attr(path, attribute)), False)
+                yield Case(
+                    f"{name}: no {path}/@{attribute}", mutated(name, del_attr(path, attribute), bases), False
+                )
             for attribute in optional:
                 yield Case(
-                    f"{name}: no optional {path}/@{attribute}", mutated(name, del_attr(path, attribute)), True
+                    f"{name}: no optional {path}/@{attribute}",
+                    mutated(name, del_attr(path, attribute), bases),
+                    True,
                 )
         # Any attribute the message does not define: invalid.
-        yield Case(f"{name}: unknown attribute", mutated(name, set_attr(".", "Comment", "x")), False)
+        yield Case(f"{name}: unknown attribute", mutated(name, set_attr(".", "Comment", "x"), bases), False)
 
 
-def _value_cases(name: str, path: str, attribute: str, values: dict[str, bool]) -> Iterator[Case]:
+def _value_cases(
+    name: str, path: str, attribute: str, values: dict[str, bool], bases: dict[str, str] | None = None
+) -> Iterator[Case]:
     for value, valid in values.items():
         yield Case(
-            f"{name}: {path}/@{attribute}={value!r}", mutated(name, set_attr(path, attribute, value)), valid
+            f"{name}: {path}/@{attribute}={value!r}",
+            mutated(name, set_attr(path, attribute, value), bases),
+            valid,
         )
 
 
@@ -270,7 +282,7 @@ UUID_VALUES = {
 VERSION_VALUES = {
     "3.0.0": True,
     "3.9.0": True,
-    "4.0.0": True,
+    "5.0.0": True,
     "10.20.30": True,
     "3.1": False,
     "3.1.0.1": False,
@@ -351,31 +363,32 @@ BASE64_VALUES = {
 }
 
 
-def _pattern_and_enumeration_cases() -> Iterator[Case]:
+def pattern_and_enumeration_cases(
+    bases: dict[str, str], *, timestamp_values: dict[str, bool], version_values: dict[str, bool]
+) -> Iterator[Case]:
+    values = functools.partial(_value_cases, bases=bases)
     # Metadata patterns on one request and one response each, so both header spellings count.
     for name in ("DSOPortfolioQuery", "AGRPortfolioQueryResponse"):
-        yield from _value_cases(name, ".", "Version", VERSION_VALUES)
-        yield from _value_cases(name, ".", "MessageID", UUID_VALUES)
-        yield from _value_cases(name, ".", "TimeStamp", TIMESTAMP_VALUES)
-        yield from _value_cases(name, ".", "TimeZone", TIMEZONE_VALUES)
-    yield from _value_cases("TestMessage", ".", "SenderDomain", DOMAIN_VALUES)
-    yield from _value_cases(
-        "TestMessageResponse", ".", "RecipientDomain", {"Example.com": False, "b.nl": True}
-    )
-    yield from _value_cases("AGRPortfolioUpdate", ".", "ConversationID", {"x": False, U3: True})
-    yield from _value_cases(
+        yield from values(name, ".", "Version", version_values)
+        yield from values(name, ".", "MessageID", UUID_VALUES)
+        yield from values(name, ".", "TimeStamp", timestamp_values)
+        yield from values(name, ".", "TimeZone", TIMEZONE_VALUES)
+    yield from values("TestMessage", ".", "SenderDomain", DOMAIN_VALUES)
+    yield from values("TestMessageResponse", ".", "RecipientDomain", {"Example.com": False, "b.nl": True})
+    yield from values("AGRPortfolioUpdate", ".", "ConversationID", {"x": False, U3: True})
+    yield from values(
         "DSOPortfolioQueryResponse",
         "CongestionPoint/Connection",
         "AGR-Domain",
         {"agr.example.com": True, "AGR.example.com": False, "agr": False},
     )
-    yield from _value_cases(
+    yield from values(
         "AGRPortfolioQueryResponse",
         "DSO-View/DSO-Portfolio",
         "DSO-Domain",
         {"dso2.example.com": True, "dso2": False},
     )
-    yield from _value_cases(
+    yield from values(
         "SignedMessage",
         ".",
         "SenderDomain",
@@ -383,7 +396,7 @@ def _pattern_and_enumeration_cases() -> Iterator[Case]:
     )
 
     # Entity addresses in every position they occur.
-    yield from _value_cases("DSOPortfolioQuery", ".", "EntityAddress", ENTITY_ADDRESS_VALUES)
+    yield from values("DSOPortfolioQuery", ".", "EntityAddress", ENTITY_ADDRESS_VALUES)
     for name, path in (
         ("DSOPortfolioUpdate", "CongestionPoint"),
         ("DSOPortfolioUpdate", "CongestionPoint/Connection"),
@@ -394,7 +407,7 @@ def _pattern_and_enumeration_cases() -> Iterator[Case]:
         ("AGRPortfolioQueryResponse", "DSO-View/DSO-Portfolio/CongestionPoint/Connection"),
         ("AGRPortfolioQueryResponse", "DSO-View/Connection"),
     ):
-        yield from _value_cases(
+        yield from values(
             name,
             path,
             "EntityAddress",
@@ -402,7 +415,7 @@ def _pattern_and_enumeration_cases() -> Iterator[Case]:
         )
 
     # Dates.
-    yield from _value_cases("AGRPortfolioQuery", ".", "Period", DATE_VALUES)
+    yield from values("AGRPortfolioQuery", ".", "Period", DATE_VALUES)
     for name, path, attribute in (
         ("DSOPortfolioUpdate", "CongestionPoint", "StartPeriod"),
         ("DSOPortfolioUpdate", "CongestionPoint", "EndPeriod"),
@@ -414,29 +427,34 @@ def _pattern_and_enumeration_cases() -> Iterator[Case]:
         ("DSOPortfolioQueryResponse", ".", "Period"),
         ("AGRPortfolioQueryResponse", ".", "Period"),
     ):
-        yield from _value_cases(name, path, attribute, {"2025-12-31": True, "2025-12-32": False})
+        yield from values(name, path, attribute, {"2025-12-31": True, "2025-12-32": False})
 
     # Enumerations and booleans.
     for name, path in (
         ("DSOPortfolioUpdate", "CongestionPoint"),
         ("AGRPortfolioQueryResponse", "DSO-View/DSO-Portfolio/CongestionPoint"),
     ):
-        yield from _value_cases(name, path, "DayAheadRedispatchBy", REDISPATCH_VALUES)
-        yield from _value_cases(name, path, "IntradayRedispatchBy", {"AGR": True, "DSO": True, "CRO": False})
-        yield from _value_cases(name, path, "MutexOffersSupported", BOOLEAN_VALUES)
+        yield from values(name, path, "DayAheadRedispatchBy", REDISPATCH_VALUES)
+        yield from values(name, path, "IntradayRedispatchBy", {"AGR": True, "DSO": True, "CRO": False})
+        yield from values(name, path, "MutexOffersSupported", BOOLEAN_VALUES)
     for name in (
         "DSOPortfolioUpdateResponse",
         "DSOPortfolioQueryResponse",
         "AGRPortfolioUpdateResponse",
         "AGRPortfolioQueryResponse",
     ):
-        yield from _value_cases(name, ".", "Result", RESULT_VALUES)
-        yield from _value_cases(name, ".", "RejectionReason", {"Unknown congestion point": True, "": True})
-    yield from _value_cases("SignedMessage", ".", "SenderRole", ROLE_VALUES)
-    yield from _value_cases("SignedMessage", ".", "Body", BASE64_VALUES)
+        yield from values(name, ".", "Result", RESULT_VALUES)
+        yield from values(name, ".", "RejectionReason", {"Unknown congestion point": True, "": True})
+    yield from values("SignedMessage", ".", "SenderRole", ROLE_VALUES)
+    yield from values("SignedMessage", ".", "Body", BASE64_VALUES)
 
 
-def _structure_cases() -> Iterator[Case]:
+def structure_cases(bases: dict[str, str]) -> Iterator[Case]:
+    """Cardinalities, children, foreign attributes and roots: the same in every major."""
+
+    def mutated(name: str, mutation: Mutation) -> bytes:
+        return _mutated(name, mutation, bases)
+
     yield Case(
         "DSOPortfolioUpdate: no CongestionPoint",
         mutated("DSOPortfolioUpdate", remove_all(".", "CongestionPoint")),
@@ -564,11 +582,6 @@ def _structure_cases() -> Iterator[Case]:
         mutated("TestMessage", lambda root: root.append(etree.Comment("ok"))),
         True,
     )
-    yield Case(
-        "TestMessageResponse: ReferenceMessageID (not in 3.x)",
-        mutated("TestMessageResponse", set_attr(".", "ReferenceMessageID", U1)),
-        False,
-    )
     yield Case("SignedMessage: child element", mutated("SignedMessage", append(".", "<Body/>")), False)
     yield Case("SignedMessage: whitespace content", mutated("SignedMessage", set_text(".", "\n")), False)
     yield Case(
@@ -576,32 +589,6 @@ def _structure_cases() -> Iterator[Case]:
         mutated("SignedMessage", lambda root: root.append(etree.Comment("ok"))),
         True,
     )
-
-    # 3.x reference attribute names: exactly one spelling per response.
-    for name, spelled, wrong in (
-        (
-            "DSOPortfolioUpdateResponse",
-            "DSOPortfolioUpdateResponseMessageID",
-            ("ReferenceMessageID", "DSOPortfolioUpdateMessageID"),
-        ),
-        (
-            "DSOPortfolioQueryResponse",
-            "DSOPortfolioQueryMessageID",
-            ("ReferenceMessageID", "DSOPortfolioQueryResponseMessageID"),
-        ),
-        (
-            "AGRPortfolioUpdateResponse",
-            "AGRPortfolioUpdateMessageID",
-            ("ReferenceMessageID", "AGRPortfolioUpdateResponseMessageID"),
-        ),
-        ("AGRPortfolioQueryResponse", "AGRPortfolioQueryMessageID", ("ReferenceMessageID",)),
-    ):
-        for other in wrong:
-            yield Case(
-                f"{name}: reference spelled {other}", mutated(name, rename_attr(".", spelled, other)), False
-            )
-        yield Case(f"{name}: reference value not a UUID", mutated(name, set_attr(".", spelled, "42")), False)
-        yield Case(f"{name}: both references", mutated(name, set_attr(".", "ReferenceMessageID", U1)), False)
 
     # Attributes that belong to other messages.
     yield Case(
@@ -633,16 +620,52 @@ def _structure_cases() -> Iterator[Case]:
         )
     yield Case(
         "FlexOffer: not a CRO message",
-        BASES["TestMessage"].replace("TestMessage", "FlexOffer").encode(),
+        bases["TestMessage"].replace("TestMessage", "FlexOffer").encode(),
         False,
     )
 
 
+def _v3_reference_cases() -> Iterator[Case]:
+    yield Case(
+        "TestMessageResponse: ReferenceMessageID (not in 3.x)",
+        mutated("TestMessageResponse", set_attr(".", "ReferenceMessageID", U1)),
+        False,
+    )
+    # 3.x reference attribute names: exactly one spelling per response.
+    for name, spelled, wrong in (
+        (
+            "DSOPortfolioUpdateResponse",
+            "DSOPortfolioUpdateResponseMessageID",
+            ("ReferenceMessageID", "DSOPortfolioUpdateMessageID"),
+        ),
+        (
+            "DSOPortfolioQueryResponse",
+            "DSOPortfolioQueryMessageID",
+            ("ReferenceMessageID", "DSOPortfolioQueryResponseMessageID"),
+        ),
+        (
+            "AGRPortfolioUpdateResponse",
+            "AGRPortfolioUpdateMessageID",
+            ("ReferenceMessageID", "AGRPortfolioUpdateResponseMessageID"),
+        ),
+        ("AGRPortfolioQueryResponse", "AGRPortfolioQueryMessageID", ("ReferenceMessageID",)),
+    ):
+        for other in wrong:
+            yield Case(
+                f"{name}: reference spelled {other}", mutated(name, rename_attr(".", spelled, other)), False
+            )
+        yield Case(f"{name}: reference value not a UUID", mutated(name, set_attr(".", spelled, "42")), False)
+        yield Case(f"{name}: both references", mutated(name, set_attr(".", "ReferenceMessageID", U1)), False)
+
+
 def build_corpus() -> list[Case]:
     cases = [Case(f"{name}: base", BASES[name].encode(), True) for name in BASES]
-    cases += _required_and_optional_cases()
-    cases += _pattern_and_enumeration_cases()
-    cases += _structure_cases()
+    cases += required_and_optional_cases(BASES, ATTRIBUTES)
+    cases += pattern_and_enumeration_cases(
+        BASES, timestamp_values=TIMESTAMP_VALUES, version_values=VERSION_VALUES
+    )
+    cases += structure_cases(BASES)
+    cases += _v3_reference_cases()
     names = [case.name for case in cases]
     duplicates = {name for name in names if names.count(name) > 1}
     assert not duplicates, f"duplicate corpus case names: {duplicates}"

@@ -223,7 +223,7 @@ def test_schema_error_message_names_the_problem():
 
 
 def test_unsupported_version_still_parses_for_the_worker_to_reject():
-    for version in ("3.9.0", "4.0.0", "2.0.0"):
+    for version in ("3.9.0", "4.0.0", "5.0.0", "2.0.0"):
         message = codec.parse_message(
             BASES["AGRPortfolioQuery"].replace('Version="3.1.0"', f'Version="{version}"').encode()
         )
@@ -231,11 +231,11 @@ def test_unsupported_version_still_parses_for_the_worker_to_reject():
 
 
 def test_path_major_without_schema_gives_unsupported_version():
-    xml = BASES["AGRPortfolioQuery"].replace('Version="3.1.0"', 'Version="4.0.0"').encode()
+    xml = BASES["AGRPortfolioQuery"].replace('Version="3.1.0"', 'Version="5.0.0"').encode()
     with pytest.raises(errors.UnsupportedVersion):
-        codec.parse_message(xml, path_major=4)
+        codec.parse_message(xml, path_major=5)
     # A 3.x message validates against the 3.x schema whatever the path says.
-    assert codec.parse_message(BASES["AGRPortfolioQuery"].encode(), path_major=4).version == "3.1.0"
+    assert codec.parse_message(BASES["AGRPortfolioQuery"].encode(), path_major=5).version == "3.1.0"
 
 
 def test_every_codec_error_is_a_uftp_error():

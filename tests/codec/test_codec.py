@@ -162,14 +162,14 @@ def test_serialize_needs_a_reference_on_responses():
 
 def test_serialize_of_an_unknown_major_needs_an_explicit_profile():
     message = dataclasses.replace(
-        response_samples("3.1.0")["DSOPortfolioUpdateResponse rejected"], version="4.0.0"
+        response_samples("3.1.0")["DSOPortfolioUpdateResponse rejected"], version="5.0.0"
     )
     with pytest.raises(errors.UnsupportedVersion):
         codec.serialize(message)
     from registry.uftp import versions
 
     root = etree.fromstring(codec.serialize(message, profile=versions.profile_for("3.1.0")))
-    assert root.get("Version") == "4.0.0" and root.get("DSOPortfolioUpdateResponseMessageID")
+    assert root.get("Version") == "5.0.0" and root.get("DSOPortfolioUpdateResponseMessageID")
 
 
 def test_signed_message_shape(cro_keys):

@@ -1,4 +1,5 @@
-"""The version table: 3.0.0 and 3.1.0 today; a new major is one row plus a schema set."""
+"""The version table: 3.0.0, 3.1.0 and 4.0.0 (the spec head); a major is one row, a schema set
+and an endpoint path."""
 
 from __future__ import annotations
 
@@ -31,15 +32,42 @@ def test_3x_profiles(version):
 
 
 def test_supported_versions_and_schema_sets():
-    assert set(versions.SUPPORTED_VERSIONS) == {"3.0.0", "3.1.0"}
-    assert dict(versions.SCHEMA_SETS) == {3: "v3"}
+    assert set(versions.SUPPORTED_VERSIONS) == {"3.0.0", "3.1.0", "4.0.0"}
+    assert dict(versions.SCHEMA_SETS) == {3: "v3", 4: "v4"}
     assert versions.schema_major_for_path(3) == 3
-    for major in (2, 4, "3", True):
+    assert versions.schema_major_for_path(4) == 4
+    for major in (2, 5, "3", True):
         with pytest.raises(UnsupportedVersion):
             versions.schema_major_for_path(major)
 
 
-@pytest.mark.parametrize("version", ["3.2.0", "4.0.0", "3.1", "", None])
+def test_endpoint_paths_are_exact_spellings_from_the_table():
+    assert dict(versions.ENDPOINT_PATHS) == {
+        3: "/shapeshifter/api/v3/message",
+        4: "/shapeshifter/api/v4/message",
+    }
+    assert versions.major_for_endpoint_path("/shapeshifter/api/v3/message") == 3
+    assert versions.major_for_endpoint_path("/shapeshifter/api/v4/message") == 4
+    for path in (
+        "/shapeshifter/api/v03/message",
+        "/shapeshifter/api/v5/message",
+        "/shapeshifter/api/V4/message",
+        "/shapeshifter/api/v4/message/",
+        "/shapeshifter/api/v\u0664/message",
+    ):
+        with pytest.raises(UnsupportedVersion, match="no Shapeshifter endpoint"):
+            versions.major_for_endpoint_path(path)
+    assert set(versions.ENDPOINT_PATHS) == set(versions.SCHEMA_SETS)
+    with pytest.raises(UnsupportedVersion):
+        versions.endpoint_path(5)
+
+
+def test_every_major_with_a_schema_has_a_profile():
+    assert {p.major for p in versions.SUPPORTED_VERSIONS.values()} == set(versions.SCHEMA_SETS)
+    assert versions.DEFAULT_PARTICIPANT_VERSION in versions.SUPPORTED_VERSIONS
+
+
+@pytest.mark.parametrize("version", ["3.2.0", "4.1.0", "5.0.0", "3.1", "", None])
 def test_unsupported_versions(version):
     assert not versions.is_supported(version)
     with pytest.raises(UnsupportedVersion, match="not supported"):
@@ -49,12 +77,33 @@ def test_unsupported_versions(version):
 def test_resolve_profile_falls_back_within_the_major_then_to_the_path():
     assert versions.resolve_profile("3.0.0").version == "3.0.0"
     assert versions.resolve_profile("3.9.0").version == "3.1.0"
-    assert versions.resolve_profile("4.0.0", fallback_major=3).version == "3.1.0"
+    assert versions.resolve_profile("4.0.0").version == "4.0.0"
+    assert versions.resolve_profile("4.2.0").version == "4.0.0"
+    assert versions.resolve_profile("5.0.0", fallback_major=3).version == "3.1.0"
     assert versions.profile_for_major(3).version == "3.1.0"
+    assert versions.profile_for_major(4).version == "4.0.0"
     with pytest.raises(UnsupportedVersion):
-        versions.resolve_profile("4.0.0")
+        versions.resolve_profile("5.0.0")
     with pytest.raises(UnsupportedVersion):
-        versions.profile_for_major(4)
+        versions.profile_for_major(5)
+
+
+@pytest.mark.parametrize(
+    ("version", "path_major", "spelled_as"),
+    [
+        ("3.0.0", 3, "3.0.0"),
+        ("3.1.0", 3, "3.1.0"),
+        ("4.0.0", 4, "4.0.0"),
+        ("3.9.0", 3, "3.1.0"),  # unsupported: newest of the path's major
+        ("4.5.0", 4, "4.0.0"),
+        ("4.0.0", 3, "3.1.0"),  # major does not match the path: the path's major
+        ("3.1.0", 4, "4.0.0"),
+        ("9.0.0", 4, "4.0.0"),
+        ("4.0.0", None, "4.0.0"),  # the CRO's own message: its version
+    ],
+)
+def test_response_profile_follows_the_path(version, path_major, spelled_as):
+    assert versions.response_profile(version, path_major=path_major).version == spelled_as
 
 
 def test_major_of():
@@ -64,9 +113,10 @@ def test_major_of():
     assert versions.major_of("\u0663.1.0") is None  # non-ASCII digits are no version we know
 
 
-def test_a_later_major_is_a_table_row_away():
+def test_the_head_is_a_table_row():
     # The spec head: ReferenceMessageID on every response, Result on TestMessageResponse.
-    head = versions.VersionProfile(
+    head = versions.profile_for("4.0.0")
+    assert head == versions.VersionProfile(
         version="4.0.0",
         major=4,
         schema_set="v4",

@@ -144,6 +144,9 @@ def test_other_major_version_on_the_v3_path(peers, cro):
     message = cp1_update()
     assert _raw(peers.dso1, message, cro, version="4.0.0").status_code == 200
     arrival = response_to(peers.dso1, message)
+    # Answered in the path's major, where the peer reads it: spelled and versioned 3.1.0.
+    assert arrival["Version"] == "3.1.0"
+    message.version = "3.1.0"
     check_response(arrival, message, recipient=peers.dso1.domain, result="Rejected", reason="Version")
     assert registry_rows() == (0, 0, 0)
 

@@ -47,7 +47,7 @@ def valid_body(private_key: str) -> bytes:
 def test_missing_content_length_is_411(db):
     request = RequestFactory().post(URL, data=b"<x/>", content_type="text/xml")
     del request.META["CONTENT_LENGTH"]
-    response = uftp_message(request, major=3)
+    response = uftp_message(request)
     assert response.status_code == 411
     assert Message.objects.count() == 0
 
@@ -202,9 +202,66 @@ def test_accepted_message_is_stored_before_200(client, dso):
     assert stored.path_major == 3
 
 
-def test_unsupported_major_in_path_is_404(client, dso):
-    response = client.post("/shapeshifter/api/v9/message", data=valid_body(dso[1]), content_type="text/xml")
-    assert response.status_code == 404
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/shapeshifter/api/v5/message",
+        "/shapeshifter/api/v2/message",
+        "/shapeshifter/api/v03/message",
+        "/shapeshifter/api/v04/message",
+        "/shapeshifter/api/V3/message",
+        "/shapeshifter/api/v3.1/message",
+        "/shapeshifter/api/latest/message",
+    ],
+)
+def test_unsupported_major_in_path_is_400_not_404(client, dso, path):
+    # A 404 is retried by peers as temporary; an unsupported major never heals.
+    response = client.post(path, data=valid_body(dso[1]), content_type="text/xml")
+    assert response.status_code == 400
+    assert b"unsupported Shapeshifter version in the path" in response.content
+    assert b"/shapeshifter/api/v3/message" in response.content  # names what is served
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.parametrize(("path", "major"), [(URL, 3), ("/shapeshifter/api/v4/message", 4)])
+def test_each_major_is_served_at_its_own_path(client, dso, path, major):
+    version = {3: "3.1.0", 4: "4.0.0"}[major]
+    payload = factories.test_message(sender=DSO, version=version)
+    body = factories.signed(payload, role="DSO", private_key=dso[1])
+    response = client.post(path, data=body, content_type="text/xml")
+    assert response.status_code == 200, response.content
+    stored = Message.objects.get()
+    assert (stored.path_major, stored.version) == (major, version)
+
+
+@pytest.mark.parametrize(("path", "version"), [(URL, "4.0.0"), ("/shapeshifter/api/v4/message", "3.1.0")])
+def test_a_version_of_another_major_than_the_path_is_stored_for_the_worker_to_reject(
+    client, dso, path, version
+):
+    # cro-rules §3 item 4: a functional rejection after the 200, not an HTTP refusal.
+    payload = factories.test_message(sender=DSO, version=version)
+    response = client.post(
+        path, data=factories.signed(payload, role="DSO", private_key=dso[1]), content_type="text/xml"
+    )
+    assert response.status_code == 200, response.content
+    assert Message.objects.get().version == version
+
+
+def test_a_4_0_0_time_stamp_without_offset_is_400_at_v4(client, dso):
+    inner = codec.serialize(factories.test_message(sender=DSO, version="4.0.0"))
+    inner = re.sub(rb'TimeStamp="[^"]*"', b'TimeStamp="2024-06-01T12:00:00"', inner)
+    response = client.post(
+        "/shapeshifter/api/v4/message", data=_signed_raw(inner, dso[1]), content_type="text/xml"
+    )
+    assert response.status_code == 400
+    assert b"TimeStamp" in response.content
+    assert Message.objects.count() == 0
+
+
+def test_unsupported_major_in_path_comes_after_the_size_checks(db, settings):
+    settings.CRO_MAX_MESSAGE_BYTES = 10
+    request = RequestFactory().post("/shapeshifter/api/v5/message", data=b"<x>" * 10, content_type="text/xml")
+    assert uftp_message(request).status_code == 413
 
 
 def test_get_is_not_allowed(client, db):
@@ -234,7 +291,7 @@ def test_inner_xml_in_another_encoding_is_400(client, dso):
 def test_content_length_that_is_not_a_size_is_400(db, content_length):
     request = RequestFactory().post(URL, data=b"<x/>", content_type="text/xml")
     request.META["CONTENT_LENGTH"] = content_length
-    assert uftp_message(request, major=3).status_code == 400
+    assert uftp_message(request).status_code == 400
     assert Message.objects.count() == 0
 
 

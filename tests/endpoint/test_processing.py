@@ -126,8 +126,10 @@ def test_barred_sender_changes_nothing(dso):
     assert not CongestionPoint.objects.exists()
 
 
-@pytest.mark.parametrize("version", ["3.9.0", "4.0.0"])
-def test_unsupported_version_is_rejected(dso, version):
+@pytest.mark.parametrize(
+    ("version", "answered_in"), [("3.9.0", "3.9.0"), ("4.0.0", "3.1.0"), ("5.0.0", "3.1.0")]
+)
+def test_unsupported_version_is_rejected(dso, version, answered_in):
     payload = factories.test_message(sender=DSO)
     inner = codec.serialize(payload).replace(b'Version="3.1.0"', f'Version="{version}"'.encode())
     body = codec.build_signed_message(
@@ -138,8 +140,9 @@ def test_unsupported_version_is_rejected(dso, version):
     outbound = process(message)
     assert message.result == "Rejected"
     assert "Version" in message.rejection_reason
-    # Answered in the major of the path, with the request's version string.
-    assert f'Version="{version}"'.encode() in outbound.inner_xml.encode()
+    # Answered in the major of the path: with the request's version string when that is of
+    # the path's major, else in the newest version of the path's major.
+    assert f'Version="{answered_in}"'.encode() in outbound.inner_xml.encode()
 
 
 def test_already_submitted_is_answered_as_the_first_time(dso):

@@ -138,7 +138,7 @@ def render_docs(schema: dict, *, schema_url: str, root_url: str) -> str:
         "description": info.get("description", ""),
         "schema_url": schema_url,
         "root_url": root_url,
-        # A stylesheet, not <style>: the Content-Security-Policy refuses inline styles.
+        # A stylesheet file: the Content-Security-Policy refuses inline styles.
         "stylesheet_url": static("web/api-docs.css"),
         "operations": operations,
         "schemas": schemas,

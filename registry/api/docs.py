@@ -18,7 +18,7 @@ _TEMPLATE = """<!doctype html>
 <h1>{{ title }} <small>{{ version }}</small></h1>
 <p>{{ description }}</p>
 <p>Authentication: <code>Authorization: Token &lt;key&gt;</code> or a logged-in session.
-Reads need a staff account, writes an administrator (superuser).
+Reads need a staff account; writes need the role that allows them (group operator or administrator, or a superuser).
 Machine-readable schema: <a href="{{ schema_url }}">OpenAPI (YAML)</a>,
 <a href="{{ schema_url }}?format=json">OpenAPI (JSON)</a>. Interactive: <a href="{{ root_url }}">the browsable API</a>.</p>
 <h2>Operations</h2>

@@ -143,3 +143,28 @@ def test_write_buttons_are_shown_only_to_who_may_use_them(client, objects, user_
     }
     assert shown == {button: kind in ALLOWED[role] for button, kind in BUTTONS.items()}
     assert (reverse("web:participant-add") in pages) == (MANAGE in ALLOWED[role])
+
+
+def test_the_migration_creates_the_groups_with_their_permissions(db):
+    """The data migration's code with the migration's historical models, on an emptied table."""
+    from django.contrib.auth.models import Group, Permission
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    from registry.roles import roles_create
+
+    Group.objects.all().delete()
+    Permission.objects.filter(content_type__app_label="registry").delete()
+    historical = MigrationLoader(connection).project_state(("registry", "0005_roles")).apps
+    roles_create(apps=historical)
+
+    def codenames(name):
+        return set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
+
+    viewer, operator, administrator = codenames("viewer"), codenames("operator"), codenames("administrator")
+    assert {"view_participant", "view_message", "view_csvimport"} <= viewer
+    assert not any(codename.startswith(("add_", "change_", "delete_")) for codename in viewer)
+    assert "view_apitoken" not in viewer
+    assert operator - viewer == {"send_test_message", "retry_delivery", "import_csv"}
+    assert {"manage_participants", "change_participant", "view_apitoken"} <= administrator
+    assert operator <= administrator

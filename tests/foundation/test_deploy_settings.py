@@ -17,8 +17,15 @@ from django.urls import reverse
 from registry.uftp import keys
 
 ROOT = Path(__file__).resolve().parents[2]
-# What the test environment sets for its plain-HTTP runs, removed so the defaults show.
-TEST_OVERRIDES = {"DEBUG", "CRO_SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"}
+# What the test environment sets for its plain-HTTP runs (and the browser tests for playwright),
+# removed so the production defaults show.
+TEST_OVERRIDES = {
+    "DEBUG",
+    "CRO_SECURE_SSL_REDIRECT",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+}
 
 
 def production(*args: str, env: dict | None = None, code: str | None = None) -> subprocess.CompletedProcess:

@@ -7,6 +7,7 @@ in var/ (`python -m cro.prepare`). It never writes a file or a folder.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -98,6 +99,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "axes",
     "registry",
 ]
 
@@ -110,6 +112,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "cro.csp.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cro.urls"
@@ -177,17 +182,53 @@ WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 
+# Login throttling (django-axes): after this many failed logins for one username from one
+# address, that combination is locked until the cool-off has passed or an administrator unlocks
+# it (Django admin "Access attempts", or `manage.py axes_reset_username <name>` / `axes_reset`).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CRO_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CRO_LOGIN_COOLOFF_MINUTES", 30))
+# Username and address together: one attacker cannot lock every user out from one address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "web/login_locked.html"
+# Behind proxies the client's address is in X-Forwarded-For: count this many trusted proxies
+# (0: REMOTE_ADDR, the only address a client cannot forge).
+CRO_TRUSTED_PROXY_COUNT = env_int("CRO_TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "cro.client_ip.client_ip_address"
+
+# Content-Security-Policy of every response (cro/csp.py): scripts and styles only from our own
+# static files, nothing inline, no framing.
+CRO_CONTENT_SECURITY_POLICY = os.environ.get(
+    "CRO_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+)
+
 # Cookies and transport security outside DEBUG.
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+    # Plain HTTP is redirected to HTTPS. Switch off only where something in front already
+    # does it (a TLS-terminating proxy that redirects) or for local plain-HTTP test runs.
+    SECURE_SSL_REDIRECT = env_bool("CRO_SECURE_SSL_REDIRECT", True)
+    # A TLS-terminating proxy says "https" in X-Forwarded-Proto. Trust that header only behind
+    # such a proxy (one that overwrites it): otherwise any client could claim https.
+    if env_bool("CRO_BEHIND_TLS_PROXY", True):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # HSTS: browsers use only HTTPS for the domain this long (0 switches it off).
+    SECURE_HSTS_SECONDS = env_int("CRO_SECURE_HSTS_SECONDS", env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CRO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("CRO_SECURE_HSTS_PRELOAD", True)
 
 # Shared by every web process: the rate limiter and the open-mode DNS cache live here.
 CACHE_URL = os.environ.get("CACHE_URL", "")

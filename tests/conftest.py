@@ -39,3 +39,26 @@ def make_participant(db):
         return participant, private_key
 
     return _make
+
+
+@pytest.fixture
+def make_role_user(db):
+    """A staff user in one of the role groups (registry/roles.py); None: staff without a group."""
+    from django.apps import apps
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from registry.roles import roles_create
+
+    # The migration made the groups, but a transactional test's flush may have removed them since.
+    roles_create(apps=apps)
+
+    def _make(role: str | None, *, username: str | None = None, password: str | None = None):
+        user = get_user_model().objects.create_user(
+            username=username or f"{role or 'staff'}-user", password=password, is_staff=True
+        )
+        if role is not None:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return _make

@@ -14,6 +14,8 @@ os.environ.setdefault("ALLOWED_HOSTS", "*")
 os.environ.setdefault("CRO_VAR_DIR", "/tmp/cro-test-var")
 # Tests that exercise the limit lower it themselves.
 os.environ.setdefault("CRO_RATE_LIMIT_PER_MINUTE", "100000")
+# The tests (and the processes the e2e tests start) speak plain HTTP: no redirect to HTTPS.
+os.environ.setdefault("CRO_SECURE_SSL_REDIRECT", "0")
 if not os.environ.get("CRO_SIGNING_KEY") and not os.environ.get("CRO_SIGNING_KEY_FILE"):
     os.environ["CRO_SIGNING_KEY"] = generate_keypair()[0]
 

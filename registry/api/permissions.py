@@ -1,21 +1,44 @@
-"""Who may use the API: staff read, administrators (superusers) write."""
+"""Who may use the API: the roles of registry/roles.py, as in the web interface."""
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from registry import roles
 
-class StaffReadAdminWrite(BasePermission):
-    """Reads for active staff users; writes (any unsafe method) for active staff superusers.
+# The permission each write action needs; a write not listed here is for superusers only.
+WRITE_PERMISSIONS = {
+    "create": roles.MANAGE_PARTICIPANTS,
+    "update": roles.MANAGE_PARTICIPANTS,
+    "partial_update": roles.MANAGE_PARTICIPANTS,
+    "bar": roles.MANAGE_PARTICIPANTS,
+    "reactivate": roles.MANAGE_PARTICIPANTS,
+    "rotate_key": roles.MANAGE_PARTICIPANTS,
+    "complete_key_rotation": roles.MANAGE_PARTICIPANTS,
+    "test_message": roles.SEND_TEST_MESSAGE,
+    "retry": roles.RETRY_DELIVERY,
+}
+
+
+class StaffReadRoleWrite(BasePermission):
+    """Reads for active staff users; each write (unsafe method) for active staff users holding its
+    permission (groups operator and administrator; superusers hold every permission).
 
     Anonymous requests get 401 (the token authenticator names its scheme), authenticated users
-    without the right flags get 403.
+    without the right flags or permission get 403.
     """
 
-    message = "reading needs a staff account; writing needs an administrator (superuser) account"
+    message = "reading needs a staff account; this write needs an operator or administrator account"
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        if not (user and user.is_authenticated and user.is_active and user.is_staff):
+        if not roles.can_read(user):
             return False
         if request.method in SAFE_METHODS:
             return True
-        return bool(user.is_superuser)
+        permission = WRITE_PERMISSIONS.get(getattr(view, "action", None) or "")
+        if permission is None:
+            return bool(user.is_superuser)
+        return roles.can(user, permission)
+
+
+# The schema view (registry/api/urls.py) uses the earlier name.
+StaffReadAdminWrite = StaffReadRoleWrite

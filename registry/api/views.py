@@ -31,7 +31,7 @@ from rest_framework.views import APIView
 from registry.api import filters, serializers
 from registry.api.docs import render_docs
 from registry.api.pagination import ApiPagination
-from registry.api.permissions import StaffReadAdminWrite
+from registry.api.permissions import StaffReadRoleWrite
 from registry.api.schema import ApiAutoSchema
 from registry.models import Participant
 from registry.selectors import messages as message_selectors
@@ -74,7 +74,7 @@ def service_errors(*, rename: dict[str, str] | None = None, conflict: bool = Fal
 class ApiMixin:
     # What every API view shares: who may call it, JSON input, bounded pages, documented errors.
 
-    permission_classes = [StaffReadAdminWrite]
+    permission_classes = [StaffReadRoleWrite]
     parser_classes = [JSONParser]
     pagination_class = ApiPagination
     schema = ApiAutoSchema()

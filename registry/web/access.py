@@ -1,7 +1,8 @@
-"""Who may use the administrators' web interface: active staff users, for reading and writing.
+"""Who may use the administrators' web interface (registry/roles.py): active staff users read;
+each write needs its permission (the groups operator and administrator, or a superuser).
 
-Anonymous users are sent to the login page; a signed-in user who is not staff gets 403.
-Every page renders in the market time zone (settings.CRO_TIME_ZONE).
+Anonymous users are sent to the login page; a signed-in user who is not staff, or lacks the
+write's permission, gets 403. Every page renders in the market time zone (settings.CRO_TIME_ZONE).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from registry import roles
+
 
 def is_administrator(user) -> bool:
-    return bool(user.is_authenticated and user.is_active and user.is_staff)
+    """May use the web interface at all (reads): an active staff user."""
+    return roles.can_read(user)
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -32,3 +36,21 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
             return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def permission_required(
+    permission: str, *, methods: tuple[str, ...] | None = None
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """A write: staff_required plus the permission; `methods`: only for these (e.g. a page whose
+    GET is a read and whose POST is the write)."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if (methods is None or request.method in methods) and not roles.can(request.user, permission):
+                raise PermissionDenied("your account may not do this")
+            return view(request, *args, **kwargs)
+
+        return staff_required(checked)
+
+    return decorator

@@ -55,6 +55,14 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // Sizes that depend on data are set here (through the DOM, which the CSP allows), not in
+    // style="" attributes, which it refuses.
+    document.querySelectorAll("[data-progress]").forEach(function (bar) {
+      bar.style.width = parseInt(bar.getAttribute("data-progress"), 10) + "%";
+    });
+    document.querySelectorAll("[data-depth]").forEach(function (cell) {
+      cell.style.paddingLeft = "calc(" + parseInt(cell.getAttribute("data-depth"), 10) + " * 1.1rem + .5rem)";
+    });
     // A chart wider than a small screen scrolls: start at its right end, the latest hours.
     document.querySelectorAll(".chart-wrap").forEach(function (wrap) { wrap.scrollLeft = wrap.scrollWidth; });
     document.querySelectorAll("[data-poll-fragment]").forEach(pollFragment);

@@ -11,10 +11,12 @@ PASSWORD = "a-long-test-password-123"
 
 
 @pytest.fixture
-def staff_user(db):
-    return get_user_model().objects.create_user(
-        username="admin", email="admin@example.com", password=PASSWORD, is_staff=True
-    )
+def staff_user(make_role_user):
+    """A staff user in the administrator group: may do everything in the web interface."""
+    user = make_role_user("administrator", username="admin", password=PASSWORD)
+    user.email = "admin@example.com"
+    user.save()
+    return user
 
 
 @pytest.fixture

@@ -57,7 +57,23 @@ def browser():
 def page(browser, live_server, staff_user):
     context = browser.new_context(viewport={"width": 1360, "height": 900}, base_url=live_server.url)
     context.set_default_timeout(TIMEOUT_MS)
+    # Every Content-Security-Policy violation fails the test: reported by the page itself and
+    # by Chromium's console ("Refused to apply inline style ...").
+    context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', function (event) {"
+        " console.error('CSP violation: ' + event.violatedDirective + ' ' + event.blockedURI); });"
+    )
+    violations = []
     page = context.new_page()
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text)
+            if message.type == "error"
+            and ("CSP violation" in message.text or "Content Security Policy" in message.text)
+            else None
+        ),
+    )
     # Bar, reactivate and apply ask for confirmation first.
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto("/login/")
@@ -67,6 +83,7 @@ def page(browser, live_server, staff_user):
     page.wait_for_url(re.compile(r"/$"))
     yield page
     context.close()
+    assert violations == [], violations
 
 
 def shot(page, name: str) -> None:

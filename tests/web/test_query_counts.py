@@ -11,9 +11,9 @@ from registry.models import CongestionPoint, CsvImport, Membership, Message, Par
 from registry.uftp import keys
 from tests.web import builders
 
-# Session and user (2) + the page's own reads. Generous enough to survive small changes, far
-# below one query per row.
-MAX_QUERIES = 12
+# Session and user (2) + the user's and its groups' permissions for the role checks (2) + the
+# page's own reads. Generous enough to survive small changes, far below one query per row.
+MAX_QUERIES = 14
 
 
 @pytest.fixture(scope="module")

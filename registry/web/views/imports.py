@@ -7,14 +7,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from registry import roles
 from registry.selectors import imports as import_selectors
 from registry.services import csv_io
-from registry.web.access import staff_required
+from registry.web.access import permission_required, staff_required
 from registry.web.forms import CsvExportForm, CsvUploadForm, service_errors_to_form
 from registry.web.presentation import paginate
 
 
-@staff_required
+@permission_required(roles.IMPORT_CSV, methods=("POST",))
 def import_home(request: HttpRequest) -> HttpResponse:
     form = CsvUploadForm(request.POST or None, request.FILES or None)
     row_errors = []
@@ -73,7 +74,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@staff_required
+@permission_required(roles.IMPORT_CSV)
 @require_POST
 def import_apply(request: HttpRequest, pk: int) -> HttpResponse:
     csv_import = _import_or_404(pk)

@@ -8,9 +8,10 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from registry import roles
 from registry.selectors import messages as message_selectors
 from registry.services import outbound
-from registry.web.access import staff_required
+from registry.web.access import permission_required, staff_required
 from registry.web.forms import MessageFilterForm
 from registry.web.presentation import message_outline, paginate, signed_message_pretty, xml_pretty
 
@@ -74,7 +75,7 @@ def failed_deliveries(request: HttpRequest) -> HttpResponse:
     return render(request, "web/failed_deliveries.html", {"nav": "failed", "page": page})
 
 
-@staff_required
+@permission_required(roles.RETRY_DELIVERY)
 @require_POST
 def message_retry(request: HttpRequest, pk: int) -> HttpResponse:
     message = _message_or_404(pk)

@@ -7,10 +7,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from registry import roles
 from registry.models import Participant
 from registry.selectors import participants as participant_selectors
 from registry.services import outbound, participants
-from registry.web.access import staff_required
+from registry.web.access import permission_required, staff_required
 from registry.web.forms import KeyRotateForm, ParticipantFilterForm, ParticipantForm, service_errors_to_form
 from registry.web.presentation import paginate
 
@@ -96,17 +97,17 @@ def _participant_save(request: HttpRequest, participant: Participant | None) -> 
     )
 
 
-@staff_required
+@permission_required(roles.MANAGE_PARTICIPANTS)
 def participant_add(request: HttpRequest) -> HttpResponse:
     return _participant_save(request, None)
 
 
-@staff_required
+@permission_required(roles.MANAGE_PARTICIPANTS)
 def participant_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _participant_save(request, get_object_or_404(Participant, pk=pk))
 
 
-@staff_required
+@permission_required(roles.MANAGE_PARTICIPANTS)
 @require_POST
 def participant_bar(request: HttpRequest, pk: int) -> HttpResponse:
     participant = participants.participant_bar(participant=get_object_or_404(Participant, pk=pk))
@@ -114,7 +115,7 @@ def participant_bar(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("web:participant-detail", pk=participant.pk)
 
 
-@staff_required
+@permission_required(roles.MANAGE_PARTICIPANTS)
 @require_POST
 def participant_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
     participant = participants.participant_reactivate(participant=get_object_or_404(Participant, pk=pk))
@@ -122,7 +123,7 @@ def participant_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("web:participant-detail", pk=participant.pk)
 
 
-@staff_required
+@permission_required(roles.MANAGE_PARTICIPANTS)
 def participant_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     participant = get_object_or_404(Participant, pk=pk)
     form = KeyRotateForm(request.POST or None)
@@ -147,7 +148,7 @@ def participant_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@staff_required
+@permission_required(roles.MANAGE_PARTICIPANTS)
 @require_POST
 def participant_key_rotation_complete(request: HttpRequest, pk: int) -> HttpResponse:
     participant = get_object_or_404(Participant, pk=pk)
@@ -160,7 +161,7 @@ def participant_key_rotation_complete(request: HttpRequest, pk: int) -> HttpResp
     return redirect("web:participant-detail", pk=participant.pk)
 
 
-@staff_required
+@permission_required(roles.SEND_TEST_MESSAGE)
 @require_POST
 def participant_test_message_send(request: HttpRequest, pk: int) -> HttpResponse:
     participant = get_object_or_404(Participant, pk=pk)

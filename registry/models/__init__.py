@@ -22,3 +22,6 @@ __all__ += [
 from .web import CsvImport  # noqa: E402
 
 __all__ += ["CsvImport"]
+from .ops import Heartbeat  # noqa: E402
+
+__all__ += ["Heartbeat"]

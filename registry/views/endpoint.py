@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from registry import metrics
 from registry.services.inbound import MessageRefused, message_receive
 from registry.uftp import versions
 
@@ -15,6 +16,7 @@ def _refuse(status: int, reason: str) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
+@metrics.endpoint_observed
 def uftp_message(request: HttpRequest, major: int) -> HttpResponse:
     if major not in versions.SCHEMA_SETS:
         return _refuse(404, f"no UFTP endpoint for major version {major}")
@@ -30,7 +32,7 @@ def uftp_message(request: HttpRequest, major: int) -> HttpResponse:
     if length > settings.CRO_MAX_MESSAGE_BYTES:
         return _refuse(413, f"message larger than {settings.CRO_MAX_MESSAGE_BYTES} bytes")
     try:
-        message_receive(
+        message = message_receive(
             data=request.body,
             content_type=request.content_type or "",
             charset=request.content_params.get("charset"),
@@ -39,4 +41,5 @@ def uftp_message(request: HttpRequest, major: int) -> HttpResponse:
         )
     except MessageRefused as refused:
         return _refuse(refused.status, refused.reason)
+    metrics.message_received(message=message)
     return HttpResponse(status=200)

@@ -34,12 +34,14 @@ def test_refusals_are_counted_by_status(db):
     assert client.post(URL, data=b"<not-xml", content_type="text/xml").status_code == 400
     assert client.generic("POST", URL, b"", CONTENT_TYPE="text/xml", CONTENT_LENGTH="").status_code == 411
     after = scrape()
-    assert sample(after, "cro_http_refusals_total", status="400") == sample(
-        before, "cro_http_refusals_total", status="400"
-    ) + 1
-    assert sample(after, "cro_http_refusals_total", status="411") == sample(
-        before, "cro_http_refusals_total", status="411"
-    ) + 1
+    assert (
+        sample(after, "cro_http_refusals_total", status="400")
+        == sample(before, "cro_http_refusals_total", status="400") + 1
+    )
+    assert (
+        sample(after, "cro_http_refusals_total", status="411")
+        == sample(before, "cro_http_refusals_total", status="411") + 1
+    )
     assert sample(after, "cro_accept_seconds_count") == sample(before, "cro_accept_seconds_count") + 2
 
 
@@ -84,12 +86,16 @@ def test_failed_and_retried_deliveries_are_counted_apart(make_participant):
         Message.objects.filter(pk=message.pk).update(next_attempt_at=None)
         tasks.deliver_outbound_message.apply(args=(message.pk,))
     after = scrape()
-    assert sample(after, "cro_delivery_attempts_total", outcome="retry") - sample(
-        before, "cro_delivery_attempts_total", outcome="retry"
-    ) == 1
-    assert sample(after, "cro_delivery_attempts_total", outcome="failed") - sample(
-        before, "cro_delivery_attempts_total", outcome="failed"
-    ) == 1
+    assert (
+        sample(after, "cro_delivery_attempts_total", outcome="retry")
+        - sample(before, "cro_delivery_attempts_total", outcome="retry")
+        == 1
+    )
+    assert (
+        sample(after, "cro_delivery_attempts_total", outcome="failed")
+        - sample(before, "cro_delivery_attempts_total", outcome="failed")
+        == 1
+    )
     assert sample(after, "cro_deliveries_failed") == 1
 
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from registry.selectors import health as health_selectors
 from registry.selectors import web as web_selectors
 from registry.uftp import keys
 from registry.web.access import staff_required
@@ -19,6 +20,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "web/dashboard.html",
         {
             "nav": "dashboard",
+            # Stale worker/beat heartbeats and messages waiting past the sweep: the red banner.
+            "problems": health_selectors.operational_problems(),
             "counts": web_selectors.dashboard_counts(),
             "chart": hourly_chart(web_selectors.messages_per_hour(hours=CHART_HOURS)),
             "chart_hours": CHART_HOURS,

@@ -9,7 +9,7 @@ import logging
 import os
 
 from celery import Celery, bootsteps
-from celery.signals import after_task_publish, task_postrun, task_prerun
+from celery.signals import after_task_publish, beat_init, setup_logging, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cro.settings")
 
@@ -18,6 +18,20 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger("registry.ops")
+
+
+def _django_logging(**kwargs):
+    """LOG_FORMAT=json: the worker and beat log through Django's LOGGING (one JSON object a line)."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+# Text (the default) keeps Celery's own log format; a receiver of setup_logging replaces it.
+if os.environ.get("LOG_FORMAT", "text").strip().lower() == "json":
+    setup_logging.connect(_django_logging, weak=False)
 
 
 def _record_heartbeat(component: str, node: str, close_connection: bool = False) -> None:
@@ -70,6 +84,12 @@ def _beat_heartbeat(sender=None, **kwargs):
 
     if sender == SWEEP_TASK:
         _record_heartbeat("beat", "beat")
+
+
+@beat_init.connect
+def _beat_started(sender=None, **kwargs):
+    # A beat just started counts as alive until its first sweep is due.
+    _record_heartbeat("beat", "beat")
 
 
 @task_prerun.connect

@@ -293,5 +293,3 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
-# Celery keeps Django's logging configuration instead of installing its own handlers.
-CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"

@@ -95,6 +95,7 @@ class OpsStack:
                 "CRO_DELIVERY_BACKOFF_BASE_SECONDS": "1",
                 "CRO_DELIVERY_BACKOFF_MAX_SECONDS": "1",
                 "PYTHONUNBUFFERED": "1",
+                "LOG_FORMAT": "json",
             }
         )
         self.procs: list[Proc] = []
@@ -254,3 +255,11 @@ def test_metrics_move_when_messages_are_received_processed_delivered_and_refused
     )
     assert moved("cro_delivery_attempts_total", outcome="delivered") == 1
     assert moved("cro_delivery_seconds_count") == 1
+    # LOG_FORMAT=json: the worker's log points are JSON objects with the message's fields.
+    inbound = Message.objects.get(direction="in")
+    entries = [json.loads(line) for line in healthy.worker.log_text().splitlines() if line.startswith("{")]
+    outcomes = {e["outcome"] for e in entries if e.get("message_id") == inbound.message_id}
+    assert "accepted" in outcomes
+    delivered = [e for e in entries if e.get("outcome") == "delivered"]
+    assert delivered[-1]["conversation_id"] == inbound.conversation_id
+    assert delivered[-1]["participant"] == "dso1.example.com/DSO"

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import subprocess
 import sys
 
@@ -62,10 +63,7 @@ def _configured_handler_formatter(log_format: str) -> str:
         "import django, logging; django.setup(); "
         "print(type(logging.getLogger().handlers[0].formatter).__name__)"
     )
-    env = {"DJANGO_SETTINGS_MODULE": "tests.settings", "LOG_FORMAT": log_format, "PATH": "/usr/bin:/bin"}
-    import os
-
-    env = {**os.environ, **env}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "LOG_FORMAT": log_format}
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
     )

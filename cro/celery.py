@@ -1,9 +1,16 @@
-"""The Celery application of the CRO: settings come from Django's (CELERY_ prefix)."""
+"""The Celery application of the CRO: settings come from Django's (CELERY_ prefix).
 
+Also the operational hooks every worker and the beat scheduler run: heartbeats for
+/health/ready and the task metrics of registry.metrics (through Celery signals, so the
+tasks themselves stay free of monitoring code).
+"""
+
+import logging
 import os
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, bootsteps
+from celery.signals import after_task_publish, beat_init, setup_logging, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cro.settings")
 
@@ -23,3 +30,95 @@ def _filesystem_broker_folders_create(sender, source, **kwargs) -> None:
         for name in _FILESYSTEM_BROKER_FOLDERS:
             if name in options:
                 Path(options[name]).mkdir(parents=True, exist_ok=True)
+
+
+logger = logging.getLogger("registry.ops")
+
+
+def _django_logging(**kwargs):
+    """LOG_FORMAT=json: the worker and beat log through Django's LOGGING (one JSON object a line)."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+# Text (the default) keeps Celery's own log format; a receiver of setup_logging replaces it.
+if os.environ.get("LOG_FORMAT", "text").strip().lower() == "json":
+    setup_logging.connect(_django_logging, weak=False)
+
+
+def _record_heartbeat(component: str, node: str, close_connection: bool = False) -> None:
+    from django.db import connection
+
+    from registry.services.heartbeat import heartbeat_record
+
+    try:
+        heartbeat_record(component=component, node=node)
+    except Exception:
+        # A database outage must not stop the worker; the stale heartbeat tells the monitor.
+        logger.warning("could not record the %s heartbeat", component, exc_info=True)
+    finally:
+        if close_connection:
+            # The worker's main process forks pool processes: it keeps no connection open.
+            connection.close()
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Record this worker's heartbeat on the worker's own timer: a frozen worker stops beating."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.timer_entry = None
+
+    def start(self, worker):
+        from django.conf import settings
+
+        node = worker.hostname
+        _record_heartbeat("worker", node, True)
+        self.timer_entry = worker.timer.call_repeatedly(
+            settings.CRO_HEALTH_HEARTBEAT_SECONDS, _record_heartbeat, ("worker", node, True)
+        )
+
+    def stop(self, worker):
+        if self.timer_entry is not None:
+            self.timer_entry.cancel()
+            self.timer_entry = None
+
+
+app.steps["worker"].add(WorkerHeartbeat)
+
+
+@after_task_publish.connect
+def _beat_heartbeat(sender=None, **kwargs):
+    """The beat scheduler's heartbeat: the time it last sent the sweep."""
+    from registry.metrics import SWEEP_TASK
+
+    if sender == SWEEP_TASK:
+        _record_heartbeat("beat", "beat")
+
+
+@beat_init.connect
+def _beat_started(sender=None, **kwargs):
+    # A beat just started counts as alive until its first sweep is due.
+    _record_heartbeat("beat", "beat")
+
+
+@task_prerun.connect
+def _task_started(sender=None, task_id=None, args=None, kwargs=None, **extra):
+    from registry import metrics
+
+    metrics.task_started(task_id=task_id, task_name=sender.name, args=args, kwargs=kwargs)
+
+
+@task_postrun.connect
+def _task_finished(sender=None, task_id=None, args=None, kwargs=None, state=None, **extra):
+    from registry import metrics
+
+    try:
+        metrics.task_finished(task_id=task_id, task_name=sender.name, args=args, kwargs=kwargs, state=state)
+    except Exception:
+        logger.warning("could not record the metrics of task %s", task_id, exc_info=True)

@@ -86,6 +86,21 @@ CRO_SWEEP_AFTER_SECONDS = env_int("CRO_SWEEP_AFTER_SECONDS", 60)
 # Apply administrators' CSV imports in the web process instead of a worker (small setups).
 CRO_CSV_IMPORT_INLINE = env_bool("CRO_CSV_IMPORT_INLINE", False)
 
+# ------------------------------------------------------------------------------ monitoring
+# /health/ready fails when the worker's or the beat's last heartbeat is older than these.
+CRO_HEALTH_WORKER_MAX_AGE_SECONDS = env_int("CRO_HEALTH_WORKER_MAX_AGE_SECONDS", 60)
+CRO_HEALTH_BEAT_MAX_AGE_SECONDS = env_int("CRO_HEALTH_BEAT_MAX_AGE_SECONDS", 120)
+# How often a worker records its heartbeat (the beat does so at each sweep it schedules).
+CRO_HEALTH_HEARTBEAT_SECONDS = env_int("CRO_HEALTH_HEARTBEAT_SECONDS", 10)
+# The broker check gives up after this long: a dead broker answers 503 quickly.
+CRO_HEALTH_BROKER_TIMEOUT_SECONDS = env_int("CRO_HEALTH_BROKER_TIMEOUT_SECONDS", 2)
+# Empty: /metrics is open; set: it requires "Authorization: Bearer <token>".
+CRO_METRICS_TOKEN = os.environ.get("CRO_METRICS_TOKEN", "")
+# Every process (gunicorn workers, Celery pool processes) writes its metric samples here and
+# /metrics adds them up; bin/run empties it at start. Set before prometheus_client is imported.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
+Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+
 # ------------------------------------------------------------------------------ Django
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -303,10 +318,23 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # ------------------------------------------------------------------------------ Logging
+# LOG_FORMAT=json: one JSON object per line (message id, conversation id, participant,
+# outcome where known); text is the default.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be 'text' or 'json'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "cro.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

@@ -1,7 +1,7 @@
 """The roles of the CRO's staff, one model for the web interface and the REST API.
 
 Reading needs an active staff account. Each write needs a Django permission, granted through the
-groups the migration 0005_roles creates (superusers have every permission):
+groups the migration 0006_roles creates (superusers have every permission):
 
 - viewer: reads (and the Django admin's view pages);
 - operator: retries deliveries, sends TestMessages, imports CSV files;

@@ -25,3 +25,6 @@ __all__ += ["CsvImport"]
 from .tokens import ApiToken  # noqa: E402
 
 __all__ += ["ApiToken"]
+from .ops import Heartbeat  # noqa: E402
+
+__all__ += ["Heartbeat"]

@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from registry import metrics
 from registry.services.inbound import MessageRefused, message_receive
 from registry.uftp import errors, versions
 
@@ -15,6 +16,7 @@ def _refuse(status: int, reason: str) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
+@metrics.endpoint_observed
 def uftp_message(request: HttpRequest) -> HttpResponse:
     """Every /shapeshifter/api/<anything>/message comes here; only the version table's exact
     paths are served. Any other is a final 400, not a 404 (peers retry a 404 as temporary);
@@ -36,7 +38,7 @@ def uftp_message(request: HttpRequest) -> HttpResponse:
     except errors.UnsupportedVersion as unsupported:
         return _refuse(400, f"unsupported Shapeshifter version in the path: {unsupported}")
     try:
-        message_receive(
+        message = message_receive(
             data=request.body,
             content_type=request.content_type or "",
             charset=request.content_params.get("charset"),
@@ -45,4 +47,5 @@ def uftp_message(request: HttpRequest) -> HttpResponse:
         )
     except MessageRefused as refused:
         return _refuse(refused.status, refused.reason)
+    metrics.message_received(message=message)
     return HttpResponse(status=200)

@@ -155,7 +155,7 @@ def test_the_migration_creates_the_groups_with_their_permissions(db):
 
     Group.objects.all().delete()
     Permission.objects.filter(content_type__app_label="registry").delete()
-    historical = MigrationLoader(connection).project_state(("registry", "0005_roles")).apps
+    historical = MigrationLoader(connection).project_state(("registry", "0006_roles")).apps
     roles_create(apps=historical)
 
     def codenames(name):

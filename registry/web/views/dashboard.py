@@ -6,6 +6,7 @@ from django.shortcuts import render
 
 from cro.signing import cro_public_key
 from registry.selectors import dashboard as dashboard_selectors
+from registry.selectors import health as health_selectors
 from registry.selectors import messages as message_selectors
 from registry.uftp import keys
 from registry.web.access import staff_required
@@ -21,6 +22,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "web/dashboard.html",
         {
             "nav": "dashboard",
+            # Stale worker/beat heartbeats and messages waiting past the sweep: the red banner.
+            "problems": health_selectors.operational_problems(),
             "counts": dashboard_selectors.dashboard_counts(),
             "chart": hourly_chart(dashboard_selectors.messages_per_hour(hours=CHART_HOURS)),
             "chart_hours": CHART_HOURS,

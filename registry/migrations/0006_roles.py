@@ -20,7 +20,7 @@ def remove_roles(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0004_web_csv_import"),
+        ("registry", "0005_participant_public_key_previous"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("authtoken", "0004_alter_tokenproxy_options"),

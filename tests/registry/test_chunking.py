@@ -8,8 +8,7 @@ import pytest
 from registry.models import Membership, Representation
 from registry.services import portfolio as portfolio_services
 from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
-
-from .builders import agr_update, conn, cp, dso_update
+from tests.factories import agr_update, conn, cp, dso_update
 
 ADDRESSES = [f"ean.{100000000000 + n}" for n in range(7)]
 

@@ -13,8 +13,7 @@ from django.db import connections
 from registry.models import CongestionPoint, CongestionPointVersion, Membership, Representation
 from registry.services import portfolio as portfolio_services
 from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
-
-from .builders import agr_update, conn, cp, dso_update
+from tests.factories import agr_update, conn, cp, dso_update
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

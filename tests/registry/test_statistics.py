@@ -4,8 +4,7 @@ import pytest
 from django.db import connection
 
 from registry.services.portfolio import ANALYZE_MIN_ROWS, dso_portfolio_update_apply
-
-from .builders import conn, cp, dso_update
+from tests.factories import conn, cp, dso_update
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -38,7 +38,6 @@ def _unavailable() -> str | None:
     return None
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     ours = [item for item in items if E2E_DIR in Path(str(item.path)).resolve().parents]
     if not ours:
@@ -46,8 +45,6 @@ def pytest_collection_modifyitems(config, items):
     reason = _unavailable()
     for item in ours:
         item.add_marker(pytest.mark.e2e)
-        # With --dist loadgroup a file runs on one worker, which starts the processes it needs.
-        item.add_marker(pytest.mark.xdist_group(f"e2e-{item.path.stem}"))
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
 

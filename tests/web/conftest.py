@@ -10,14 +10,6 @@ from tests.web import builders
 PASSWORD = "a-long-test-password-123"
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
-def pytest_collection_modifyitems(config, items):
-    """With --dist loadgroup the browser tests share one worker: one Chromium, one live server."""
-    for item in items:
-        if item.path.name == "test_browser.py":
-            item.add_marker(pytest.mark.xdist_group("browser"))
-
-
 @pytest.fixture
 def staff_user(db):
     return get_user_model().objects.create_user(

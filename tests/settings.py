@@ -12,6 +12,11 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-for-the-test-suite-only-012
 os.environ.setdefault("CRO_DOMAIN", "cro.example.com")
 os.environ.setdefault("ALLOWED_HOSTS", "*")
 os.environ.setdefault("CRO_VAR_DIR", "/tmp/cro-test-var")
+# Each pytest-xdist worker (gw0, gw1, ...) gets a var dir of its own: caches, broker folders and the
+# SQLite test database are never shared between parallel workers.
+if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("CRO_TEST_VAR_DIR_SET"):
+    os.environ["CRO_VAR_DIR"] = f"{os.environ['CRO_VAR_DIR']}-{os.environ['PYTEST_XDIST_WORKER']}"
+    os.environ["CRO_TEST_VAR_DIR_SET"] = "1"  # child processes inherit it as it is
 # Tests that exercise the limit lower it themselves.
 os.environ.setdefault("CRO_RATE_LIMIT_PER_MINUTE", "100000")
 # The tests (and the processes the e2e tests start) speak plain HTTP: no redirect to HTTPS.
@@ -29,3 +34,10 @@ if not CACHE_URL:  # noqa: F405
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A test database in a file, not in memory: the live server of the browser tests then reads
+    # through connections of its own (WAL, busy timeout) instead of sharing the test thread's one
+    # connection, where a request reading while the test writes fails with "table is locked".
+    # pytest-django appends the xdist worker's name to it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405

@@ -65,7 +65,13 @@ def test_list_shows_metadata_newest_first_without_xml(log, staff_client):
 
 def test_xml_only_on_request(log, staff_client):
     rows = staff_client.get(URL, {"include": "xml"}).json()["results"]
-    assert all(XML_FIELDS <= set(row) for row in rows)
+    # Every message of the log, each with its own XML (an empty list would prove nothing).
+    stored = {message.pk: message for message in log.values()}
+    assert sorted(row["id"] for row in rows) == sorted(stored)
+    for row in rows:
+        assert {field: row.get(field) for field in XML_FIELDS} == {
+            field: getattr(stored[row["id"]], field) for field in XML_FIELDS
+        }
     detail = staff_client.get(f"{URL}{log['update'].pk}/", {"include": "xml"}).json()
     assert detail["inner_xml"] == log["update"].inner_xml
     assert detail["signed_xml"] == log["update"].signed_xml

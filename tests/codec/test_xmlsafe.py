@@ -146,22 +146,32 @@ def test_default_limit_is_five_megabytes():
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "message"),
     [
-        b"",
-        b"   ",
-        b"<TestMessage>",
-        b"not xml",
-        b"<a></b>",
-        b"<a/><b/>",
-        b"\xff\xfe\x00garbage",
-        b'<a x="1" x="2"/>',
+        (b"", "XML document is empty"),
+        (b"   ", "XML document is empty"),
+        (
+            b"<TestMessage>",
+            "XML is not well-formed: Premature end of data in tag TestMessage line 1, line 1, column 14",
+        ),
+        (b"not xml", "XML is not well-formed: Start tag expected, '<' not found, line 1, column 1"),
+        (
+            b"<a></b>",
+            "XML is not well-formed: Opening and ending tag mismatch: a line 1 and b, line 1, column 8",
+        ),
+        (b"<a/><b/>", "XML is not well-formed: Extra content at the end of the document, line 1, column 5"),
+        (
+            b"\xff\xfe\x00garbage",
+            "XML is not well-formed: Start tag expected, '<' not found, line 1, column 1",
+        ),
+        (b'<a x="1" x="2"/>', "XML is not well-formed: Attribute x redefined, line 1, column 15"),
     ],
 )
-def test_malformed_xml_raises_malformed_xml_error(data):
+def test_malformed_xml_raises_malformed_xml_error(data, message):
     with pytest.raises(MalformedXMLError) as caught:
         xmlsafe.parse_xml(data)
-    assert str(caught.value)
+    # What is wrong and where (libxml2's reason and position), not only that something is.
+    assert str(caught.value).startswith(message), str(caught.value)
     assert isinstance(caught.value, UFTPError)
 
 

@@ -2,12 +2,15 @@
 
 Runs on PostgreSQL and Redis only. Tests use `transactional_db` (data must be committed for
 the other processes to see it); the processes run against the test database that
-pytest-django created. Processes are session-scoped, participants are created per test
-(the tables are flushed after each test). On a failure, what the processes logged during the
-test is attached to the report.
+pytest-django created, and a redis-server of their own (one per pytest-xdist worker, so that
+parallel workers, and other test runs on the machine, never share a broker or a cache).
+Processes are session-scoped, participants are created per test (the tables are flushed
+after each test). On a failure, what the processes logged during the test is attached to
+the report.
 """
 
 import os
+import shutil
 import time
 import urllib.parse
 from pathlib import Path
@@ -18,7 +21,7 @@ from django.core.management.color import no_style
 from django.db import OperationalError, connection, transaction
 
 from .peers import Peer
-from .processes import CeleryWorker, CroWeb, Proc, RedisServer, redis_flush, redis_ping
+from .processes import CeleryWorker, CroWeb, Proc, RedisServer
 
 E2E_DIR = Path(__file__).resolve().parent
 CRO_DOMAIN = "cro.example.com"
@@ -27,20 +30,11 @@ CRO_DOMAIN = "cro.example.com"
 LIVE_PROCS: list[Proc] = []
 
 
-def _redis_base_url() -> str:
-    return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-
-
-def _redis_db_url(db: int) -> str:
-    parts = urllib.parse.urlsplit(_redis_base_url())
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, f"/{db}", "", ""))
-
-
 def _unavailable() -> str | None:
     if connection.vendor != "postgresql":
         return "end-to-end tests need PostgreSQL (set DATABASE_URL=postgres://...)"
-    if not redis_ping(_redis_base_url()):
-        return f"end-to-end tests need a Redis server answering PING at {_redis_base_url()}"
+    if not shutil.which("redis-server"):
+        return "end-to-end tests need redis-server on the PATH"
     return None
 
 
@@ -103,30 +97,31 @@ def _empty_tables_before_flush(transactional_db):
 # --------------------------------------------------------------------------- environment
 
 
-def _xdist_index() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
-
-
 @pytest.fixture(scope="session")
 def e2e_log_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("e2e-logs")
 
 
 @pytest.fixture(scope="session")
-def e2e_env(django_db_setup, django_db_blocker) -> dict[str, str]:
-    """The environment of every CRO process: the test database, a dedicated Redis database."""
+def e2e_redis(e2e_log_dir):
+    """The broker and cache of the CRO processes: a redis-server of this session's own."""
     reason = _unavailable()
     if reason:
         pytest.skip(reason)
+    server = start_proc(RedisServer(log_dir=e2e_log_dir, name="redis"))
+    yield server
+    stop_proc(server)
+
+
+@pytest.fixture(scope="session")
+def e2e_env(django_db_setup, django_db_blocker, e2e_redis) -> dict[str, str]:
+    """The environment of every CRO process: the test database, this session's Redis."""
     db = connection.settings_dict
     user = urllib.parse.quote(db.get("USER") or "postgres")
     password = db.get("PASSWORD") or ""
     auth = f"{user}:{urllib.parse.quote(password)}" if password else user
     database_url = f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    # One Redis database per xdist worker, counting down from 15; flushed here.
-    redis_url = _redis_db_url(15 - _xdist_index())
-    redis_flush(redis_url)
+    redis_url = e2e_redis.url()
     env = dict(os.environ)
     env.update(
         {

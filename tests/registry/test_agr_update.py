@@ -7,8 +7,7 @@ import pytest
 from registry.models import Connection, Representation, RepresentationSequence
 from registry.selectors.portfolio_queries import agr_portfolio_query_answer
 from registry.services.portfolio import agr_portfolio_update_apply
-
-from .builders import agr_update, conn
+from tests.factories import agr_update, conn
 
 C1, C2, C3, C4 = "ean.100000000001", "ean.100000000002", "ean.100000000003", "ean.100000000004"
 EA1 = "ea1.2024-01.example.com:meter-17"

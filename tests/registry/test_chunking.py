@@ -19,8 +19,7 @@ from registry.models import (
     RepresentationSequence,
 )
 from registry.services.portfolio import _bulk, agr_portfolio_update_apply, dso_portfolio_update_apply
-
-from .builders import agr_update, conn, cp, dso_update
+from tests.factories import agr_update, conn, cp, dso_update
 
 ADDRESSES = [f"ean.{100000000000 + n}" for n in range(7)]
 ROWS_PER_STATEMENT = 2

@@ -14,8 +14,7 @@ from registry.models import CongestionPoint, CongestionPointVersion, Membership,
 from registry.services.portfolio import agr as portfolio_agr
 from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
 from registry.services.portfolio import dso as portfolio_dso
-
-from .builders import agr_update, conn, cp, dso_update
+from tests.factories import agr_update, conn, cp, dso_update
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -7,8 +7,7 @@ import pytest
 from registry.models import CongestionPoint, CongestionPointVersion, Membership
 from registry.services.portfolio import dso_portfolio_update_apply
 from registry.uftp import messages as uftp
-
-from .builders import conn, cp, dso_update
+from tests.factories import conn, cp, dso_update
 
 CP1, CP2, CP3 = "ean.000000000001", "ean.000000000002", "ean.000000000003"
 C1, C2, C3, C4 = "ean.100000000001", "ean.100000000002", "ean.100000000003", "ean.100000000004"

@@ -13,8 +13,7 @@ from registry.selectors.registry_history import (
 )
 from registry.selectors.registry_state import RegistryFilter, congestion_point_state_list
 from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
-
-from .builders import agr_update, conn, cp, d, dso_update
+from tests.factories import agr_update, conn, cp, d, dso_update
 
 CP1, CP2 = "ean.000000000001", "ean.000000000002"
 C1, C2, C3 = "ean.100000000001", "ean.100000000002", "ean.100000000003"

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import CheckConstraint, UniqueConstraint
 from django.utils import timezone
 
 from registry.models import (
@@ -71,10 +72,23 @@ def representation(agr, start=JAN_1, end=None, *, address="ean.100000000001", **
 
 
 def refused(row, constraint_name: str) -> None:
+    """Saving `row` violates the constraint `constraint_name` (that one, not any other)."""
     with pytest.raises(IntegrityError) as raised, transaction.atomic():
         row.save()
-    if connection.vendor == "postgresql":  # SQLite does not name the failing CHECK constraint reliably
-        assert constraint_name in str(raised.value)
+    if connection.vendor == "postgresql":
+        assert raised.value.__cause__.diag.constraint_name == constraint_name, str(raised.value)
+    else:
+        assert str(raised.value) == sqlite_violation_message(row, constraint_name)
+
+
+def sqlite_violation_message(row, constraint_name: str) -> str:
+    """SQLite names a violated CHECK constraint, but only the columns of a UNIQUE one."""
+    constraint = next(c for c in row._meta.constraints if c.name == constraint_name)
+    if isinstance(constraint, CheckConstraint):
+        return f"CHECK constraint failed: {constraint_name}"
+    assert isinstance(constraint, UniqueConstraint), constraint
+    columns = (row._meta.get_field(name).column for name in constraint.fields)
+    return "UNIQUE constraint failed: " + ", ".join(f"{row._meta.db_table}.{column}" for column in columns)
 
 
 def test_end_period_before_start_period_is_refused(point, agr_a):

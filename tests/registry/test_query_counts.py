@@ -15,8 +15,7 @@ from registry.selectors.portfolio_queries import (
 from registry.selectors.registry_history import entity_history
 from registry.selectors.registry_state import RegistryFilter, congestion_point_state_list
 from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
-
-from .builders import agr_update, conn, cp, d, dso_update
+from tests.factories import agr_update, conn, cp, d, dso_update
 
 # What each answer needs: DSO query 3 (CP with its version, memberships, representations);
 # AGR query 2 (representations, memberships with their CP, DSO and version).

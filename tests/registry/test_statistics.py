@@ -5,8 +5,7 @@ from django.db import connection
 
 from registry.services.portfolio import dso_portfolio_update_apply
 from registry.services.portfolio._bulk import ANALYZE_MIN_ROWS
-
-from .builders import conn, cp, dso_update
+from tests.factories import conn, cp, dso_update
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -5,8 +5,7 @@ import pytest
 from registry.selectors.portfolio_queries import agr_portfolio_query_answer, dso_portfolio_query_answer
 from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
 from registry.uftp import messages as uftp
-
-from .builders import agr_update, conn, cp, d, dso_update
+from tests.factories import agr_update, conn, cp, d, dso_update
 
 CP1, CP2 = "ean.000000000001", "ean.000000000002"
 C1, C2, C3, C4, C9 = (f"ean.10000000000{n}" for n in (1, 2, 3, 4, 9))

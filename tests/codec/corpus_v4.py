@@ -121,10 +121,10 @@ def _head_cases() -> Iterator[Case]:
         yield Case(
             f"{name}: Result='Success'", mutated(name, set_attr(".", "Result", "Success"), BASES_V4), False
         )
-        for v3_name in {
-            V3_REFERENCES.get(name, "TestMessageMessageID"),
-            "DSOPortfolioUpdateResponseMessageID",
-        }:
+        # Sorted: pytest-xdist workers must collect the cases in one order.
+        for v3_name in sorted(
+            {V3_REFERENCES.get(name, "TestMessageMessageID"), "DSOPortfolioUpdateResponseMessageID"}
+        ):
             yield Case(
                 f"{name}: 3.x reference {v3_name} instead",
                 mutated(name, rename_attr(".", REFERENCE, v3_name), BASES_V4),

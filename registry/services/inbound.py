@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -19,6 +17,7 @@ from registry.selectors import portfolio_queries
 from registry.services import discovery, outbound
 from registry.services import participants as participant_services
 from registry.services import portfolio as portfolio_services
+from registry.services.market_time import time_stamp_aware
 from registry.services.rate_limit import rate_limit_exceeded
 from registry.uftp import codec, errors, messages, versions
 
@@ -147,7 +146,7 @@ def message_receive(
             message_id=payload.message_id,
             conversation_id=payload.conversation_id,
             reference_message_id=getattr(payload, "reference_message_id", None) or "",
-            time_stamp=_aware(payload.time_stamp),
+            time_stamp=time_stamp_aware(payload.time_stamp),
             signed_xml=data.decode("utf-8"),
             inner_xml=inner_xml.decode("utf-8"),
             body_digest=_digest(inner_xml),
@@ -176,13 +175,6 @@ def _is_utf8(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    """A TimeStamp without an offset is read in the market time zone, as the registry does."""
-    if value is not None and timezone.is_naive(value):
-        return value.replace(tzinfo=ZoneInfo(settings.CRO_TIME_ZONE))
-    return value
 
 
 # --------------------------------------------------------------------------- processing

@@ -136,7 +136,9 @@ def test_session_writes_need_the_csrf_token(users, registry):
 @pytest.mark.parametrize(("method", "url", "kind"), WRITES_BY_ROLE)
 def test_each_write_needs_its_role(method, url, kind, role, ids, make_role_user, client_for):
     url = url.format(**ids)
-    before = list(Participant.objects.values_list("status", "public_key", "public_key_previous", "endpoint_url"))
+    before = list(
+        Participant.objects.values_list("status", "public_key", "public_key_previous", "endpoint_url")
+    )
     response = getattr(client_for(make_role_user(role)), method)(url, {}, format="json")
     if kind in ALLOWED[role]:
         # Past the permission check: the empty body may still be refused (400) by the action.

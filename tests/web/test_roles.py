@@ -64,7 +64,9 @@ def _url(name, needs, objects):
 @pytest.mark.parametrize(("name", "needs", "methods", "kind"), WRITES, ids=[write[0] for write in WRITES])
 def test_each_write_needs_its_role(client, objects, user_for, role, name, needs, methods, kind):
     client.force_login(user_for(role))
-    before = list(Participant.objects.values_list("status", "public_key", "public_key_previous", "endpoint_url"))
+    before = list(
+        Participant.objects.values_list("status", "public_key", "public_key_previous", "endpoint_url")
+    )
     for method in methods:
         response = getattr(client, method)(_url(name, needs, objects))
         if kind in ALLOWED[role]:

@@ -1,22 +1,9 @@
-"""What both updates read from the message alone: its TimeStamp, its source label, its storable addresses."""
+"""What both updates read from the message alone: its source label, its storable addresses."""
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
-from django.conf import settings
-from django.utils import timezone
-
 from registry.models import Message
-from registry.validators import ENTITY_ADDRESS_RE
-
-
-def time_stamp_aware(time_stamp: dt.datetime) -> dt.datetime:
-    """A TimeStamp without offset is read in the market time zone."""
-    if timezone.is_naive(time_stamp):
-        return time_stamp.replace(tzinfo=ZoneInfo(settings.CRO_TIME_ZONE))
-    return time_stamp
+from registry.uftp.vocabulary import ENTITY_ADDRESS_RE
 
 
 def source_label(source: str | None, source_message: Message | None) -> str:

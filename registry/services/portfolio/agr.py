@@ -16,15 +16,15 @@ from django.conf import settings
 from django.utils import timezone
 
 from registry.models import Connection, Message, Participant, Representation, RepresentationSequence
+from registry.services.market_time import time_stamp_aware
 from registry.uftp import messages as uftp
-from registry.validators import ENTITY_ADDRESS_RE
+from registry.uftp.vocabulary import AGR_CONFLICT_POLICIES as CONFLICT_POLICIES
+from registry.uftp.vocabulary import ENTITY_ADDRESS_RE
 
 from . import _bulk
 from ._atomic import UpdateOutcome, apply_atomically
-from ._message import is_storable, source_label, time_stamp_aware
+from ._message import is_storable, source_label
 from .periods import Period, period_changes, period_is_ordered, period_key, period_text, periods_overlap
-
-CONFLICT_POLICIES = ("reject", "supersede")
 
 # (agr id, connection address, start, end) of a representation to insert.
 RepresentationRow = tuple[int, str, dt.date, dt.date | None]

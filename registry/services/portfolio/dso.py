@@ -16,12 +16,13 @@ from collections import defaultdict
 from django.utils import timezone
 
 from registry.models import CongestionPoint, CongestionPointVersion, Membership, Message, Participant
+from registry.services.market_time import time_stamp_aware
 from registry.uftp import messages as uftp
-from registry.validators import ENTITY_ADDRESS_RE
+from registry.uftp.vocabulary import ENTITY_ADDRESS_RE
 
 from . import _bulk
 from ._atomic import UpdateOutcome, apply_atomically
-from ._message import is_storable, source_label, time_stamp_aware
+from ._message import is_storable, source_label
 from .periods import (
     ConnectionPeriod,
     Period,

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from lxml import etree
 from nacl.bindings import crypto_sign, crypto_sign_BYTES, crypto_sign_open
@@ -77,7 +78,7 @@ def _check_sender(*, sender_domain: object, sender_role: object) -> m.Role:
             f"SignedMessage SenderDomain {sender_domain!r} is not a lower-case internet domain"
         )
     try:
-        return m.Role(sender_role)
+        return m.Role(str(sender_role))
     except ValueError:
         raise EnvelopeError(f"SignedMessage SenderRole {sender_role!r} is not one of AGR, CRO, DSO") from None
 
@@ -658,7 +659,8 @@ def _write_agr_portfolio_query_response(
     return element
 
 
-_Writer = Callable[[m.PayloadMessage, VersionProfile], etree._Element]
+# Each writer takes its own message type; the table is keyed by that type.
+_Writer = Callable[[Any, VersionProfile], etree._Element]
 _WRITERS: Mapping[type[m.PayloadMessage], _Writer] = MappingProxyType(
     {
         m.DSOPortfolioUpdate: _write_dso_portfolio_update,

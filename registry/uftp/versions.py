@@ -130,7 +130,7 @@ def profile_for_major(major: int) -> VersionProfile:
     candidates = [p for p in SUPPORTED_VERSIONS.values() if p.major == major]
     if not candidates:
         raise UnsupportedVersion(f"Shapeshifter major version {major} is not supported")
-    return max(candidates, key=lambda profile: parse_version(profile.version))
+    return max(candidates, key=lambda profile: parse_version(profile.version) or (0, 0, 0))
 
 
 def resolve_profile(version: str | None, *, fallback_major: int | None = None) -> VersionProfile:
@@ -139,7 +139,7 @@ def resolve_profile(version: str | None, *, fallback_major: int | None = None) -
     The exact version if supported, else the newest profile of the same major (a 3.9.0
     message is still spelled like 3.x), else the newest of `fallback_major`.
     """
-    if version in SUPPORTED_VERSIONS:
+    if version is not None and version in SUPPORTED_VERSIONS:
         return SUPPORTED_VERSIONS[version]
     major = major_of(version)
     if major is not None and any(p.major == major for p in SUPPORTED_VERSIONS.values()):

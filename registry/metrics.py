@@ -157,6 +157,9 @@ def _processing_result(message, state: str | None) -> str:
 
 
 def _delivery_outcome(message, state: str | None) -> str:
+    # A delivery that will be tried again ends its task with the task's own retry (RETRY).
+    if state == "RETRY":
+        return "retry"
     if state != "SUCCESS":
         return "error"
     return {"delivered": "delivered", "failed": "failed"}.get(message.status, "retry")

@@ -200,7 +200,10 @@ def _too_long_for_the_log(payload: messages.PayloadMessage) -> str | None:
 
 
 def _is_utf8(data: bytes) -> bool:
-    # lxml honours an XML declaration's encoding; UFTP messages are UTF-8 only.
+    # lxml honours an XML declaration's encoding; UFTP messages are UTF-8 only. A NUL byte is
+    # valid UTF-8 but never XML: it betrays UTF-16/32 (and PostgreSQL text cannot hold it).
+    if b"\x00" in data:
+        return False
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:

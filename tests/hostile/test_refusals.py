@@ -112,3 +112,28 @@ def test_a_valid_message_at_the_size_limit_is_accepted_and_one_byte_more_is_413(
     response = post(client, body + b" ")
     assert response.status_code == 413
     assert Message.objects.count() == 1
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-be", "utf-16-le", "utf-32-be", "utf-32-le"])
+@pytest.mark.parametrize("part", ["outer", "inner"])
+def test_utf16_and_utf32_without_byte_order_mark_are_400_not_500(client, dso, encoding, part):
+    """Such bytes are valid UTF-8 full of NULs; lxml reads them by the declaration (found by the fuzzer)."""
+
+    def recoded(xml: bytes) -> bytes:
+        text = xml.decode("utf-8").split("?>", 1)[-1]
+        return f'<?xml version="1.0" encoding="{encoding}"?>{text}'.encode(encoding)
+
+    inner = codec.serialize(factories.test_message(sender=DSO))
+    if part == "inner":
+        body = codec.build_signed_message(
+            sender_domain=DSO, sender_role="DSO", inner_xml=recoded(inner), private_key=dso[1]
+        )
+    else:
+        body = recoded(
+            codec.build_signed_message(
+                sender_domain=DSO, sender_role="DSO", inner_xml=inner, private_key=dso[1]
+            )
+        )
+    response = post(client, body)
+    assert response.status_code == 400, response.content[:300]
+    assert Message.objects.count() == 0

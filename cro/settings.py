@@ -69,6 +69,11 @@ CRO_MAX_MESSAGE_BYTES = env_int("CRO_MAX_MESSAGE_BYTES", 10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(CRO_MAX_MESSAGE_BYTES, 2_621_440)
 # Requests per sender (domain, role) per minute; 0 switches the limit off.
 CRO_RATE_LIMIT_PER_MINUTE = env_int("CRO_RATE_LIMIT_PER_MINUTE", 600)
+# Requests per client address per minute, counted before the signature check (so forged
+# envelopes never count against the sender they claim); 0 switches the limit off.
+CRO_RATE_LIMIT_PER_ADDRESS_PER_MINUTE = env_int(
+    "CRO_RATE_LIMIT_PER_ADDRESS_PER_MINUTE", CRO_RATE_LIMIT_PER_MINUTE
+)
 # Delivery of responses: retried with exponential backoff for this long, then failed.
 CRO_DELIVERY_RETRY_SECONDS = env_int("CRO_DELIVERY_RETRY_SECONDS", 3600)
 CRO_DELIVERY_BACKOFF_BASE_SECONDS = env_int("CRO_DELIVERY_BACKOFF_BASE_SECONDS", 10)

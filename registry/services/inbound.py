@@ -18,19 +18,34 @@ from registry.services import discovery, outbound
 from registry.services import participants as participant_services
 from registry.services import portfolio as portfolio_services
 from registry.services.market_time import time_stamp_aware
-from registry.services.rate_limit import rate_limit_exceeded
+from registry.services.rate_limit import client_address_rate_limit_exceeded, sender_rate_limit_exceeded
 from registry.uftp import codec, errors, messages, versions
 
 XML_CONTENT_TYPES = frozenset({"text/xml", "application/xml"})
+
+# A refusal never echoes unbounded input: its reason is cut to this many characters.
+REFUSAL_REASON_MAX_CHARS = 300
+# Envelope attributes are bounded before anything uses them (cache keys, lookups, the log):
+# an InternetDomain is at most 253 characters.
+# (SenderRole is one of three words by then: the codec checked it.)
+ENVELOPE_ATTRIBUTE_MAX_CHARS = {"SenderDomain": 253}
 
 
 class MessageRefused(Exception):
     """The message is refused at the HTTP level with `status` (nothing is stored)."""
 
     def __init__(self, status: int, reason: str):
+        reason = bounded_reason(reason)
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+def bounded_reason(reason: str) -> str:
+    """`reason` cut to REFUSAL_REASON_MAX_CHARS: refusals may quote input, never all of it."""
+    if len(reason) <= REFUSAL_REASON_MAX_CHARS:
+        return reason
+    return reason[: REFUSAL_REASON_MAX_CHARS - 1] + "…"
 
 
 class OriginalStillPending(Exception):
@@ -84,25 +99,8 @@ def message_receive(
     Raises MessageRefused with the HTTP status; on success the message is committed and
     its processing is enqueued after the commit (registry.dispatch).
     """
-    if content_type not in XML_CONTENT_TYPES:
-        raise MessageRefused(400, f"Content-Type must be text/xml or application/xml, not {content_type!r}")
-    if charset and charset.lower().replace("_", "-") not in {"utf-8", "utf8"}:
-        raise MessageRefused(400, f"charset must be UTF-8, not {charset!r}")
-
-    # The rate limit is answered before any parse error, so count the sender first: by
-    # (domain, role) when the envelope is readable, by client address when it is not.
-    envelope = envelope_error = None
-    try:
-        envelope = codec.parse_signed_message(data, max_bytes=settings.CRO_MAX_MESSAGE_BYTES)
-    except errors.UFTPError as exc:
-        envelope_error = exc
-    sender_key = f"{envelope.sender_domain}/{envelope.sender_role}" if envelope else f"ip/{client_address}"
-    if rate_limit_exceeded(sender_key=sender_key):
-        raise MessageRefused(429, "rate limit exceeded, try again later")
-    if envelope is None:
-        raise MessageRefused(400, f"invalid SignedMessage: {envelope_error}")
-    if not _is_utf8(data):
-        raise MessageRefused(400, "the SignedMessage is not UTF-8")
+    _refuse_before_parsing(content_type=content_type, charset=charset, client_address=client_address)
+    envelope = _envelope_parse(data)
 
     participant, public_keys, endpoint_url = _sender_keys(
         domain=envelope.sender_domain, role=envelope.sender_role
@@ -111,6 +109,7 @@ def message_receive(
         inner_xml = codec.open_body(envelope.body, public_keys)
     except errors.UFTPError as exc:
         raise MessageRefused(401, f"signature does not verify: {exc}") from exc
+    _refuse_over_sender_limit(envelope)
     try:
         payload = codec.parse_message(
             inner_xml, path_major=path_major, max_bytes=settings.CRO_MAX_MESSAGE_BYTES
@@ -155,6 +154,38 @@ def message_receive(
     return message
 
 
+def _refuse_before_parsing(*, content_type: str, charset: str | None, client_address: str) -> None:
+    """The checks of cro-rules §2 that need no parsing: Content-Type, then the client address's
+    rate limit. Every request counts against its address, never against the sender it claims."""
+    if content_type not in XML_CONTENT_TYPES:
+        raise MessageRefused(400, f"Content-Type must be text/xml or application/xml, not {content_type!r}")
+    if charset and charset.lower().replace("_", "-") not in {"utf-8", "utf8"}:
+        raise MessageRefused(400, f"charset must be UTF-8, not {charset!r}")
+    if client_address_rate_limit_exceeded(client_address=client_address):
+        raise MessageRefused(429, "rate limit exceeded, try again later")
+
+
+def _envelope_parse(data: bytes) -> codec.SignedEnvelope:
+    """The outer SignedMessage, refused (400) when invalid, over-long or not UTF-8."""
+    try:
+        envelope = codec.parse_signed_message(data, max_bytes=settings.CRO_MAX_MESSAGE_BYTES)
+    except errors.UFTPError as exc:
+        raise MessageRefused(400, f"invalid SignedMessage: {exc}") from exc
+    values = {"SenderDomain": envelope.sender_domain}
+    for name, limit in ENVELOPE_ATTRIBUTE_MAX_CHARS.items():
+        if len(values[name]) > limit:
+            raise MessageRefused(400, f"invalid SignedMessage: {name} is longer than {limit} characters")
+    if not _is_utf8(data):
+        raise MessageRefused(400, "the SignedMessage is not UTF-8")
+    return envelope
+
+
+def _refuse_over_sender_limit(envelope: codec.SignedEnvelope) -> None:
+    """Counted only once the signature verified: nobody else can spend a sender's allowance."""
+    if sender_rate_limit_exceeded(sender_domain=envelope.sender_domain, sender_role=envelope.sender_role):
+        raise MessageRefused(429, "rate limit exceeded, try again later")
+
+
 def _too_long_for_the_log(payload: messages.PayloadMessage) -> str | None:
     """The schema bounds no length; the message log (and DNS, for domains) does."""
     limits = {
@@ -169,7 +200,10 @@ def _too_long_for_the_log(payload: messages.PayloadMessage) -> str | None:
 
 
 def _is_utf8(data: bytes) -> bool:
-    # lxml honours an XML declaration's encoding; UFTP messages are UTF-8 only.
+    # lxml honours an XML declaration's encoding; UFTP messages are UTF-8 only. A NUL byte is
+    # valid UTF-8 but never XML: it betrays UTF-16/32 (and PostgreSQL text cannot hold it).
+    if b"\x00" in data:
+        return False
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:

@@ -11,20 +11,26 @@ from .errors import MalformedXMLError, XMLSecurityError
 
 DEFAULT_MAX_BYTES = 5_000_000
 
+# libxml2 refuses a text node or attribute value longer than this unless XML_PARSE_HUGE
+# (lxml's huge_tree) is set. A SignedMessage's Body attribute holds nearly the whole message,
+# so a document limit above it needs huge_tree; the byte check before parsing is what bounds
+# the document then, and DTDs and entities stay refused, so no expansion can outgrow it.
+LIBXML2_MAX_TEXT_BYTES = 10_000_000
+
 # Markup that only a DTD can introduce. Checked on the raw bytes first so such a document
 # is never handed to libxml2 at all; checked again on the parsed tree for encodings
 # (e.g. UTF-16) that hide the ASCII bytes.
 _DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY", b"<!ELEMENT", b"<!ATTLIST")
 
 
-def _new_parser() -> etree.XMLParser:
+def _new_parser(*, huge_tree: bool) -> etree.XMLParser:
     # One parser per call: lxml parsers keep state and are not meant to be shared by threads.
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
-        huge_tree=False,
+        huge_tree=huge_tree,
         remove_blank_text=False,
         collect_ids=False,
     )
@@ -51,7 +57,7 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Elem
         raise MalformedXMLError("XML document is empty")
 
     try:
-        root = etree.fromstring(data, parser=_new_parser())
+        root = etree.fromstring(data, parser=_new_parser(huge_tree=max_bytes > LIBXML2_MAX_TEXT_BYTES))
     except etree.XMLSyntaxError as exc:
         reason = str(exc) or "not well-formed"
         if "Entity" in reason and "not defined" in reason:

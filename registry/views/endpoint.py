@@ -1,17 +1,17 @@
 """The UFTP endpoints: POST /shapeshifter/api/v<major>/message, one per major (cro-rules §2)."""
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from registry import metrics
-from registry.services.inbound import MessageRefused, message_receive
+from registry.services.inbound import MessageRefused, bounded_reason, message_receive
 from registry.uftp import errors, versions
 
 
 def _refuse(status: int, reason: str) -> HttpResponse:
-    return HttpResponse(reason, status=status, content_type="text/plain; charset=utf-8")
+    return HttpResponse(bounded_reason(reason), status=status, content_type="text/plain; charset=utf-8")
 
 
 @csrf_exempt
@@ -38,8 +38,15 @@ def uftp_message(request: HttpRequest) -> HttpResponse:
     except errors.UnsupportedVersion as unsupported:
         return _refuse(400, f"unsupported Shapeshifter version in the path: {unsupported}")
     try:
+        body = request.body
+    except UnreadablePostError:
+        return _refuse(400, "the body could not be read to its end")
+    if len(body) != length:
+        # The client gave up (or lied): an incomplete message is never stored.
+        return _refuse(400, f"the body has {len(body)} bytes, not the {length} of its Content-Length")
+    try:
         message = message_receive(
-            data=request.body,
+            data=body,
             content_type=request.content_type or "",
             charset=request.content_params.get("charset"),
             path_major=major,

@@ -46,8 +46,8 @@ def recorded_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     original = xmlsafe._new_parser
 
-    def parser_with_recorder() -> etree.XMLParser:
-        parser = original()
+    def parser_with_recorder(**options) -> etree.XMLParser:
+        parser = original(**options)
         parser.resolvers.add(RecordingResolver())
         return parser
 

@@ -87,8 +87,8 @@ def test_sender_over_its_rate_limit_is_429(client, dso, settings):
     assert Message.objects.count() == 2
 
 
-def test_rate_limit_comes_before_parse_errors(client, db, settings):
-    settings.CRO_RATE_LIMIT_PER_MINUTE = 1
+def test_client_address_rate_limit_comes_before_parse_errors(client, db, settings):
+    settings.CRO_RATE_LIMIT_PER_ADDRESS_PER_MINUTE = 1
     away_from_a_minute_boundary()
     answers = [post(client, b"not xml").status_code for _ in range(2)]
     assert answers == [400, 429]

@@ -90,6 +90,8 @@ CRO_CSV_IMPORT_INLINE = env_bool("CRO_CSV_IMPORT_INLINE", False)
 CRO_MAX_TIMESTAMP_AHEAD_SECONDS = env_int("CRO_MAX_TIMESTAMP_AHEAD_SECONDS", 86400)
 # A message whose processing failed this many times is marked failed and answered Rejected.
 CRO_MAX_PROCESSING_ATTEMPTS = env_int("CRO_MAX_PROCESSING_ATTEMPTS", 5)
+# How often (every 2 s) a message waits for an identical earlier one before it is failed too.
+CRO_MAX_PENDING_RETRIES = env_int("CRO_MAX_PENDING_RETRIES", 900)
 
 # ------------------------------------------------------------------------------ monitoring
 # /health/ready fails when the worker's or the beat's last heartbeat is older than these.

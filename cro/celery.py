@@ -16,6 +16,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cro.settings")
 
 app = Celery("cro")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# A broker outage must not end the worker: it reconnects for as long as it takes (at startup too).
+# Should it die anyway (kombu can fail while restoring unacknowledged messages), the process
+# manager restarts it: bin/supervise, systemd Restart=always (README, "Running in production").
+app.conf.update(
+    broker_connection_retry=True,
+    broker_connection_retry_on_startup=True,
+    broker_connection_max_retries=None,
+    broker_channel_error_retry=True,
+)
 app.autodiscover_tasks()
 
 _FILESYSTEM_BROKER_FOLDERS = ("data_folder_in", "data_folder_out", "processed_folder", "control_folder")

@@ -90,6 +90,15 @@ CRO_DNS_ENDPOINT_SCHEME = os.environ.get("CRO_DNS_ENDPOINT_SCHEME", "https")
 CRO_SWEEP_AFTER_SECONDS = env_int("CRO_SWEEP_AFTER_SECONDS", 60)
 # Apply administrators' CSV imports in the web process instead of a worker (small setups).
 CRO_CSV_IMPORT_INLINE = env_bool("CRO_CSV_IMPORT_INLINE", False)
+# An update whose TimeStamp is further ahead of the CRO's clock is rejected ("Invalid TimeStamp"):
+# one far-future TimeStamp would otherwise lock its entities for good (cro-rules §3 item 9).
+CRO_MAX_TIMESTAMP_AHEAD_SECONDS = env_int("CRO_MAX_TIMESTAMP_AHEAD_SECONDS", 86400)
+# A message whose processing failed this many times is marked failed and answered Rejected.
+CRO_MAX_PROCESSING_ATTEMPTS = env_int("CRO_MAX_PROCESSING_ATTEMPTS", 5)
+# How often (every 2 s) a message waits for an identical earlier one before it is failed too.
+CRO_MAX_PENDING_RETRIES = env_int("CRO_MAX_PENDING_RETRIES", 900)
+# A request body must arrive within this many seconds (cro/body_deadline.py): slow clients get 408.
+CRO_BODY_READ_TIMEOUT_SECONDS = env_int("CRO_BODY_READ_TIMEOUT_SECONDS", 15)
 
 # ------------------------------------------------------------------------------ monitoring
 # /health/ready fails when the worker's or the beat's last heartbeat is older than these.

@@ -4,6 +4,7 @@ Each registers under its name in `registry.dispatch`, which is how everything el
 """
 
 from celery import shared_task
+from django.conf import settings
 
 from registry import dispatch
 from registry.services import csv_io, inbound, outbound, sweep
@@ -11,11 +12,22 @@ from registry.services import csv_io, inbound, outbound, sweep
 
 @shared_task(bind=True, name=dispatch.PROCESS_INBOUND_MESSAGE, acks_late=True, max_retries=None)
 def process_inbound_message(self, message_pk: int) -> None:
+    # Attempts are counted on the message; past CRO_MAX_PROCESSING_ATTEMPTS it is failed and answered.
+    if not inbound.message_processing_attempt_begin(message_pk=message_pk):
+        return
     try:
         inbound.message_process(message_pk=message_pk)
     except inbound.OriginalStillPending as exc:
-        # An identical earlier message is still being processed: its answer is copied.
+        # An identical earlier message is still being processed: its answer is copied. Its own
+        # attempts are bounded, so is this wait; the bound here is a backstop.
+        inbound.message_processing_attempt_uncount(message_pk=message_pk)
+        if self.request.retries >= settings.CRO_MAX_PENDING_RETRIES:
+            inbound.message_processing_give_up(message_pk=message_pk, reason=f"gave up waiting: {exc}")
+            return
         raise self.retry(exc=exc, countdown=2) from exc
+    except Exception as exc:
+        inbound.message_processing_failure_record(message_pk=message_pk, error=exc)
+        raise
 
 
 @shared_task(bind=True, name=dispatch.DELIVER_OUTBOUND_MESSAGE, acks_late=True, max_retries=None)

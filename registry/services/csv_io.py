@@ -93,14 +93,40 @@ class ParsedPortfolio:
 # ------------------------------------------------------------------------------ parsing
 
 
+# Control characters other than tab and line ends: no cell of a portfolio holds one, and a NUL
+# cannot even be stored in PostgreSQL text. C0, DEL and C1.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def csv_text_decode(*, data: bytes) -> str:
-    """The text of an uploaded file: UTF-8, with or without a byte order mark."""
+    """The text of an uploaded file: UTF-8, with or without a byte order mark, no control characters."""
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CsvInvalid(
             [RowError(line=0, message=f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")]
         ) from exc
+    _control_characters_refuse(text)
+    return text
+
+
+def _control_characters_refuse(text: str) -> None:
+    row_errors = []
+    # split("\n"), not splitlines(): that would take some control characters for line ends.
+    for line_number, line in enumerate(text.split("\n"), start=1):
+        found = _CONTROL_CHARACTER.search(line)
+        if found:
+            row_errors.append(
+                RowError(
+                    line=line_number,
+                    message=f"holds the control character U+{ord(found.group()):04X} "
+                    f"at position {found.start() + 1}",
+                )
+            )
+            if len(row_errors) >= MAX_ROW_ERRORS:
+                break
+    if row_errors:
+        raise CsvInvalid(row_errors)
 
 
 def _delimiter(text: str) -> str:
@@ -212,6 +238,7 @@ def csv_portfolio_parse(*, text: str) -> ParsedPortfolio:
     Only the form of the file is checked here; what the registry rules say about the content
     (Periods, duplicates, conflicts, ownership) is the service's job, as for a UFTP message.
     """
+    _control_characters_refuse(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     row_errors: list[RowError] = []
     header: list[str] | None = None

@@ -38,6 +38,11 @@ def _clean_keys(public_keys: list[str]) -> list[str]:
 
 
 def _clean_endpoint(endpoint_url: str) -> str:
+    max_length = Participant._meta.get_field("endpoint_url").max_length
+    if len(endpoint_url) > max_length:
+        raise ValidationError(
+            {"endpoint_url": f"the URL has {len(endpoint_url)} characters, at most {max_length} are allowed"}
+        )
     try:
         URLValidator(schemes=["http", "https"])(endpoint_url)
     except ValidationError as exc:
@@ -89,7 +94,12 @@ def participant_create(*, domain: str, role: str, public_keys: list[str], endpoi
 def _clean(*, domain: str, role: str, public_keys: list[str], endpoint_url: str) -> list[str]:
     """Every field's error at once; the normalised keys when there is none."""
     errors: dict[str, str] = {}
+    max_domain_length = Participant._meta.get_field("domain").max_length
     try:
+        if len(domain) > max_domain_length:
+            raise ValidationError(
+                f"the domain has {len(domain)} characters, at most {max_domain_length} are allowed"
+            )
         validate_internet_domain(domain)
     except ValidationError as exc:
         errors["domain"] = exc.messages[0]

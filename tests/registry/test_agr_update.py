@@ -269,14 +269,14 @@ def test_only_an_agr_may_apply_an_agr_update(dso1):
 
 def test_every_reason_is_collected(agr_a, agr_b):
     apply(agr_a, conn(C1, "2024-01-01"))
-    apply(agr_b, conn(C2, "2024-01-01"), time_stamp=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    apply(agr_b, conn(C2, "2024-01-01"), time_stamp=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
 
     outcome = apply(
         agr_b,
         conn(C1, "2024-01-01"),
         conn(C2, "2024-01-01"),
         conn(C3, "2024-02-01", "2024-01-01"),
-        time_stamp=dt.datetime(2029, 1, 1, tzinfo=dt.UTC),
+        time_stamp=dt.datetime(2019, 1, 1, tzinfo=dt.UTC),
     )
 
     assert outcome.reasons == (

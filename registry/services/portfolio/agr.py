@@ -23,7 +23,7 @@ from registry.uftp.vocabulary import ENTITY_ADDRESS_RE
 
 from . import _bulk
 from ._atomic import UpdateOutcome, apply_atomically
-from ._message import is_storable, source_label
+from ._message import is_storable, source_label, time_stamp_reasons
 from .periods import Period, period_changes, period_is_ordered, period_key, period_text, periods_overlap
 
 # (agr id, connection address, start, end) of a representation to insert.
@@ -52,6 +52,7 @@ def agr_portfolio_update_apply(
         raise ValueError(f"unknown AGR conflict policy {policy!r}, expected one of {CONFLICT_POLICIES}")
     time_stamp = time_stamp_aware(message.time_stamp)
     static_reasons, listed = _agr_update_static_check(message)
+    static_reasons = [*static_reasons, *time_stamp_reasons(time_stamp)]
     return apply_atomically(
         lambda: _agr_update_apply_locked(
             agr=agr,

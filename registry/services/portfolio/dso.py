@@ -22,7 +22,7 @@ from registry.uftp.vocabulary import ENTITY_ADDRESS_RE
 
 from . import _bulk
 from ._atomic import UpdateOutcome, apply_atomically
-from ._message import is_storable, source_label
+from ._message import is_storable, source_label, time_stamp_reasons
 from .periods import (
     ConnectionPeriod,
     Period,
@@ -48,6 +48,7 @@ def dso_portfolio_update_apply(
         raise ValueError(f"{dso} is not a DSO")
     time_stamp = time_stamp_aware(message.time_stamp)
     static_reasons = _dso_update_static_reasons(message)
+    static_reasons = [*static_reasons, *time_stamp_reasons(time_stamp)]
     return apply_atomically(
         lambda: _dso_update_apply_locked(
             dso=dso,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import QuerySet
 
 from registry.models import CsvImport
@@ -15,3 +17,28 @@ def csv_import_list() -> QuerySet[CsvImport]:
 
 def csv_import_get(*, pk: int) -> CsvImport | None:
     return CsvImport.objects.select_related("dso", "created_by").filter(pk=pk).first()
+
+
+def csv_imports_at(*, moments: list[dt.datetime]) -> dict[dt.datetime, CsvImport]:
+    """The applied import that recorded registry rows at each of `moments` (1 query).
+
+    Rows written by an import carry source "csv" and no message; the import that wrote them is
+    the applied one whose run (from its upload to its end) holds the moment, the latest started
+    if several do.
+    """
+    if not moments:
+        return {}
+    candidates = list(
+        CsvImport.objects.filter(
+            status=CsvImport.Status.APPLIED, created_at__lte=max(moments), finished_at__gte=min(moments)
+        )
+        .defer("csv_text", "preview_changes", "result_changes")
+        .order_by("-created_at", "-id")
+    )
+    found: dict[dt.datetime, CsvImport] = {}
+    for moment in set(moments):
+        for candidate in candidates:
+            if candidate.created_at <= moment <= candidate.finished_at:
+                found[moment] = candidate
+                break
+    return found

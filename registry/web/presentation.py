@@ -476,3 +476,24 @@ def import_status_badge(csv_import) -> StatusBadge:
     if csv_import.status in (status.QUEUED, status.APPLYING):
         return StatusBadge(text=f"Applying… {csv_import.progress}%", css_class="applying")
     return StatusBadge(text=csv_import.get_status_display(), css_class=csv_import.status)
+
+
+# ------------------------------------------------------------------------------ TestMessages
+
+# A peer answers a TestMessage within seconds; after this long the page stops waiting.
+TEST_ANSWER_PATIENCE = dt.timedelta(minutes=2)
+
+
+def test_messages_waiting(test_messages: list[Message], *, now: dt.datetime) -> list[Message]:
+    """Each unanswered, undelivered-or-delivered TestMessage gets `waiting` (still expected: the page
+    polls) or `no_answer_minutes` (given up on: "no answer after N minutes")."""
+    for test in test_messages:
+        test.waiting, test.no_answer_minutes = False, None
+        if test.answers or test.status == Message.Status.FAILED:
+            continue
+        waited = now - test.created_at
+        if waited < TEST_ANSWER_PATIENCE:
+            test.waiting = True
+        else:
+            test.no_answer_minutes = int(waited.total_seconds() // 60)
+    return test_messages

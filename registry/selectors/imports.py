@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
@@ -42,3 +43,23 @@ def csv_imports_at(*, moments: list[dt.datetime]) -> dict[dt.datetime, CsvImport
                 found[moment] = candidate
                 break
     return found
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusBadge:
+    text: str
+    css_class: str
+
+
+def csv_import_status_badge(*, csv_import: CsvImport) -> StatusBadge:
+    """One wording of an import's state for the web badge, the polled status and the API.
+
+    A preview the rules refused is "Rejected" (it can never be applied); while a worker has it,
+    queued or applying, the badge says what the bar shows: "Applying… 30%".
+    """
+    status = CsvImport.Status
+    if csv_import.status == status.PREVIEWED and not csv_import.preview_accepted:
+        return StatusBadge(text="Rejected", css_class="rejected")
+    if csv_import.status in (status.QUEUED, status.APPLYING):
+        return StatusBadge(text=f"Applying… {csv_import.progress}%", css_class="applying")
+    return StatusBadge(text=csv_import.get_status_display(), css_class=csv_import.status)

@@ -455,29 +455,6 @@ def timeline_ticks(*, first: dt.date, last: dt.date, x_of, plot_width: float) ->
     return ticks
 
 
-# ------------------------------------------------------------------------------ CSV imports
-
-
-@dataclass(frozen=True, kw_only=True)
-class StatusBadge:
-    text: str
-    css_class: str
-
-
-def import_status_badge(csv_import) -> StatusBadge:
-    """One wording of an import's state for the badge, the list and the polled status.
-
-    A preview the rules refused is "Rejected" (it can never be applied); while a worker has it,
-    queued or applying, the badge says what the bar shows: "Applying… 30%".
-    """
-    status = csv_import.Status
-    if csv_import.status == status.PREVIEWED and not csv_import.preview_accepted:
-        return StatusBadge(text="Rejected", css_class="rejected")
-    if csv_import.status in (status.QUEUED, status.APPLYING):
-        return StatusBadge(text=f"Applying… {csv_import.progress}%", css_class="applying")
-    return StatusBadge(text=csv_import.get_status_display(), css_class=csv_import.status)
-
-
 # ------------------------------------------------------------------------------ TestMessages
 
 # A peer answers a TestMessage within seconds; after this long the page stops waiting.

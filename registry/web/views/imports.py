@@ -12,7 +12,7 @@ from registry.selectors import imports as import_selectors
 from registry.services import csv_io
 from registry.web.access import permission_required, staff_required
 from registry.web.forms import CsvExportForm, CsvUploadForm, service_errors_to_form
-from registry.web.presentation import import_status_badge, paginate
+from registry.web.presentation import paginate
 
 DIFF_KINDS = ("new", "changed", "removed")
 
@@ -36,7 +36,7 @@ def import_home(request: HttpRequest) -> HttpResponse:
             return redirect("web:import-detail", pk=csv_import.pk)
     page = paginate(request, import_selectors.csv_import_list(), per_page=20)
     for job in page:
-        job.badge = import_status_badge(job)
+        job.badge = import_selectors.csv_import_status_badge(csv_import=job)
     return render(
         request,
         "web/import_home.html",
@@ -81,7 +81,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "nav": "import",
             "job": csv_import,
-            "badge": import_status_badge(csv_import),
+            "badge": import_selectors.csv_import_status_badge(csv_import=csv_import),
             "applied": applied,
             "review": review,
             "show": show if show in DIFF_KINDS else "",
@@ -115,7 +115,7 @@ def import_apply(request: HttpRequest, pk: int) -> HttpResponse:
 def import_status(request: HttpRequest, pk: int) -> JsonResponse:
     """Polled by the progress page."""
     csv_import = _import_or_404(pk)
-    badge = import_status_badge(csv_import)
+    badge = import_selectors.csv_import_status_badge(csv_import=csv_import)
     return JsonResponse(
         {
             "id": csv_import.pk,

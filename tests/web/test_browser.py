@@ -225,7 +225,7 @@ def test_csv_import_through_the_preview(page, example, inline_csv_import):
     shot(page, "23-import-preview")
     changes = page.inner_text("[data-changes]")
     assert "ean.100000000002" in changes and "removed" in changes
-    assert "congestion point [ean.000000000005]: registered" in changes
+    assert "ean.000000000005" in page.inner_text("[data-diff=new]")
     assert not CongestionPoint.objects.filter(entity_address="ean.000000000005").exists()
 
     page.click("[data-apply]")

@@ -118,11 +118,13 @@ class RowErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+# A file that is not a readable portfolio; other refusals (no such DSO, no file) are field errors.
 CSV_INVALID_RESPONSE = inline_serializer(
     "CsvInvalid",
     fields={
-        "file": serializers.ListField(child=serializers.CharField()),
-        "row_errors": RowErrorSerializer(many=True),
+        "file": serializers.ListField(child=serializers.CharField(), required=False),
+        "row_errors": RowErrorSerializer(many=True, required=False),
+        "dso": serializers.ListField(child=serializers.CharField(), required=False),
     },
 )
 

@@ -128,7 +128,10 @@ def test_every_page(page, example):
     with page.expect_download() as download:
         page.click("[data-export]")
     exported = Path(download.value.path()).read_text()
-    assert exported.splitlines()[1].startswith(f"{builders.CP1},2024-01-01,,true,DSO,AGR,ean.100000000003")
+    # No DSO chosen: the first column names the owner.
+    assert exported.splitlines()[1].startswith(
+        f"{builders.DSO1},{builders.CP1},2024-01-01,,true,DSO,AGR,ean.100000000003"
+    )
     assert len(exported.splitlines()) == 2
 
     visit(page, f"/registry/congestion-points/{cp.pk}/", "09-congestion-point-timeline", heading=builders.CP1)

@@ -56,6 +56,7 @@ def test_rejections_in_the_preview_carry_their_csv_lines(staff_client, example):
     content = page.content.decode()
     assert '<span class="badge rejected" data-status="previewed" data-status-badge>Rejected</span>' in content
     assert ">Previewed<" not in content
+    assert "data-summary" not in content  # a rejected update has no changes to count
     home = staff_client.get(reverse("web:import")).content.decode()
     assert '<span class="badge rejected">Rejected</span>' in home
 

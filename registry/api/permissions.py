@@ -34,7 +34,9 @@ class StaffReadRoleWrite(BasePermission):
             return False
         if request.method in SAFE_METHODS:
             return True
-        permission = WRITE_PERMISSIONS.get(getattr(view, "action", None) or "")
+        # A viewset may name its own (e.g. the CSV import's create is the operator's).
+        permissions = getattr(view, "write_permissions", WRITE_PERMISSIONS)
+        permission = permissions.get(getattr(view, "action", None) or "")
         if permission is None:
             return bool(user.is_superuser)
         return roles.can(user, permission)

@@ -102,3 +102,12 @@ def entity_history(*, entity_address: str) -> EntityHistory:
 
 def _with_messages(queryset: QuerySet) -> QuerySet:
     return queryset.select_related("recorded_by", "superseded_by")
+
+
+def congestion_point_membership_periods(*, congestion_point: CongestionPoint) -> QuerySet[Membership]:
+    """Every membership row of a CP with only what a timeline draws (lazy, 1 query)."""
+    return (
+        Membership.objects.filter(congestion_point=congestion_point)
+        .only("connection_address", "start_period", "end_period", "recorded_at", "superseded_at")
+        .order_by("connection_address", "recorded_at", "id")
+    )

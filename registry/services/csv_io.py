@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from registry import dispatch
 from registry.models import CsvImport, Participant
-from registry.selectors import registry_state
+from registry.selectors import dso_portfolio, registry_state
 from registry.services import portfolio
 from registry.uftp import messages as uftp
 from registry.uftp import versions
@@ -40,6 +40,10 @@ from registry.uftp.vocabulary import ENTITY_ADDRESS_RE
 logger = logging.getLogger(__name__)
 
 CSV_COLUMNS = registry_state.EXPORT_COLUMNS
+# An "every DSO" export starts with the owner of each row; an import accepts the column (every
+# row must then name the DSO imported for) so that a file can go back in after editing.
+DSO_COLUMN = "dso"
+OPTIONAL_COLUMNS = (DSO_COLUMN,)
 CSV_SOURCE = "csv"
 MAX_ROW_ERRORS = 1000
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -252,7 +256,11 @@ def csv_portfolio_parse(*, text: str) -> ParsedPortfolio:
             if header is None:
                 header = [value.strip().lower() for value in values]
                 missing = [column for column in CSV_COLUMNS if column not in header]
-                unknown = [column for column in header if column not in CSV_COLUMNS]
+                unknown = [
+                    column
+                    for column in header
+                    if column not in CSV_COLUMNS and column not in OPTIONAL_COLUMNS
+                ]
                 duplicated = sorted({column for column in header if header.count(column) > 1})
                 if missing or unknown or duplicated:
                     problems = []
@@ -365,6 +373,15 @@ def _barred_reasons(dso: Participant) -> list[str]:
     return [f"Barred Sender: {dso.domain} is barred; reactivate it first"] if dso.is_barred else []
 
 
+def _other_dso_reasons(*, dso: Participant, lines: CsvLines) -> list[str]:
+    # A file exported for every DSO may still hold other DSOs' rows: they are not this DSO's to import.
+    return [
+        f"Other DSO: lines {_lines_text(numbers)} belong to {domain}, not {dso.domain}"
+        for domain, numbers in sorted(lines.dso_lines.items())
+        if domain and domain != dso.domain
+    ]
+
+
 # ------------------------------------------------------------------------------ import
 
 
@@ -380,7 +397,11 @@ def csv_import_preview(*, dso: Participant, data: bytes, file_name: str = "", us
     parsed = csv_portfolio_parse(text=text)
     update = csv_portfolio_update_build(dso=dso, parsed=parsed)
     outcome = portfolio.dso_portfolio_update_apply(dso=dso, message=update, dry_run=True, source=CSV_SOURCE)
-    reasons = _barred_reasons(dso) + list(outcome.reasons)
+    reasons = (
+        _barred_reasons(dso)
+        + _other_dso_reasons(dso=dso, lines=csv_lines_index(text=text))
+        + list(outcome.reasons)
+    )
     return CsvImport.objects.create(
         dso=dso,
         created_by=user if user is not None and user.is_authenticated else None,
@@ -486,6 +507,221 @@ def csv_import_apply(*, csv_import_pk: int) -> CsvImport | None:
     return csv_import
 
 
+# ------------------------------------------------------------------------------ preview review
+# What the preview page shows: the changes as a diff table (new / changed / removed, like
+# django-import-export's) with counts, and every rejection with the CSV lines it is about. Both
+# are read from the stored import (the texts of the changes, the reasons and the CSV itself), so
+# imports recorded before this existed are shown the same way.
+
+_CP_CHANGE_RE = re.compile(
+    r"congestion point \[(?P<cp>[^\]]+)\]: (?:registered (?P<new>.*)|(?P<now>.*) \(was (?P<was>.*)\))"
+)
+_CONNECTION_CHANGE_RE = re.compile(
+    r"connection \[(?P<connection>[^\]]+)\] in congestion point \[(?P<cp>[^\]]+)\]: "
+    r"(?:added (?P<new>.*)|removed \(was (?P<removed>.*)\)|now (?P<now>.*) \(was (?P<was>.*)\))"
+)
+_BRACKETED_RE = re.compile(r"\[([^\]]+)\]")
+MAX_LINES_SHOWN = 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class CsvLines:
+    """Where each entity appears in a CSV: 1-based line numbers, as the parser counts them."""
+
+    congestion_points: dict[str, list[int]]
+    connections: dict[str, list[int]]
+    memberships: dict[tuple[str, str], list[int]]  # (congestion point, connection)
+    dso_lines: dict[str, list[int]]  # the optional dso column's values
+
+
+def csv_lines_index(*, text: str) -> CsvLines:
+    """The line numbers of every CP, connection and (CP, connection) in a CSV that parses."""
+    cps: dict[str, list[int]] = {}
+    connections: dict[str, list[int]] = {}
+    memberships: dict[tuple[str, str], list[int]] = {}
+    dsos: dict[str, list[int]] = {}
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    header: list[str] | None = None
+    try:
+        for values in reader:
+            if not any(value.strip() for value in values):
+                continue
+            if header is None:
+                header = [value.strip().lower() for value in values]
+                continue
+            row = dict(zip(header, (value.strip() for value in values), strict=False))
+            line = reader.line_num
+            cp, connection = row.get("congestion_point", ""), row.get("connection", "")
+            if cp:
+                cps.setdefault(cp, []).append(line)
+            if connection:
+                connections.setdefault(connection, []).append(line)
+                memberships.setdefault((cp, connection), []).append(line)
+            if DSO_COLUMN in row:
+                dsos.setdefault(row[DSO_COLUMN], []).append(line)
+    except csv.Error:
+        pass  # lines up to the unreadable one are indexed; the parser reports the rest
+    return CsvLines(congestion_points=cps, connections=connections, memberships=memberships, dso_lines=dsos)
+
+
+def _lines_text(lines: list[int]) -> str:
+    shown = ", ".join(str(line) for line in lines[:MAX_LINES_SHOWN])
+    return shown + (f" and {len(lines) - MAX_LINES_SHOWN} more" if len(lines) > MAX_LINES_SHOWN else "")
+
+
+def reason_lines(*, reason: str, lines: CsvLines) -> list[int]:
+    """The CSV lines a rejection is about, found from the addresses it names in brackets.
+
+    "connection [A] in congestion point [X]" -> the rows of A in X; another reason naming a
+    connection of the file first -> every row of it; a congestion point -> its rows.
+    """
+    named = _BRACKETED_RE.findall(reason)
+    if not named:
+        return []
+    first = named[0]
+    if first in lines.connections:
+        for cp in named[1:]:
+            if (cp, first) in lines.memberships:
+                return lines.memberships[(cp, first)]
+        return lines.connections[first]
+    return lines.congestion_points.get(first, [])
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiffRow:
+    kind: str  # "new", "changed", "removed" or "other" (a text this reader does not know)
+    entity: str  # "congestion point" or "connection"
+    address: str
+    congestion_point: str
+    now: str
+    was: str
+    lines: list[int]
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rejection:
+    lines: list[int]
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiffCounts:
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportReview:
+    """The preview (or the outcome) of an import as the page shows it."""
+
+    rows: list[DiffRow]
+    rejections: list[Rejection]
+    congestion_points: DiffCounts
+    connections: DiffCounts
+
+
+def diff_row_from_change(*, change: str, lines: CsvLines) -> DiffRow:
+    """One change text of the portfolio service as a row of the diff table."""
+    match = _CONNECTION_CHANGE_RE.fullmatch(change)
+    if match:
+        connection, cp = match["connection"], match["cp"]
+        if match["new"] is not None:
+            kind, now, was = "new", match["new"], ""
+        elif match["removed"] is not None:
+            kind, now, was = "removed", "", match["removed"]
+        else:
+            kind, now, was = "changed", match["now"], match["was"]
+        return DiffRow(
+            kind=kind,
+            entity="connection",
+            address=connection,
+            congestion_point=cp,
+            now=now,
+            was=was,
+            lines=lines.memberships.get((cp, connection), []),
+            text=change,
+        )
+    match = _CP_CHANGE_RE.fullmatch(change)
+    if match:
+        cp = match["cp"]
+        new = match["new"] is not None
+        return DiffRow(
+            kind="new" if new else "changed",
+            entity="congestion point",
+            address=cp,
+            congestion_point=cp,
+            now=match["new"] if new else match["now"],
+            was="" if new else match["was"],
+            lines=lines.congestion_points.get(cp, [])[:1],
+            text=change,
+        )
+    return DiffRow(
+        kind="other", entity="", address="", congestion_point="", now=change, was="", lines=[], text=change
+    )
+
+
+def csv_import_review(*, csv_text: str, changes: list[str], reasons: list[str]) -> ImportReview:
+    """The diff table, its counts and the rejections with their lines, from a stored import."""
+    lines = csv_lines_index(text=csv_text)
+    rows = [diff_row_from_change(change=change, lines=lines) for change in changes]
+
+    def count(entity: str, kind: str) -> int:
+        return sum(1 for row in rows if row.entity == entity and row.kind == kind)
+
+    def counts(entity: str, listed: int) -> DiffCounts:
+        new, changed = count(entity, "new"), count(entity, "changed")
+        return DiffCounts(
+            new=new,
+            changed=changed,
+            removed=count(entity, "removed"),
+            unchanged=max(listed - new - changed, 0),
+        )
+
+    return ImportReview(
+        rows=rows,
+        rejections=[
+            Rejection(lines=reason_lines(reason=reason, lines=lines), reason=reason) for reason in reasons
+        ],
+        congestion_points=counts("congestion point", len(lines.congestion_points)),
+        connections=counts("connection", len(lines.memberships)),
+    )
+
+
+CSV_SAMPLE_ROWS = (
+    (
+        "ean.871685900000000011",
+        "2025-01-01",
+        "",
+        "true",
+        "DSO",
+        "AGR",
+        "ean.871685900000000101",
+        "2025-01-01",
+        "",
+    ),
+    (
+        "ean.871685900000000011",
+        "2025-01-01",
+        "",
+        "true",
+        "DSO",
+        "AGR",
+        "ean.871685900000000102",
+        "2025-03-01",
+        "2025-12-31",
+    ),
+    ("ea1.2025-01.example.com:cp-north", "2025-01-01", "2026-12-31", "false", "AGR", "", "", "", ""),
+)
+
+
+def csv_sample() -> str:
+    """A small file in the import's format: two connections in one CP, and a CP without any."""
+    return "".join(csv_lines(CSV_SAMPLE_ROWS))
+
+
 # ------------------------------------------------------------------------------ export
 
 
@@ -494,14 +730,29 @@ class _Echo:
         return value
 
 
-def csv_lines(rows: Iterable[Iterable[str]]) -> Iterator[str]:
+def csv_lines(rows: Iterable[Iterable[str]], *, columns: Iterable[str] = CSV_COLUMNS) -> Iterator[str]:
     """CSV text, one line at a time (for a streaming response), header first."""
     writer = csv.writer(_Echo(), lineterminator="\r\n")
-    yield writer.writerow(CSV_COLUMNS)
+    yield writer.writerow(columns)
     for row in rows:
         yield writer.writerow(row)
 
 
 def registry_csv_export(*, selection: registry_state.RegistryFilter) -> Iterator[str]:
-    """The registry selection as CSV lines, in the import's columns (3 queries)."""
-    return csv_lines(registry_state.registry_export_rows(selection=selection))
+    """The registry selection as CSV lines, in the import's columns (3 queries; 4 for every DSO).
+
+    Without a DSO in the selection the rows of several DSOs are mixed: a first column names the
+    owner of each row.
+    """
+    rows = registry_state.registry_export_rows(selection=selection)
+    if selection.dso is not None:
+        return csv_lines(rows)
+    return csv_lines(_with_dso_column(rows), columns=(DSO_COLUMN, *CSV_COLUMNS))
+
+
+def _with_dso_column(rows: Iterable[tuple[str, ...]]) -> Iterator[tuple[str, ...]]:
+    owners: dict[str, str] | None = None
+    for row in rows:
+        if owners is None:  # read once the export has its first row, in the same snapshot
+            owners = dso_portfolio.congestion_point_owner_domains()
+        yield (owners.get(row[0], ""), *row)

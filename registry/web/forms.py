@@ -150,6 +150,21 @@ class AgrPortfolioForm(forms.Form):
         self.fields["agr"].queryset = participants_of_role(role=Participant.Role.AGR)
 
 
+class DsoPortfolioForm(forms.Form):
+    dso = forms.ModelChoiceField(queryset=Participant.objects.none(), label="DSO", empty_label="choose a DSO")
+    day = forms.DateField(label="On", widget=DATE_WIDGET)
+    as_of = forms.DateTimeField(
+        required=False,
+        label="As known at",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Empty: now",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["dso"].queryset = participants_of_role(role=Participant.Role.DSO)
+
+
 class EntityHistoryForm(forms.Form):
     address = forms.CharField(
         max_length=512,

@@ -315,6 +315,8 @@ class TimelineRow:
     label: str
     y: float
     segments: list[Segment]
+    title: str = ""  # the connections of a grouped row
+    group_size: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -325,19 +327,58 @@ class Timeline:
     rows: list[TimelineRow]
     ticks: list[AxisLabel]
     today_x: float | None
+    axis_bottom: float
+    connection_count: int
+    rows_not_shown: int  # groups beyond max_rows
 
 
-def membership_timeline(memberships, *, versions, today: dt.date, width: int = 960) -> Timeline | None:
-    """Valid time of the CP's versions and of each connection's memberships (current solid,
-    superseded faded), drawn as inline SVG. `memberships`: one page of rows, by connection."""
-    rows_by_label: dict[str, list] = {}
-    if versions:
-        rows_by_label["congestion point"] = list(versions)
+# Month steps between axis labels, the smallest that keeps them at least ~70 px apart.
+_TICK_MONTH_STEPS = (1, 2, 3, 6, 12, 24, 60, 120)
+TIMELINE_MAX_ROWS = 40
+
+
+def _row_signature(rows) -> tuple:
+    return tuple(
+        sorted(
+            (row.start_period, row.end_period or dt.date.max, row.superseded_at is None, row.superseded_at)
+            for row in rows
+        )
+    )
+
+
+def membership_timeline(
+    memberships, *, versions, today: dt.date, width: int = 960, max_rows: int = TIMELINE_MAX_ROWS
+) -> Timeline | None:
+    """Valid time of the CP's versions and of its connections' memberships (current solid,
+    superseded faded), drawn as inline SVG.
+
+    Connections with the very same rows (periods, and superseded at the same moment) share one
+    row ("312 connections"), so a CP of hundreds of identical connections stays a few rows high;
+    at most `max_rows` rows are drawn. Axis labels are spaced to stay readable whatever the span.
+    """
+    by_connection: dict[str, list] = {}
     for membership in memberships:
-        rows_by_label.setdefault(membership.connection_address, []).append(membership)
-    if not rows_by_label:
+        by_connection.setdefault(membership.connection_address, []).append(membership)
+    groups: dict[tuple, list[str]] = {}
+    for address, rows in by_connection.items():
+        groups.setdefault(_row_signature(rows), []).append(address)
+    labelled: list[tuple[str, str, int, list]] = []  # (label, title, size, rows)
+    if versions:
+        labelled.append(("congestion point", "", 1, list(versions)))
+    for addresses in sorted(groups.values(), key=lambda group: (-len(group), group[0])):
+        rows = by_connection[addresses[0]]
+        if len(addresses) == 1:
+            labelled.append((addresses[0], addresses[0], 1, rows))
+        else:
+            shown = ", ".join(addresses[:5]) + (
+                f" and {len(addresses) - 5} more" if len(addresses) > 5 else ""
+            )
+            labelled.append((f"{len(addresses)} connections", shown, len(addresses), rows))
+    if not labelled:
         return None
-    all_rows = [row for rows in rows_by_label.values() for row in rows]
+    rows_not_shown = max(len(labelled) - max_rows, 0)
+    labelled = labelled[:max_rows]
+    all_rows = [row for *_, rows in labelled for row in rows]
     first = min(row.start_period for row in all_rows)
     last = max([row.end_period or row.start_period for row in all_rows] + [today])
     last = last + dt.timedelta(days=max((last - first).days // 10, 30))
@@ -349,7 +390,7 @@ def membership_timeline(memberships, *, versions, today: dt.date, width: int = 9
 
     row_height, top = 22, 24
     timeline_rows = []
-    for index, (label, rows) in enumerate(rows_by_label.items()):
+    for index, (label, title, size, rows) in enumerate(labelled):
         segments = []
         for row in sorted(rows, key=lambda r: (r.superseded_at is None, r.recorded_at)):
             end = row.end_period or last
@@ -366,21 +407,70 @@ def membership_timeline(memberships, *, versions, today: dt.date, width: int = 9
                     f"{'' if row.superseded_at is None else f' (superseded {row.superseded_at:%Y-%m-%d %H:%M})'}",
                 )
             )
-        timeline_rows.append(TimelineRow(label=label, y=top + index * row_height, segments=segments))
-    ticks = []
-    years = range(first.year, last.year + 1)
-    monthly = len(years) <= 2
-    for year in years:
-        for month in range(1, 13) if monthly else (1,):
-            tick = dt.date(year, month, 1)
-            if first <= tick <= last:
-                label = f"{tick:%b %Y}" if month == 1 or not monthly else f"{tick:%b}"
-                ticks.append(AxisLabel(x=x_of(tick), text=label))
+        timeline_rows.append(
+            TimelineRow(
+                label=label, y=top + index * row_height, segments=segments, title=title, group_size=size
+            )
+        )
+    height = top + len(timeline_rows) * row_height + 24
     return Timeline(
         width=width,
-        height=top + len(timeline_rows) * row_height + 6,
+        height=height,
         label_width=label_width,
         rows=timeline_rows,
-        ticks=ticks,
+        ticks=timeline_ticks(first=first, last=last, x_of=x_of, plot_width=right - label_width),
         today_x=x_of(today) if first <= today <= last else None,
+        axis_bottom=height - 16,
+        connection_count=len(by_connection),
+        rows_not_shown=rows_not_shown,
     )
+
+
+def timeline_ticks(*, first: dt.date, last: dt.date, x_of, plot_width: float) -> list[AxisLabel]:
+    """Month-start labels every 1, 2, 3, 6, 12... months: as many as fit ~70 px apart, at least two."""
+    months = (last.year - first.year) * 12 + last.month - first.month + 1
+    step = next(
+        (step for step in _TICK_MONTH_STEPS if plot_width * step / max(months, 1) >= 70),
+        _TICK_MONTH_STEPS[-1],
+    )
+    ticks: list[AxisLabel] = []
+    # Start at the first month start on or after `first` that is a multiple of the step.
+    year, month = first.year, first.month + (first.day > 1)
+    if month > 12:
+        year, month = year + 1, 1
+    while (month - 1) % step and step <= 12:
+        month += 1
+        if month > 12:
+            year, month = year + 1, 1
+    while (tick := dt.date(year, month, 1)) <= last:
+        text = f"{tick:%b %Y}" if step >= 12 or month == 1 or not ticks else f"{tick:%b}"
+        ticks.append(AxisLabel(x=x_of(tick), text=text))
+        month += step
+        year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    if len(ticks) < 2:
+        ticks = [
+            AxisLabel(x=x_of(first), text=first.isoformat()),
+            AxisLabel(x=x_of(last), text=last.isoformat()),
+        ]
+    return ticks
+
+
+# ------------------------------------------------------------------------------ TestMessages
+
+# A peer answers a TestMessage within seconds; after this long the page stops waiting.
+TEST_ANSWER_PATIENCE = dt.timedelta(minutes=2)
+
+
+def test_messages_waiting(test_messages: list[Message], *, now: dt.datetime) -> list[Message]:
+    """Each unanswered, undelivered-or-delivered TestMessage gets `waiting` (still expected: the page
+    polls) or `no_answer_minutes` (given up on: "no answer after N minutes")."""
+    for test in test_messages:
+        test.waiting, test.no_answer_minutes = False, None
+        if test.answers or test.status == Message.Status.FAILED:
+            continue
+        waited = now - test.created_at
+        if waited < TEST_ANSWER_PATIENCE:
+            test.waiting = True
+        else:
+            test.no_answer_minutes = int(waited.total_seconds() // 60)
+    return test_messages

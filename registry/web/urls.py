@@ -50,6 +50,7 @@ urlpatterns = [
         name="congestion-point-detail",
     ),
     path("registry/agr-portfolio/", registry.agr_portfolio, name="agr-portfolio"),
+    path("registry/dso-portfolio/", registry.dso_portfolio, name="dso-portfolio"),
     path("registry/history/", registry.entity_history, name="entity-history"),
     # messages
     path("messages/", messages.message_list, name="message-list"),
@@ -59,6 +60,7 @@ urlpatterns = [
     path("failed-deliveries/", messages.failed_deliveries, name="failed-deliveries"),
     # CSV import and export
     path("import/", imports.import_home, name="import"),
+    path("import/sample.csv", imports.import_sample, name="import-sample"),
     path("import/<int:pk>/", imports.import_detail, name="import-detail"),
     path("import/<int:pk>/apply/", imports.import_apply, name="import-apply"),
     path("import/<int:pk>/status/", imports.import_status, name="import-status"),

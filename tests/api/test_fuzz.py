@@ -19,15 +19,18 @@ from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from registry.api.filters import MAX_ID
 from registry.models import (
     CongestionPointVersion,
+    CsvImport,
     Membership,
     Message,
     Participant,
     Representation,
 )
+from registry.services.csv_io import csv_import_preview
 from registry.services.participants import participant_key_rotate
 from registry.uftp import keys
 from tests.api.conftest import make_message
@@ -52,6 +55,7 @@ def _existing_ids(registry) -> dict[str, list[int]]:
         "/api/messages/{id}/retry/": list(
             Message.objects.filter(status="failed").values_list("pk", flat=True)
         ),
+        "/api/csv-imports/": list(CsvImport.objects.values_list("pk", flat=True)),
     }
 
 
@@ -89,6 +93,11 @@ def _aim_at_existing_object(case) -> None:
         case.path_parameters["id"] = existing[value % len(existing)]
 
 
+# Operations a generated request cannot succeed on: an upload must be a real portfolio CSV, which
+# no schema can describe (tests/api/test_csv_imports.py uploads good ones). Their schema-valid
+# requests may be refused, so the "valid data is accepted" check is off for them.
+NO_GENERATED_SUCCESS = {"POST /api/csv-imports/"}
+
 # (method, status) of every answer, per operation, to show that the fuzzing got past the refusals.
 SEEN: dict[str, set[tuple[str, int]]] = {}
 
@@ -110,6 +119,12 @@ def fuzz_registry(request, registry, make_participant):
                 registry.dso1, direction="out", status="failed", message_type="DSOPortfolioUpdateResponse"
             )
         make_message(registry.agr_a, direction="in", status="processed")
+        csv_import_preview(
+            dso=registry.dso1,
+            data=b"congestion_point,cp_start,cp_end,mutex_offers_supported,day_ahead_redispatch_by,"
+            b"intraday_redispatch_by,connection,connection_start,connection_end\n"
+            b"ean.000000000077,2024-01-01,,true,DSO,AGR,ean.100000000777,2024-01-01,\n",
+        )
         for n in range(3):
             rotating, _ = make_participant(f"agr-rotating-{n}.example.com", "AGR")
             participant_key_rotate(participant=rotating, new_public_key=keys.generate_keypair()[1])
@@ -121,7 +136,7 @@ def fuzz_registry(request, registry, make_participant):
         label = request.node.name.partition("[")[2].rstrip("]")
         method = label.split(" ")[0]
         statuses = {status for seen_method, status in SEEN.get(label, ()) if seen_method == method}
-        assert any(200 <= status < 300 for status in statuses), (
+        assert label in NO_GENERATED_SUCCESS or any(200 <= status < 300 for status in statuses), (
             f"{label}: no success among {sorted(statuses)}"
         )
     finally:
@@ -142,4 +157,5 @@ def fuzz_registry(request, registry, make_participant):
 )
 def test_api_answers_as_its_schema_says(case, fuzz_registry, admin_headers):
     _aim_at_existing_object(case)
-    case.call_and_validate(headers=admin_headers)
+    excluded = [positive_data_acceptance] if case.operation.label in NO_GENERATED_SUCCESS else []
+    case.call_and_validate(headers=admin_headers, excluded_checks=excluded)

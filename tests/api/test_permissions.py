@@ -26,6 +26,7 @@ READS = [
     "/api/history/representations/",
     "/api/messages/",
     "/api/messages/{message}/",
+    "/api/csv-imports/",
 ]
 
 MANAGE, OPERATE = "manage", "operate"
@@ -40,6 +41,7 @@ WRITES_BY_ROLE = [
     ("post", "/api/participants/{participant}/complete-key-rotation/", MANAGE),
     ("post", "/api/participants/{participant}/test-message/", OPERATE),
     ("post", "/api/messages/{message}/retry/", OPERATE),
+    ("post", "/api/csv-imports/", OPERATE),
 ]
 WRITES = [(method, url) for method, url, _ in WRITES_BY_ROLE]
 ALLOWED = {

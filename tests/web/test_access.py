@@ -33,6 +33,7 @@ PROTECTED = {
     "registry-export": {},
     "congestion-point-detail": {"pk": 1},
     "agr-portfolio": {},
+    "dso-portfolio": {},
     "entity-history": {},
     "message-list": {},
     "message-detail": {"pk": 1},
@@ -43,6 +44,7 @@ PROTECTED = {
     "import-detail": {"pk": 1},
     "import-apply": {"pk": 1},
     "import-status": {"pk": 1},
+    "import-sample": {},
 }
 PUBLIC = {"login", "logout"}
 

@@ -128,7 +128,10 @@ def test_every_page(page, example):
     with page.expect_download() as download:
         page.click("[data-export]")
     exported = Path(download.value.path()).read_text()
-    assert exported.splitlines()[1].startswith(f"{builders.CP1},2024-01-01,,true,DSO,AGR,ean.100000000003")
+    # No DSO chosen: the first column names the owner.
+    assert exported.splitlines()[1].startswith(
+        f"{builders.DSO1},{builders.CP1},2024-01-01,,true,DSO,AGR,ean.100000000003"
+    )
     assert len(exported.splitlines()) == 2
 
     visit(page, f"/registry/congestion-points/{cp.pk}/", "09-congestion-point-timeline", heading=builders.CP1)
@@ -225,7 +228,7 @@ def test_csv_import_through_the_preview(page, example, inline_csv_import):
     shot(page, "23-import-preview")
     changes = page.inner_text("[data-changes]")
     assert "ean.100000000002" in changes and "removed" in changes
-    assert "congestion point [ean.000000000005]: registered" in changes
+    assert "ean.000000000005" in page.inner_text("[data-diff=new]")
     assert not CongestionPoint.objects.filter(entity_address="ean.000000000005").exists()
 
     page.click("[data-apply]")

@@ -274,6 +274,7 @@ def test_preview_shows_the_changes_then_apply_changes_the_registry(
         "id": job.pk,
         "status": "applied",
         "status_display": "Applied",
+        "badge_class": "applied",
         "progress": 100,
         "phase": "applied",
         "final": True,

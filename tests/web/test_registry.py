@@ -66,20 +66,21 @@ def test_registry_filters_by_dso_agr_day_and_address(staff_client, example):
 
 
 def test_export_writes_the_selection_in_the_import_columns(staff_client, example):
+    # Every DSO: a first column names each row's owner.
     assert export(staff_client) == [
-        HEADER,
-        "ean.000000000001,2024-01-01,,true,DSO,AGR,ean.100000000001,2024-01-01,",
-        "ean.000000000001,2024-01-01,,true,DSO,AGR,ean.100000000002,2024-01-01,2024-06-30",
-        "ean.000000000001,2024-01-01,,true,DSO,AGR,ean.100000000003,2024-07-01,",
-        "ean.000000000002,2024-03-01,2024-12-31,false,AGR,,ean.100000000004,2024-03-01,2024-12-31",
+        "dso," + HEADER,
+        "dso1.example.com,ean.000000000001,2024-01-01,,true,DSO,AGR,ean.100000000001,2024-01-01,",
+        "dso1.example.com,ean.000000000001,2024-01-01,,true,DSO,AGR,ean.100000000002,2024-01-01,2024-06-30",
+        "dso1.example.com,ean.000000000001,2024-01-01,,true,DSO,AGR,ean.100000000003,2024-07-01,",
+        "dso2.example.com,ean.000000000002,2024-03-01,2024-12-31,false,AGR,,ean.100000000004,2024-03-01,2024-12-31",
     ]
     assert export(staff_client, dso=example.dso2.pk) == [
         HEADER,
         "ean.000000000002,2024-03-01,2024-12-31,false,AGR,,ean.100000000004,2024-03-01,2024-12-31",
     ]
     assert export(staff_client, agr=example.agr_b.pk, day="2024-07-15") == [
-        HEADER,
-        "ean.000000000001,2024-01-01,,true,DSO,AGR,ean.100000000003,2024-07-01,",
+        "dso," + HEADER,
+        "dso1.example.com,ean.000000000001,2024-01-01,,true,DSO,AGR,ean.100000000003,2024-07-01,",
     ]
 
 

@@ -14,6 +14,8 @@ from registry.web.access import permission_required, staff_required
 from registry.web.forms import CsvExportForm, CsvUploadForm, service_errors_to_form
 from registry.web.presentation import paginate
 
+DIFF_KINDS = ("new", "changed", "removed")
+
 
 @permission_required(roles.IMPORT_CSV, methods=("POST",))
 def import_home(request: HttpRequest) -> HttpResponse:
@@ -32,6 +34,9 @@ def import_home(request: HttpRequest) -> HttpResponse:
             service_errors_to_form(form, exc, field_map={})
         else:
             return redirect("web:import-detail", pk=csv_import.pk)
+    page = paginate(request, import_selectors.csv_import_list(), per_page=20)
+    for job in page:
+        job.badge = import_selectors.csv_import_status_badge(csv_import=job)
     return render(
         request,
         "web/import_home.html",
@@ -41,7 +46,7 @@ def import_home(request: HttpRequest) -> HttpResponse:
             "row_errors": row_errors,
             "export_form": CsvExportForm(),
             "columns": csv_io.CSV_COLUMNS,
-            "page": paginate(request, import_selectors.csv_import_list(), per_page=20),
+            "page": page,
         },
         status=400 if form.errors else 200,
     )
@@ -56,22 +61,43 @@ def _import_or_404(pk: int):
 
 @staff_required
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """The dry-run preview before the apply, its progress during, and the outcome after."""
+    """The dry-run preview before the apply, its progress during, and the outcome after.
+
+    The changes are a diff table with new/changed/removed counts, the rejections carry their
+    CSV lines; both paginated, the table narrowed to one kind with ?show=.
+    """
     csv_import = _import_or_404(pk)
     applied = csv_import.status in (csv_import.Status.APPLIED, csv_import.Status.REJECTED)
-    changes = csv_import.result_changes if applied else csv_import.preview_changes
-    reasons = csv_import.result_reasons if applied else csv_import.preview_reasons
+    review = csv_io.csv_import_review(
+        csv_text=csv_import.csv_text,
+        changes=csv_import.result_changes if applied else csv_import.preview_changes,
+        reasons=csv_import.result_reasons if applied else csv_import.preview_reasons,
+    )
+    show = request.GET.get("show", "")
+    rows = [row for row in review.rows if row.kind == show] if show in DIFF_KINDS else review.rows
     return render(
         request,
         "web/import_detail.html",
         {
             "nav": "import",
             "job": csv_import,
+            "badge": import_selectors.csv_import_status_badge(csv_import=csv_import),
             "applied": applied,
-            "changes": paginate(request, changes, per_page=200, param="changes"),
-            "reasons": paginate(request, reasons, per_page=200, param="reasons"),
+            "review": review,
+            "show": show if show in DIFF_KINDS else "",
+            "change_count": len(review.rows),
+            "changes": paginate(request, rows, per_page=100, param="changes"),
+            "reasons": paginate(request, review.rejections, per_page=100, param="reasons"),
         },
     )
+
+
+@staff_required
+def import_sample(request: HttpRequest) -> HttpResponse:
+    """A small CSV in the import's format, to start from."""
+    response = HttpResponse(csv_io.csv_sample(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="cro-portfolio-sample.csv"'
+    return response
 
 
 @permission_required(roles.IMPORT_CSV)
@@ -89,11 +115,13 @@ def import_apply(request: HttpRequest, pk: int) -> HttpResponse:
 def import_status(request: HttpRequest, pk: int) -> JsonResponse:
     """Polled by the progress page."""
     csv_import = _import_or_404(pk)
+    badge = import_selectors.csv_import_status_badge(csv_import=csv_import)
     return JsonResponse(
         {
             "id": csv_import.pk,
             "status": csv_import.status,
-            "status_display": csv_import.get_status_display(),
+            "status_display": badge.text,
+            "badge_class": badge.css_class,
             "progress": csv_import.progress,
             "phase": csv_import.phase,
             "final": csv_import.is_final,

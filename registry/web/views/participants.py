@@ -5,15 +5,17 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from registry import roles
 from registry.models import Participant
 from registry.selectors import participants as participant_selectors
 from registry.services import outbound, participants
+from registry.uftp import keys
 from registry.web.access import permission_required, staff_required
 from registry.web.forms import KeyRotateForm, ParticipantFilterForm, ParticipantForm, service_errors_to_form
-from registry.web.presentation import paginate
+from registry.web.presentation import paginate, test_messages_waiting
 
 
 @staff_required
@@ -40,7 +42,9 @@ def participant_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "nav": "participants",
             "participant": participant,
             "summary": participant_selectors.participant_summary(participant=participant),
-            "test_messages": participant_selectors.participant_test_messages(participant=participant),
+            "test_messages": test_messages_waiting(
+                participant_selectors.participant_test_messages(participant=participant), now=timezone.now()
+            ),
             "recent_messages": participant_selectors.participant_recent_messages(participant=participant),
             "rotate_form": KeyRotateForm(),
         },
@@ -56,7 +60,9 @@ def participant_test_messages(request: HttpRequest, pk: int) -> HttpResponse:
         "web/_test_messages.html",
         {
             "participant": participant,
-            "test_messages": participant_selectors.participant_test_messages(participant=participant),
+            "test_messages": test_messages_waiting(
+                participant_selectors.participant_test_messages(participant=participant), now=timezone.now()
+            ),
         },
     )
 
@@ -67,8 +73,11 @@ def _participant_save(request: HttpRequest, participant: Participant | None) -> 
         initial = {
             "domain": participant.domain,
             "role": participant.role,
-            "public_key": participant.public_key,
-            "public_key_previous": participant.public_key_previous,
+            # Shown as published (cs1.), the form takes either form.
+            "public_key": keys.to_cs1(participant.public_key),
+            "public_key_previous": keys.to_cs1(participant.public_key_previous)
+            if participant.public_key_previous
+            else "",
             "endpoint_url": participant.endpoint_url,
         }
     form = ParticipantForm(request.POST or None, initial=initial, participant=participant)

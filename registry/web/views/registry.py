@@ -1,15 +1,25 @@
 """The registry: congestion points with their connections, a CP's timeline, an AGR's portfolio on
 a day, the history of any entity, and the CSV export of the current selection."""
 
+import datetime as dt
+
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from registry.selectors import dso_portfolio as dso_portfolio_selectors
+from registry.selectors import imports as import_selectors
 from registry.selectors import portfolio_queries, registry_history, registry_state
 from registry.selectors.market_days import market_today
 from registry.services import csv_io
 from registry.web.access import staff_required
-from registry.web.forms import AgrPortfolioForm, EntityHistoryForm, RegistryFilterForm, today_initial
+from registry.web.forms import (
+    AgrPortfolioForm,
+    DsoPortfolioForm,
+    EntityHistoryForm,
+    RegistryFilterForm,
+    today_initial,
+)
 from registry.web.presentation import history_events, membership_timeline, paginate
 
 CONNECTIONS_PER_CP = 10
@@ -69,6 +79,30 @@ def registry_export(request: HttpRequest) -> StreamingHttpResponse:
     return response
 
 
+def _csv_imports_attach(rows) -> None:
+    """`row.csv_import`: the import that recorded each row written by a CSV import (1 query)."""
+    from_csv = [row for row in rows if row.source == csv_io.CSV_SOURCE and row.recorded_by_id is None]
+    found = import_selectors.csv_imports_at(moments=[row.recorded_at for row in from_csv])
+    for row in from_csv:
+        row.csv_import = found.get(row.recorded_at)
+
+
+def _representations_attach(memberships) -> None:
+    """`membership.agr_list`: who represents the connection during the membership's Period,
+    as the registry knows it now (1 query)."""
+    representations = registry_state.representations_by_connection(
+        addresses=sorted({membership.connection_address for membership in memberships})
+    )
+    for membership in memberships:
+        end = membership.end_period or dt.date.max
+        membership.agr_list = [
+            representation
+            for representation in representations.get(membership.connection_address, [])
+            if representation.start_period <= end
+            and (representation.end_period is None or representation.end_period >= membership.start_period)
+        ]
+
+
 @staff_required
 def congestion_point_detail(request: HttpRequest, pk: int) -> HttpResponse:
     congestion_point = registry_history.congestion_point_get(pk=pk)
@@ -80,6 +114,8 @@ def congestion_point_detail(request: HttpRequest, pk: int) -> HttpResponse:
         per_page=100,
     )
     versions = list(registry_history.congestion_point_versions(congestion_point=congestion_point))
+    _representations_attach(page.object_list)
+    _csv_imports_attach([*versions, *page.object_list])
     return render(
         request,
         "web/congestion_point_detail.html",
@@ -89,8 +125,42 @@ def congestion_point_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "versions": versions,
             "current_version": next((version for version in versions if version.is_current), None),
             "page": page,
-            "timeline": membership_timeline(list(page), versions=versions, today=market_today()),
+            "timeline": membership_timeline(
+                registry_history.congestion_point_membership_periods(congestion_point=congestion_point),
+                versions=versions,
+                today=market_today(),
+            ),
         },
+    )
+
+
+@staff_required
+def dso_portfolio(request: HttpRequest) -> HttpResponse:
+    """A DSO's congestion points on a day with their connections and who represents each, as known
+    at a moment: the DSO side of "AGR portfolio on a day"."""
+    form = DsoPortfolioForm(request.GET or None, initial=today_initial())
+    portfolio, cps_page, page = None, None, None
+    if form.is_bound and form.is_valid():
+        day, as_of = form.cleaned_data["day"], form.cleaned_data["as_of"]
+        portfolio = dso_portfolio_selectors.dso_portfolio_on_day(
+            dso=form.cleaned_data["dso"], day=day, as_of=as_of
+        )
+        cps_page = paginate(request, portfolio.congestion_points, per_page=25, param="cps")
+        counts = registry_state.congestion_point_connection_counts(
+            selection=portfolio.selection, congestion_point_ids=[cp.pk for cp in cps_page]
+        )
+        for cp in cps_page:
+            cp.connection_count = counts.get(cp.pk, 0)
+        page = paginate(request, portfolio.memberships, per_page=100)
+        representations = registry_state.representations_by_connection(
+            addresses=[membership.connection_address for membership in page], day=day, as_of=as_of
+        )
+        for membership in page:
+            membership.agr_list = representations.get(membership.connection_address, [])
+    return render(
+        request,
+        "web/dso_portfolio.html",
+        {"nav": "registry", "form": form, "portfolio": portfolio, "cps_page": cps_page, "page": page},
     )
 
 
@@ -123,6 +193,12 @@ def entity_history(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         history = registry_history.entity_history(entity_address=form.cleaned_data["address"].strip())
         page = paginate(request, history_events(history), per_page=100)
+        from_csv = [
+            change for change in page if change.source == csv_io.CSV_SOURCE and change.message is None
+        ]
+        found = import_selectors.csv_imports_at(moments=[change.at for change in from_csv])
+        for change in from_csv:
+            change.csv_import = found.get(change.at)
     return render(
         request,
         "web/entity_history.html",

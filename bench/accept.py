@@ -51,7 +51,7 @@ from tests.e2e.processes import (  # noqa: E402
 
 CRO_DOMAIN = "cro.example.com"
 DSO_DOMAIN = "dso.bench.example.com"
-SCRATCH_DB = "cro_bench_accept"
+SCRATCH_DB = os.environ.get("CRO_BENCH_DATABASE") or "cro_bench_accept"
 UFTP_PATH = "/shapeshifter/api/v3/message"
 
 WRK_SCRIPT = r"""

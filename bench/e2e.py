@@ -46,7 +46,7 @@ from tests.e2e.processes import (  # noqa: E402
 )
 
 CRO_DOMAIN = "cro.example.com"
-SCRATCH_DB = "cro_bench_e2e"
+SCRATCH_DB = os.environ.get("CRO_BENCH_DATABASE") or "cro_bench_e2e"
 CP = "ean.000000000777"
 
 

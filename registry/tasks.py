@@ -3,10 +3,15 @@
 Each registers under its name in `registry.dispatch`, which is how everything else enqueues it.
 """
 
+import logging
+import uuid
+
 from celery import shared_task
 
-from registry import dispatch
+from registry import dispatch, metrics
 from registry.services import csv_io, inbound, outbound, sweep
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, name=dispatch.PROCESS_INBOUND_MESSAGE, acks_late=True, max_retries=None)
@@ -25,6 +30,62 @@ def deliver_outbound_message(self, message_pk: int) -> None:
         # The message stays queued with its next_attempt_at: when the retry cannot be published
         # (broker down) Celery rejects this task, and the sweep dispatches the delivery instead.
         raise self.retry(countdown=outcome.retry_in)
+
+
+@shared_task(bind=True, name=dispatch.DRAIN_INBOUND_MESSAGES, acks_late=True, max_retries=None)
+def drain_inbound_messages(self) -> int:
+    """Process every pending inbound message (see registry.dispatch), delivering each response
+    right after its processing commit. Returns how many were processed."""
+    dispatch.doorbell_answer()
+    processed = 0
+    failing: set[tuple[str, str]] = set()
+    while True:
+        task_id = _metrics_start(metrics.PROCESS_TASK, None)
+        try:
+            step = inbound.message_process_next(skip_senders=frozenset(failing))
+        except inbound.OriginalStillPending as exc:
+            raise self.retry(exc=exc, countdown=2) from exc
+        except inbound.SenderMessageFailed as failed:
+            # A message that cannot be processed must not hold up other senders; it stays
+            # pending, so the sweep tries it again later.
+            logger.exception("processing message %s failed", failed.message_pk)
+            failing.add(failed.sender)
+            continue
+        if step is None:
+            return processed
+        processed += 1
+        _metrics_finish(metrics.PROCESS_TASK, step.message_pk, task_id)
+        if step.response is not None:
+            _deliver_now(step.response.pk)
+
+
+def _deliver_now(message_pk: int) -> None:
+    """Deliver in this task; a retry, or an error, goes to the delivery task (and the sweep)."""
+    task_id = _metrics_start(metrics.DELIVER_TASK, message_pk)
+    try:
+        outcome = outbound.outbound_message_deliver(message_pk=message_pk)
+    except Exception:
+        logger.exception("delivery of message %s failed, the sweep retries it", message_pk)
+        return
+    _metrics_finish(metrics.DELIVER_TASK, message_pk, task_id)
+    if outcome is not None and outcome.retry_in is not None:
+        dispatch.message_delivery_enqueue(message_pk=message_pk, countdown=outcome.retry_in)
+
+
+# The metrics and log points a per-message task produces (cro.celery's task signals).
+def _metrics_start(task_name: str, message_pk: int | None) -> str:
+    task_id = f"drain-{uuid.uuid4()}"
+    metrics.task_started(task_id=task_id, task_name=task_name, args=[message_pk], kwargs=None)
+    return task_id
+
+
+def _metrics_finish(task_name: str, message_pk: int, task_id: str) -> None:
+    try:
+        metrics.task_finished(
+            task_id=task_id, task_name=task_name, args=[message_pk], kwargs=None, state="SUCCESS"
+        )
+    except Exception:
+        logger.warning("could not record the metrics of message %s", message_pk, exc_info=True)
 
 
 @shared_task(name=dispatch.SWEEP_MESSAGES)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import time
 import uuid
+import zlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from registry import dispatch
@@ -37,15 +39,50 @@ class OriginalStillPending(Exception):
     """An identical earlier message is not answered yet: its answer must be copied, so wait."""
 
 
+class SenderMessageFailed(Exception):
+    """Processing a message failed unexpectedly (rolled back, it stays pending)."""
+
+    def __init__(self, *, message_pk: int, sender: tuple[str, str]):
+        super().__init__(f"processing message {message_pk} failed")
+        self.message_pk = message_pk
+        self.sender = sender
+
+
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _sender_keys(*, domain: str, role: str) -> tuple[Participant | None, list[str], str]:
+# Participants as the receive path last read them, per process: (read at, participant).
+# A signature that does not verify with the cached keys is checked again against a fresh read,
+# so a rotation is picked up at once; the TTL bounds anything else (an endpoint, a status).
+_PARTICIPANT_CACHE_SECONDS = 10.0
+_participants_read: dict[tuple[str, str], tuple[float, Participant]] = {}
+
+
+def participants_cache_clear() -> None:
+    """Forget every cached participant (this process); writes on participants call it."""
+    _participants_read.clear()
+
+
+def _participant_read(*, domain: str, role: str, fresh: bool = False) -> Participant | None:
+    now = time.monotonic()
+    cached = None if fresh else _participants_read.get((domain, role))
+    if cached is not None and now - cached[0] < _PARTICIPANT_CACHE_SECONDS:
+        return cached[1]
+    participant = Participant.objects.filter(domain=domain, role=role).first()
+    if participant is None:
+        _participants_read.pop((domain, role), None)
+    elif not (settings.CRO_MODE == "open" and participant.source == Participant.Source.DNS):
+        # Open mode follows DNS for those on every message (discovery caches DNS itself).
+        _participants_read[(domain, role)] = (now, participant)
+    return participant
+
+
+def _sender_keys(*, domain: str, role: str, fresh: bool = False) -> tuple[Participant | None, list[str], str]:
     """The sender's participant record (if any), its public keys, and its endpoint."""
     if role == messages.Role.CRO:
         raise MessageRefused(401, "a CRO does not accept messages from a CRO")
-    participant = Participant.objects.filter(domain=domain, role=role).first()
+    participant = _participant_read(domain=domain, role=role, fresh=fresh)
     if participant is not None:
         if settings.CRO_MODE == "open" and participant.source == Participant.Source.DNS:
             _dns_participant_refresh(participant)
@@ -57,6 +94,27 @@ def _sender_keys(*, domain: str, role: str) -> tuple[Participant | None, list[st
     except discovery.DiscoveryError as exc:
         raise MessageRefused(419, str(exc)) from exc
     return None, [found.public_key], found.endpoint_url
+
+
+def _body_open(*, envelope) -> tuple[Participant | None, list[str], str, bytes]:
+    """Verify the signature with the sender's keys; a failure with cached keys reads them again."""
+    participant, public_keys, endpoint_url = _sender_keys(
+        domain=envelope.sender_domain, role=envelope.sender_role
+    )
+    try:
+        return participant, public_keys, endpoint_url, codec.open_body(envelope.body, public_keys)
+    except errors.UFTPError as exc:
+        failure = exc
+    if participant is not None and (envelope.sender_domain, envelope.sender_role) in _participants_read:
+        participant, fresh_keys, endpoint_url = _sender_keys(
+            domain=envelope.sender_domain, role=envelope.sender_role, fresh=True
+        )
+        if fresh_keys != public_keys:
+            try:
+                return participant, fresh_keys, endpoint_url, codec.open_body(envelope.body, fresh_keys)
+            except errors.UFTPError as exc:
+                failure = exc
+    raise MessageRefused(401, f"signature does not verify: {failure}")
 
 
 def _dns_participant_refresh(participant: Participant) -> None:
@@ -104,13 +162,7 @@ def message_receive(
     if not _is_utf8(data):
         raise MessageRefused(400, "the SignedMessage is not UTF-8")
 
-    participant, public_keys, endpoint_url = _sender_keys(
-        domain=envelope.sender_domain, role=envelope.sender_role
-    )
-    try:
-        inner_xml = codec.open_body(envelope.body, public_keys)
-    except errors.UFTPError as exc:
-        raise MessageRefused(401, f"signature does not verify: {exc}") from exc
+    participant, public_keys, endpoint_url, inner_xml = _body_open(envelope=envelope)
     try:
         payload = codec.parse_message(
             inner_xml, path_major=path_major, max_bytes=settings.CRO_MAX_MESSAGE_BYTES
@@ -123,8 +175,29 @@ def message_receive(
     if too_long:
         raise MessageRefused(400, f"invalid message: {too_long}")
 
-    with transaction.atomic():
-        if participant is None:
+    fields = {
+        "direction": Message.Direction.INBOUND,
+        "status": Message.Status.RECEIVED,
+        "message_type": payload.message_type,
+        "version": payload.version,
+        "path_major": path_major,
+        "sender_domain": envelope.sender_domain,
+        "sender_role": envelope.sender_role,
+        "recipient_domain": payload.recipient_domain,
+        "recipient_role": messages.Role.CRO,
+        "message_id": payload.message_id,
+        "conversation_id": payload.conversation_id,
+        "reference_message_id": getattr(payload, "reference_message_id", None) or "",
+        "time_stamp": time_stamp_aware(payload.time_stamp),
+        "signed_xml": data.decode("utf-8"),
+        "inner_xml": inner_xml.decode("utf-8"),
+        "body_digest": _digest(inner_xml),
+    }
+    if participant is not None:
+        # The usual case: one INSERT ... RETURNING, committed by itself (autocommit).
+        message = Message.objects.create(participant=participant, **fields)
+    else:
+        with transaction.atomic():
             # Open mode, first contact: record the participant DNS described.
             participant = participant_services.participant_first_contact_record(
                 domain=envelope.sender_domain,
@@ -132,26 +205,9 @@ def message_receive(
                 public_key=public_keys[0],
                 endpoint_url=endpoint_url,
             )
-        message = Message.objects.create(
-            direction=Message.Direction.INBOUND,
-            status=Message.Status.RECEIVED,
-            message_type=payload.message_type,
-            version=payload.version,
-            path_major=path_major,
-            sender_domain=envelope.sender_domain,
-            sender_role=envelope.sender_role,
-            recipient_domain=payload.recipient_domain,
-            recipient_role=messages.Role.CRO,
-            participant=participant,
-            message_id=payload.message_id,
-            conversation_id=payload.conversation_id,
-            reference_message_id=getattr(payload, "reference_message_id", None) or "",
-            time_stamp=time_stamp_aware(payload.time_stamp),
-            signed_xml=data.decode("utf-8"),
-            inner_xml=inner_xml.decode("utf-8"),
-            body_digest=_digest(inner_xml),
-        )
-        transaction.on_commit(lambda: dispatch.message_processing_enqueue(message_pk=message.pk))
+            message = Message.objects.create(participant=participant, **fields)
+    # Committed (in autocommit on_commit runs at once): registry.dispatch decides what follows.
+    transaction.on_commit(lambda: dispatch.message_received(message_pk=message.pk))
     return message
 
 
@@ -192,7 +248,8 @@ def message_process(*, message_pk: int) -> Message | None:
     """Run the functional checks and the registry for one inbound message, exactly once.
 
     Returns the outbound response (None when there is nothing to answer or the message was
-    processed already). Raises OriginalStillPending when it must wait for a twin.
+    processed already); its delivery is enqueued after the commit. Raises
+    OriginalStillPending when it must wait for a twin.
     """
     Message.objects.filter(pk=message_pk, status=Message.Status.RECEIVED).update(
         status=Message.Status.PROCESSING, updated_at=timezone.now()
@@ -206,31 +263,104 @@ def message_process(*, message_pk: int) -> Message | None:
         )
         if message is None or message.status not in (Message.Status.RECEIVED, Message.Status.PROCESSING):
             return None
-        payload = codec.parse_message(
-            message.inner_xml.encode("utf-8"),
-            path_major=message.path_major or 3,
-            max_bytes=settings.CRO_MAX_MESSAGE_BYTES,
-        )
+        return _process_locked(message=message, enqueue_delivery=True)
 
-        if isinstance(payload, messages.TestMessageResponse):
-            _test_response_record(message=message, payload=payload)
-            return None
 
-        verdict = _evaluate(message=message, payload=payload)
-        response_payload = verdict.response or _response_for(
-            message=message, payload=payload, result=verdict.result, reason=verdict.reason
+@dataclass(frozen=True)
+class Processed:
+    message_pk: int
+    # The response stored as queued, not yet delivered (None: nothing to answer).
+    response: Message | None
+
+
+_PENDING_STATUSES = (Message.Status.RECEIVED, Message.Status.PROCESSING)
+
+
+def _sender_lock_try(*, domain: str, role: str) -> bool:
+    """A transaction-scoped PostgreSQL advisory lock on one sender: one drain at a time works on
+    a sender's messages, so they are processed (and answered) in the order they arrived."""
+    key = zlib.crc32(f"cro-sender:{domain}/{role}".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [0x5E4D, key - 2**31])
+        return bool(cursor.fetchone()[0])
+
+
+def message_process_next(*, skip_senders: frozenset[tuple[str, str]] = frozenset()) -> Processed | None:
+    """Process the oldest pending inbound message of a sender no other drain holds, in one
+    transaction; its response is stored but not delivered (the caller delivers it after the
+    commit). None when nothing is left that this drain may take.
+
+    A drain killed halfway leaves its message uncommitted, so still received: the next drain
+    (or the sweep) takes it again from the start. Raises OriginalStillPending like
+    message_process.
+    """
+    with transaction.atomic():
+        candidates = (
+            Message.objects.filter(direction=Message.Direction.INBOUND, status__in=_PENDING_STATUSES)
+            .order_by("pk")
+            .values_list("sender_domain", "sender_role")[:64]
         )
-        message.status = Message.Status.PROCESSED
-        message.result = verdict.result.value
-        message.rejection_reason = verdict.reason or ""
-        message.processed_at = timezone.now()
-        message.last_error = ""
-        message.save(
-            update_fields=["status", "result", "rejection_reason", "processed_at", "last_error", "updated_at"]
-        )
-        return outbound.outbound_message_create(
-            payload=response_payload, recipient=message.participant, request=message
-        )
+        tried = set(skip_senders)
+        for sender in candidates:
+            if sender in tried:
+                continue
+            tried.add(sender)
+            if not _sender_lock_try(domain=sender[0], role=sender[1]):
+                continue  # another drain answers this sender, in order
+            message = (
+                Message.objects.select_for_update(of=("self",))
+                .select_related("participant")
+                .filter(
+                    direction=Message.Direction.INBOUND,
+                    status__in=_PENDING_STATUSES,
+                    sender_domain=sender[0],
+                    sender_role=sender[1],
+                )
+                .order_by("pk")
+                .first()
+            )
+            if message is None:
+                continue
+            try:
+                response = _process_locked(message=message, enqueue_delivery=False)
+            except OriginalStillPending:
+                raise
+            except Exception as exc:
+                raise SenderMessageFailed(message_pk=message.pk, sender=sender) from exc
+            return Processed(message_pk=message.pk, response=response)
+    return None
+
+
+def _process_locked(*, message: Message, enqueue_delivery: bool) -> Message | None:
+    """The checks and the registry for `message`, locked in the caller's transaction."""
+    payload = codec.parse_message(
+        message.inner_xml.encode("utf-8"),
+        path_major=message.path_major or 3,
+        max_bytes=settings.CRO_MAX_MESSAGE_BYTES,
+    )
+
+    if isinstance(payload, messages.TestMessageResponse):
+        _test_response_record(message=message, payload=payload)
+        return None
+
+    verdict = _evaluate(message=message, payload=payload)
+    response_payload = verdict.response or _response_for(
+        message=message, payload=payload, result=verdict.result, reason=verdict.reason
+    )
+    message.status = Message.Status.PROCESSED
+    message.result = verdict.result.value
+    message.rejection_reason = verdict.reason or ""
+    message.processed_at = timezone.now()
+    message.last_error = ""
+    message.save(
+        update_fields=["status", "result", "rejection_reason", "processed_at", "last_error", "updated_at"]
+    )
+    return outbound.outbound_message_create(
+        payload=response_payload,
+        recipient=message.participant,
+        request=message,
+        enqueue_delivery=enqueue_delivery,
+    )
 
 
 def _metadata_for_response(*, payload: messages.PayloadMessage, recipient_domain: str) -> dict:

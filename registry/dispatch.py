@@ -55,7 +55,6 @@ def task_enqueue(*, name: str, args: list, countdown: float | None = None, unrea
     return True
 
 
-@cache
 def _doorbell():
     """The broker's Redis, when received messages go through the doorbell; None otherwise."""
     broker_url = str(current_app.conf.broker_url or "")
@@ -63,9 +62,14 @@ def _doorbell():
         return None
     if connection.vendor != "postgresql":  # the drain claims senders with advisory locks
         return None
+    return _redis_client(broker_url)
+
+
+@cache
+def _redis_client(url: str):
     import redis
 
-    return redis.Redis.from_url(broker_url, socket_timeout=2, socket_connect_timeout=2)
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
 def doorbell_in_use() -> bool:

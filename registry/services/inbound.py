@@ -268,9 +268,9 @@ def message_process(*, message_pk: int) -> Message | None:
 
 @dataclass(frozen=True)
 class Processed:
-    message_pk: int
-    # The response stored as queued, not yet delivered (None: nothing to answer).
-    response: Message | None
+    message_pks: list[int]
+    # The responses stored as queued, in order, not yet delivered.
+    responses: list[Message]
 
 
 _PENDING_STATUSES = (Message.Status.RECEIVED, Message.Status.PROCESSING)
@@ -285,14 +285,17 @@ def _sender_lock_try(*, domain: str, role: str) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def message_process_next(*, skip_senders: frozenset[tuple[str, str]] = frozenset()) -> Processed | None:
-    """Process the oldest pending inbound message of a sender no other drain holds, in one
-    transaction; its response is stored but not delivered (the caller delivers it after the
-    commit). None when nothing is left that this drain may take.
+def message_process_next(
+    *, batch: int = 1, skip_senders: frozenset[tuple[str, str]] = frozenset()
+) -> Processed | None:
+    """Process the oldest pending inbound messages (up to `batch`, in pk order) of one sender
+    no other drain holds, in ONE transaction (one commit for the batch); their responses are
+    stored but not delivered (the caller delivers them after the commit). None when nothing is
+    left that this drain may take.
 
-    A drain killed halfway leaves its message uncommitted, so still received: the next drain
-    (or the sweep) takes it again from the start. Raises OriginalStillPending like
-    message_process.
+    A drain killed halfway leaves its batch uncommitted, so still received: the next drain (or
+    the sweep) takes it again from the start. Raises OriginalStillPending like message_process,
+    and SenderMessageFailed (the whole batch rolled back) when processing raises.
     """
     with transaction.atomic():
         candidates = (
@@ -307,7 +310,7 @@ def message_process_next(*, skip_senders: frozenset[tuple[str, str]] = frozenset
             tried.add(sender)
             if not _sender_lock_try(domain=sender[0], role=sender[1]):
                 continue  # another drain answers this sender, in order
-            message = (
+            batch_messages = list(
                 Message.objects.select_for_update(of=("self",))
                 .select_related("participant")
                 .filter(
@@ -316,18 +319,21 @@ def message_process_next(*, skip_senders: frozenset[tuple[str, str]] = frozenset
                     sender_domain=sender[0],
                     sender_role=sender[1],
                 )
-                .order_by("pk")
-                .first()
+                .order_by("pk")[:batch]
             )
-            if message is None:
+            if not batch_messages:
                 continue
-            try:
-                response = _process_locked(message=message, enqueue_delivery=False)
-            except OriginalStillPending:
-                raise
-            except Exception as exc:
-                raise SenderMessageFailed(message_pk=message.pk, sender=sender) from exc
-            return Processed(message_pk=message.pk, response=response)
+            responses = []
+            for message in batch_messages:
+                try:
+                    response = _process_locked(message=message, enqueue_delivery=False)
+                except OriginalStillPending:
+                    raise
+                except Exception as exc:
+                    raise SenderMessageFailed(message_pk=message.pk, sender=sender) from exc
+                if response is not None:
+                    responses.append(response)
+            return Processed(message_pks=[m.pk for m in batch_messages], responses=responses)
     return None
 
 

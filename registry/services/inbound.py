@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import time
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from django.utils import timezone
 from registry import dispatch
 from registry.models import Message, Participant
 from registry.selectors import portfolio_queries
-from registry.services import discovery, outbound
+from registry.services import discovery, outbound, participant_keys
 from registry.services import participants as participant_services
 from registry.services import portfolio as portfolio_services
 from registry.services.market_time import time_stamp_aware
@@ -52,37 +51,11 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# Participants as the receive path last read them, per process: (read at, participant).
-# A signature that does not verify with the cached keys is checked again against a fresh read,
-# so a rotation is picked up at once; the TTL bounds anything else (an endpoint, a status).
-_PARTICIPANT_CACHE_SECONDS = 10.0
-_participants_read: dict[tuple[str, str], tuple[float, Participant]] = {}
-
-
-def participants_cache_clear() -> None:
-    """Forget every cached participant (this process); writes on participants call it."""
-    _participants_read.clear()
-
-
-def _participant_read(*, domain: str, role: str, fresh: bool = False) -> Participant | None:
-    now = time.monotonic()
-    cached = None if fresh else _participants_read.get((domain, role))
-    if cached is not None and now - cached[0] < _PARTICIPANT_CACHE_SECONDS:
-        return cached[1]
-    participant = Participant.objects.filter(domain=domain, role=role).first()
-    if participant is None:
-        _participants_read.pop((domain, role), None)
-    elif not (settings.CRO_MODE == "open" and participant.source == Participant.Source.DNS):
-        # Open mode follows DNS for those on every message (discovery caches DNS itself).
-        _participants_read[(domain, role)] = (now, participant)
-    return participant
-
-
 def _sender_keys(*, domain: str, role: str, fresh: bool = False) -> tuple[Participant | None, list[str], str]:
     """The sender's participant record (if any), its public keys, and its endpoint."""
     if role == messages.Role.CRO:
         raise MessageRefused(401, "a CRO does not accept messages from a CRO")
-    participant = _participant_read(domain=domain, role=role, fresh=fresh)
+    participant = participant_keys.participant_cached(domain=domain, role=role, fresh=fresh)
     if participant is not None:
         if settings.CRO_MODE == "open" and participant.source == Participant.Source.DNS:
             _dns_participant_refresh(participant)
@@ -105,7 +78,9 @@ def _body_open(*, envelope) -> tuple[Participant | None, list[str], str, bytes]:
         return participant, public_keys, endpoint_url, codec.open_body(envelope.body, public_keys)
     except errors.UFTPError as exc:
         failure = exc
-    if participant is not None and (envelope.sender_domain, envelope.sender_role) in _participants_read:
+    if participant is not None and participant_keys.is_cached(
+        domain=envelope.sender_domain, role=envelope.sender_role
+    ):
         participant, fresh_keys, endpoint_url = _sender_keys(
             domain=envelope.sender_domain, role=envelope.sender_role, fresh=True
         )

@@ -9,7 +9,7 @@ import zlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from registry import dispatch
@@ -168,22 +168,44 @@ def message_receive(
         "inner_xml": inner_xml.decode("utf-8"),
         "body_digest": _digest(inner_xml),
     }
-    if participant is not None:
-        # The usual case: one INSERT ... RETURNING, committed by itself (autocommit).
-        message = Message.objects.create(participant=participant, **fields)
-    else:
-        with transaction.atomic():
-            # Open mode, first contact: record the participant DNS described.
-            participant = participant_services.participant_first_contact_record(
-                domain=envelope.sender_domain,
-                role=envelope.sender_role,
-                public_key=public_keys[0],
-                endpoint_url=endpoint_url,
-            )
-            message = Message.objects.create(participant=participant, **fields)
+    try:
+        message = _message_store(
+            participant=participant, fields=fields, public_key=public_keys[0], endpoint_url=endpoint_url
+        )
+    except IntegrityError:
+        if participant is None:
+            raise
+        # The cached participant is gone (deleted, or replaced, by another process): read it
+        # again, check the signature against what is registered now, and store once more.
+        participant_keys.forget(domain=envelope.sender_domain, role=envelope.sender_role)
+        participant, public_keys, endpoint_url, _ = _body_open(envelope=envelope)
+        message = _message_store(
+            participant=participant, fields=fields, public_key=public_keys[0], endpoint_url=endpoint_url
+        )
     # Committed (in autocommit on_commit runs at once): registry.dispatch decides what follows.
     transaction.on_commit(lambda: dispatch.message_received(message_pk=message.pk))
     return message
+
+
+def _message_store(
+    *, participant: Participant | None, fields: dict, public_key: str, endpoint_url: str
+) -> Message:
+    if participant is not None:
+        if not connection.in_atomic_block:
+            # The usual case: one INSERT ... RETURNING, committed by itself (autocommit).
+            return Message.objects.create(participant=participant, **fields)
+        with transaction.atomic():  # a savepoint: a failed INSERT leaves the caller's transaction usable
+            # (the foreign key is checked at the caller's commit there, in autocommit at once)
+            return Message.objects.create(participant=participant, **fields)
+    with transaction.atomic():
+        # Open mode, first contact: record the participant DNS described.
+        participant = participant_services.participant_first_contact_record(
+            domain=fields["sender_domain"],
+            role=fields["sender_role"],
+            public_key=public_key,
+            endpoint_url=endpoint_url,
+        )
+        return Message.objects.create(participant=participant, **fields)
 
 
 def _too_long_for_the_log(payload: messages.PayloadMessage) -> str | None:

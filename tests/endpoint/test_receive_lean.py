@@ -26,6 +26,7 @@ def post(private_key: str) -> int:
     return Client().post(URL, data=body, content_type="text/xml").status_code
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_known_sender_costs_one_statement(make_participant):
     _, private_key = make_participant(DSO, "DSO")
     assert post(private_key) == 200
@@ -52,3 +53,19 @@ def test_a_saved_participant_is_forgotten(make_participant):
     assert participant_keys.is_cached(domain=DSO, role="DSO")
     participant.save()
     assert not participant_keys.is_cached(domain=DSO, role="DSO")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_participant_replaced_by_another_process_is_read_again(make_participant):
+    """Deleted and registered again (same key, new row) elsewhere: the cached row is stale."""
+    participant, private_key = make_participant(DSO, "DSO")
+    assert post(private_key) == 200
+    stale = participant_keys._read[(DSO, "DSO")]
+    Message.objects.all().delete()
+    participant.delete()
+    again = Participant.objects.create(
+        domain=DSO, role="DSO", public_key=participant.public_key, endpoint_url=participant.endpoint_url
+    )
+    participant_keys._read[(DSO, "DSO")] = stale  # as in a process no signal reached
+    assert post(private_key) == 200
+    assert Message.objects.get(direction="in").participant_id == again.pk

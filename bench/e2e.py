@@ -46,7 +46,7 @@ from tests.e2e.processes import (  # noqa: E402
 )
 
 CRO_DOMAIN = "cro.example.com"
-SCRATCH_DB = "cro_bench_e2e"
+SCRATCH_DB = os.environ.get("CRO_BENCH_DATABASE") or "cro_bench_e2e"
 CP = "ean.000000000777"
 
 
@@ -273,6 +273,8 @@ def main() -> None:
             "CRO_RATE_LIMIT_PER_MINUTE": "0",  # one sender sends hundreds a minute here
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
+            # The benchmark speaks plain HTTP on loopback.
+            "CRO_SECURE_SSL_REDIRECT": "0",
         }
     )
     for name in ("CRO_MODE", "CRO_SIGNING_KEY_FILE", "CRO_MAX_MESSAGE_BYTES"):

@@ -6,13 +6,26 @@ Tasks are enqueued by name, so this module (and the services that call it) never
 When the broker is unreachable nothing is raised: the row the task works on is committed
 already in a non-final state, so the failure is logged, the caller gets False, and the sweep
 (`registry.services.sweep`, run by beat or `manage.py cro_sweep`) enqueues it again later.
+
+How a received message moves on (`message_received`, the one place that decides it):
+
+- Redis broker and PostgreSQL (production): a *doorbell*. The web process sets a flag in the
+  broker's Redis with SET NX and an expiry, and publishes one drain task only when it set the
+  flag; while a drain is pending, a message costs that one Redis round trip. The drain task
+  clears the flag first, then processes every received message in pk order (one sender at a
+  time per worker, so each sender is answered in order) and delivers each response right after
+  its processing commit; a failed delivery goes to the delivery task with its backoff.
+- Otherwise (the filesystem broker of the embedded default, SQLite): one processing task per
+  message, which enqueues the delivery task.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import cache
 
 from celery import current_app
+from django.db import connection
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +35,12 @@ PROCESS_INBOUND_MESSAGE = "registry.tasks.process_inbound_message"
 DELIVER_OUTBOUND_MESSAGE = "registry.tasks.deliver_outbound_message"
 SWEEP_MESSAGES = "registry.tasks.sweep_messages"
 APPLY_CSV_IMPORT = "registry.tasks.apply_csv_import"
+DRAIN_INBOUND_MESSAGES = "registry.tasks.drain_inbound_messages"
+
+DOORBELL_KEY = "cro:inbound:drain-pending"
+# A drain lost with its flag set (broker restarted) blocks new drains at most this long; the
+# sweep takes what arrives meanwhile.
+DOORBELL_SECONDS = 30
 
 
 def task_enqueue(*, name: str, args: list, countdown: float | None = None, unreachable: str) -> bool:
@@ -34,6 +53,76 @@ def task_enqueue(*, name: str, args: list, countdown: float | None = None, unrea
         logger.warning("broker unreachable, %s", unreachable, exc_info=True)
         return False
     return True
+
+
+def _doorbell():
+    """The broker's Redis, when received messages go through the doorbell; None otherwise."""
+    broker_url = str(current_app.conf.broker_url or "")
+    if not broker_url.startswith(("redis://", "rediss://")) or current_app.conf.task_always_eager:
+        return None
+    if connection.vendor != "postgresql":  # the drain claims senders with advisory locks
+        return None
+    return _redis_client(broker_url)
+
+
+@cache
+def _redis_client(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def doorbell_in_use() -> bool:
+    return _doorbell() is not None
+
+
+def message_received(*, message_pk: int) -> bool:
+    """A received message is committed: get it processed (see the module's docstring)."""
+    bell = _doorbell()
+    if bell is None:
+        return message_processing_enqueue(message_pk=message_pk)
+    try:
+        if not bell.set(DOORBELL_KEY, b"1", nx=True, ex=DOORBELL_SECONDS):
+            return True  # a drain is pending; it has not started, so it will see this message
+    except Exception:
+        logger.warning("broker unreachable, message %s left for the sweep", message_pk, exc_info=True)
+        return False
+    if inbound_drain_enqueue():
+        return True
+    try:
+        bell.delete(DOORBELL_KEY)  # no drain is coming: the next message must ring again
+    except Exception:
+        logger.warning("could not clear the doorbell; it expires in %s s", DOORBELL_SECONDS, exc_info=True)
+    return False
+
+
+def doorbell_answer() -> None:
+    """The drain starts: clear the flag before reading, so a message committed from now on
+    rings again (and one committed before is seen by this drain)."""
+    bell = _doorbell()
+    if bell is not None:
+        try:
+            bell.delete(DOORBELL_KEY)
+        except Exception:
+            logger.warning("could not clear the doorbell", exc_info=True)
+
+
+def inbound_drain_enqueue() -> bool:
+    """Publish one drain task (the doorbell, or the sweep for what is stuck)."""
+    return task_enqueue(
+        name=DRAIN_INBOUND_MESSAGES, args=[], unreachable="received messages left for the sweep"
+    )
+
+
+def messages_stuck_redispatch(*, message_pks: list[int]) -> None:
+    """The sweep found received messages nobody is processing."""
+    if not message_pks:
+        return
+    if doorbell_in_use():
+        inbound_drain_enqueue()
+        return
+    for pk in message_pks:
+        message_processing_enqueue(message_pk=pk)
 
 
 def message_processing_enqueue(*, message_pk: int) -> bool:

@@ -6,17 +6,18 @@ import dataclasses
 import hashlib
 import logging
 import uuid
+import zlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from registry import dispatch
 from registry.models import Message, Participant
 from registry.selectors import portfolio_queries
-from registry.services import discovery, outbound
+from registry.services import discovery, outbound, participant_keys
 from registry.services import participants as participant_services
 from registry.services import portfolio as portfolio_services
 from registry.services.market_time import time_stamp_aware
@@ -56,15 +57,24 @@ class OriginalStillPending(Exception):
     """An identical earlier message is not answered yet: its answer must be copied, so wait."""
 
 
+class SenderMessageFailed(Exception):
+    """Processing a message failed unexpectedly (rolled back, it stays pending)."""
+
+    def __init__(self, *, message_pk: int, sender: tuple[str, str]):
+        super().__init__(f"processing message {message_pk} failed")
+        self.message_pk = message_pk
+        self.sender = sender
+
+
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _sender_keys(*, domain: str, role: str) -> tuple[Participant | None, list[str], str]:
+def _sender_keys(*, domain: str, role: str, fresh: bool = False) -> tuple[Participant | None, list[str], str]:
     """The sender's participant record (if any), its public keys, and its endpoint."""
     if role == messages.Role.CRO:
         raise MessageRefused(401, "a CRO does not accept messages from a CRO")
-    participant = Participant.objects.filter(domain=domain, role=role).first()
+    participant = participant_keys.participant_cached(domain=domain, role=role, fresh=fresh)
     if participant is not None:
         if settings.CRO_MODE == "open" and participant.source == Participant.Source.DNS:
             _dns_participant_refresh(participant)
@@ -76,6 +86,29 @@ def _sender_keys(*, domain: str, role: str) -> tuple[Participant | None, list[st
     except discovery.DiscoveryError as exc:
         raise MessageRefused(419, str(exc)) from exc
     return None, [found.public_key], found.endpoint_url
+
+
+def _body_open(*, envelope) -> tuple[Participant | None, list[str], str, bytes]:
+    """Verify the signature with the sender's keys; a failure with cached keys reads them again."""
+    participant, public_keys, endpoint_url = _sender_keys(
+        domain=envelope.sender_domain, role=envelope.sender_role
+    )
+    try:
+        return participant, public_keys, endpoint_url, codec.open_body(envelope.body, public_keys)
+    except errors.UFTPError as exc:
+        failure = exc
+    if participant is not None and participant_keys.is_cached(
+        domain=envelope.sender_domain, role=envelope.sender_role
+    ):
+        participant, fresh_keys, endpoint_url = _sender_keys(
+            domain=envelope.sender_domain, role=envelope.sender_role, fresh=True
+        )
+        if fresh_keys != public_keys:
+            try:
+                return participant, fresh_keys, endpoint_url, codec.open_body(envelope.body, fresh_keys)
+            except errors.UFTPError as exc:
+                failure = exc
+    raise MessageRefused(401, f"signature does not verify: {failure}")
 
 
 def _dns_participant_refresh(participant: Participant) -> None:
@@ -106,13 +139,7 @@ def message_receive(
     _refuse_before_parsing(content_type=content_type, charset=charset, client_address=client_address)
     envelope = _envelope_parse(data)
 
-    participant, public_keys, endpoint_url = _sender_keys(
-        domain=envelope.sender_domain, role=envelope.sender_role
-    )
-    try:
-        inner_xml = codec.open_body(envelope.body, public_keys)
-    except errors.UFTPError as exc:
-        raise MessageRefused(401, f"signature does not verify: {exc}") from exc
+    participant, public_keys, endpoint_url, inner_xml = _body_open(envelope=envelope)
     _refuse_over_sender_limit(envelope)
     try:
         payload = codec.parse_message(
@@ -126,35 +153,40 @@ def message_receive(
     if too_long:
         raise MessageRefused(400, f"invalid message: {too_long}")
 
-    with transaction.atomic():
-        if participant is None:
-            # Open mode, first contact: record the participant DNS described.
-            participant = participant_services.participant_first_contact_record(
-                domain=envelope.sender_domain,
-                role=envelope.sender_role,
-                public_key=public_keys[0],
-                endpoint_url=endpoint_url,
-            )
-        message = Message.objects.create(
-            direction=Message.Direction.INBOUND,
-            status=Message.Status.RECEIVED,
-            message_type=payload.message_type,
-            version=payload.version,
-            path_major=path_major,
-            sender_domain=envelope.sender_domain,
-            sender_role=envelope.sender_role,
-            recipient_domain=payload.recipient_domain,
-            recipient_role=messages.Role.CRO,
-            participant=participant,
-            message_id=payload.message_id,
-            conversation_id=payload.conversation_id,
-            reference_message_id=getattr(payload, "reference_message_id", None) or "",
-            time_stamp=time_stamp_aware(payload.time_stamp),
-            signed_xml=data.decode("utf-8"),
-            inner_xml=inner_xml.decode("utf-8"),
-            body_digest=_digest(inner_xml),
+    fields = {
+        "direction": Message.Direction.INBOUND,
+        "status": Message.Status.RECEIVED,
+        "message_type": payload.message_type,
+        "version": payload.version,
+        "path_major": path_major,
+        "sender_domain": envelope.sender_domain,
+        "sender_role": envelope.sender_role,
+        "recipient_domain": payload.recipient_domain,
+        "recipient_role": messages.Role.CRO,
+        "message_id": payload.message_id,
+        "conversation_id": payload.conversation_id,
+        "reference_message_id": getattr(payload, "reference_message_id", None) or "",
+        "time_stamp": time_stamp_aware(payload.time_stamp),
+        "signed_xml": data.decode("utf-8"),
+        "inner_xml": inner_xml.decode("utf-8"),
+        "body_digest": _digest(inner_xml),
+    }
+    try:
+        message = _message_store(
+            participant=participant, fields=fields, public_key=public_keys[0], endpoint_url=endpoint_url
         )
-        transaction.on_commit(lambda: dispatch.message_processing_enqueue(message_pk=message.pk))
+    except IntegrityError:
+        if participant is None:
+            raise
+        # The cached participant is gone (deleted, or replaced, by another process): read it
+        # again, check the signature against what is registered now, and store once more.
+        participant_keys.forget(domain=envelope.sender_domain, role=envelope.sender_role)
+        participant, public_keys, endpoint_url, _ = _body_open(envelope=envelope)
+        message = _message_store(
+            participant=participant, fields=fields, public_key=public_keys[0], endpoint_url=endpoint_url
+        )
+    # Committed (in autocommit on_commit runs at once): registry.dispatch decides what follows.
+    transaction.on_commit(lambda: dispatch.message_received(message_pk=message.pk))
     return message
 
 
@@ -188,6 +220,27 @@ def _refuse_over_sender_limit(envelope: codec.SignedEnvelope) -> None:
     """Counted only once the signature verified: nobody else can spend a sender's allowance."""
     if sender_rate_limit_exceeded(sender_domain=envelope.sender_domain, sender_role=envelope.sender_role):
         raise MessageRefused(429, "rate limit exceeded, try again later")
+
+
+def _message_store(
+    *, participant: Participant | None, fields: dict, public_key: str, endpoint_url: str
+) -> Message:
+    if participant is not None:
+        if not connection.in_atomic_block:
+            # The usual case: one INSERT ... RETURNING, committed by itself (autocommit).
+            return Message.objects.create(participant=participant, **fields)
+        with transaction.atomic():  # a savepoint: a failed INSERT leaves the caller's transaction usable
+            # (the foreign key is checked at the caller's commit there, in autocommit at once)
+            return Message.objects.create(participant=participant, **fields)
+    with transaction.atomic():
+        # Open mode, first contact: record the participant DNS described.
+        participant = participant_services.participant_first_contact_record(
+            domain=fields["sender_domain"],
+            role=fields["sender_role"],
+            public_key=public_key,
+            endpoint_url=endpoint_url,
+        )
+        return Message.objects.create(participant=participant, **fields)
 
 
 def _too_long_for_the_log(payload: messages.PayloadMessage) -> str | None:
@@ -230,7 +283,8 @@ def message_process(*, message_pk: int) -> Message | None:
     """Run the functional checks and the registry for one inbound message, exactly once.
 
     Returns the outbound response (None when there is nothing to answer or the message was
-    processed already). Raises OriginalStillPending when it must wait for a twin.
+    processed already); its delivery is enqueued after the commit. Raises
+    OriginalStillPending when it must wait for a twin.
     """
     Message.objects.filter(pk=message_pk, status=Message.Status.RECEIVED).update(
         status=Message.Status.PROCESSING, updated_at=timezone.now()
@@ -244,31 +298,110 @@ def message_process(*, message_pk: int) -> Message | None:
         )
         if message is None or message.status not in (Message.Status.RECEIVED, Message.Status.PROCESSING):
             return None
-        payload = codec.parse_message(
-            message.inner_xml.encode("utf-8"),
-            path_major=message.path_major or 3,
-            max_bytes=settings.CRO_MAX_MESSAGE_BYTES,
-        )
+        return _process_locked(message=message, enqueue_delivery=True)
 
-        if isinstance(payload, messages.TestMessageResponse):
-            _test_response_record(message=message, payload=payload)
-            return None
 
-        verdict = _evaluate(message=message, payload=payload)
-        response_payload = verdict.response or _response_for(
-            message=message, payload=payload, result=verdict.result, reason=verdict.reason
+@dataclass(frozen=True)
+class Processed:
+    message_pks: list[int]
+    # The responses stored as queued, in order, not yet delivered.
+    responses: list[Message]
+
+
+_PENDING_STATUSES = (Message.Status.RECEIVED, Message.Status.PROCESSING)
+
+
+def _sender_lock_try(*, domain: str, role: str) -> bool:
+    """A transaction-scoped PostgreSQL advisory lock on one sender: one drain at a time works on
+    a sender's messages, so they are processed (and answered) in the order they arrived."""
+    key = zlib.crc32(f"cro-sender:{domain}/{role}".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [0x5E4D, key - 2**31])
+        return bool(cursor.fetchone()[0])
+
+
+def message_process_next(
+    *, batch: int = 1, skip_senders: frozenset[tuple[str, str]] = frozenset()
+) -> Processed | None:
+    """Process the oldest pending inbound messages (up to `batch`, in pk order) of one sender
+    no other drain holds, in ONE transaction (one commit for the batch); their responses are
+    stored but not delivered (the caller delivers them after the commit). None when nothing is
+    left that this drain may take.
+
+    A drain killed halfway leaves its batch uncommitted, so still received: the next drain (or
+    the sweep) takes it again from the start. Raises OriginalStillPending like message_process,
+    and SenderMessageFailed (the whole batch rolled back) when processing raises.
+    """
+    with transaction.atomic():
+        candidates = (
+            Message.objects.filter(direction=Message.Direction.INBOUND, status__in=_PENDING_STATUSES)
+            .order_by("pk")
+            .values_list("sender_domain", "sender_role")[:64]
         )
-        message.status = Message.Status.PROCESSED
-        message.result = verdict.result.value
-        message.rejection_reason = verdict.reason or ""
-        message.processed_at = timezone.now()
-        message.last_error = ""
-        message.save(
-            update_fields=["status", "result", "rejection_reason", "processed_at", "last_error", "updated_at"]
-        )
-        return outbound.outbound_message_create(
-            payload=response_payload, recipient=message.participant, request=message
-        )
+        tried = set(skip_senders)
+        for sender in candidates:
+            if sender in tried:
+                continue
+            tried.add(sender)
+            if not _sender_lock_try(domain=sender[0], role=sender[1]):
+                continue  # another drain answers this sender, in order
+            batch_messages = list(
+                Message.objects.select_for_update(of=("self",))
+                .select_related("participant")
+                .filter(
+                    direction=Message.Direction.INBOUND,
+                    status__in=_PENDING_STATUSES,
+                    sender_domain=sender[0],
+                    sender_role=sender[1],
+                )
+                .order_by("pk")[:batch]
+            )
+            if not batch_messages:
+                continue
+            responses = []
+            for message in batch_messages:
+                try:
+                    response = _process_locked(message=message, enqueue_delivery=False)
+                except OriginalStillPending:
+                    raise
+                except Exception as exc:
+                    raise SenderMessageFailed(message_pk=message.pk, sender=sender) from exc
+                if response is not None:
+                    responses.append(response)
+            return Processed(message_pks=[m.pk for m in batch_messages], responses=responses)
+    return None
+
+
+def _process_locked(*, message: Message, enqueue_delivery: bool) -> Message | None:
+    """The checks and the registry for `message`, locked in the caller's transaction."""
+    payload = codec.parse_message(
+        message.inner_xml.encode("utf-8"),
+        path_major=message.path_major or 3,
+        max_bytes=settings.CRO_MAX_MESSAGE_BYTES,
+    )
+
+    if isinstance(payload, messages.TestMessageResponse):
+        _test_response_record(message=message, payload=payload)
+        return None
+
+    verdict = _evaluate(message=message, payload=payload)
+    response_payload = verdict.response or _response_for(
+        message=message, payload=payload, result=verdict.result, reason=verdict.reason
+    )
+    message.status = Message.Status.PROCESSED
+    message.result = verdict.result.value
+    message.rejection_reason = verdict.reason or ""
+    message.processed_at = timezone.now()
+    message.last_error = ""
+    message.save(
+        update_fields=["status", "result", "rejection_reason", "processed_at", "last_error", "updated_at"]
+    )
+    return outbound.outbound_message_create(
+        payload=response_payload,
+        recipient=message.participant,
+        request=message,
+        enqueue_delivery=enqueue_delivery,
+    )
 
 
 def _metadata_for_response(*, payload: messages.PayloadMessage, recipient_domain: str) -> dict:

@@ -27,9 +27,14 @@ RETRYABLE_CLIENT_ERRORS = frozenset({404, 419, 429})
 
 
 def outbound_message_create(
-    *, payload: messages.PayloadMessage, recipient: Participant, request: Message | None = None
+    *,
+    payload: messages.PayloadMessage,
+    recipient: Participant,
+    request: Message | None = None,
+    enqueue_delivery: bool = True,
 ) -> Message:
-    """Sign `payload`, store it as queued and enqueue its delivery after the commit."""
+    """Sign `payload`, store it as queued and (unless the caller delivers it itself after the
+    commit) enqueue its delivery after the commit."""
     # An answer is spelled in the major of the endpoint its request came to, where the
     # requester reads it: an unsupported or mismatched Version gets that major's newest.
     path_major = (request.path_major or 3) if request is not None else None
@@ -70,7 +75,8 @@ def outbound_message_create(
         next_attempt_at=now,
         give_up_at=now + dt.timedelta(seconds=settings.CRO_DELIVERY_RETRY_SECONDS),
     )
-    transaction.on_commit(lambda: dispatch.message_delivery_enqueue(message_pk=message.pk))
+    if enqueue_delivery:
+        transaction.on_commit(lambda: dispatch.message_delivery_enqueue(message_pk=message.pk))
     return message
 
 
@@ -132,11 +138,23 @@ def outbound_message_deliver(*, message_pk: int) -> DeliveryOutcome | None:
     return DeliveryOutcome(retry_in=delay)
 
 
+# One keep-alive HTTP session per peer endpoint and process (a worker's pool process): the
+# TCP connection (and TLS handshake) is reused from one delivery to the next.
+_sessions: dict[str, requests.Session] = {}
+
+
+def _session_for(endpoint: str) -> requests.Session:
+    session = _sessions.get(endpoint)
+    if session is None:
+        session = _sessions[endpoint] = requests.Session()
+    return session
+
+
 def _post(message: Message) -> tuple[bool, str | None]:
     """POST the signed message; (retryable, error) with error None on success."""
     endpoint = message.participant.endpoint_url
     try:
-        response = requests.post(
+        response = _session_for(endpoint).post(
             endpoint,
             data=message.signed_xml.encode("utf-8"),
             headers={"Content-Type": "text/xml; charset=utf-8"},

@@ -38,8 +38,7 @@ def messages_sweep(*, older_than_seconds: int | None = None) -> SweepReport:
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=cutoff))
         .values_list("pk", flat=True)
     )
-    for pk in inbound:
-        dispatch.message_processing_enqueue(message_pk=pk)
+    dispatch.messages_stuck_redispatch(message_pks=inbound)
     for pk in outbound:
         dispatch.message_delivery_enqueue(message_pk=pk)
     return SweepReport(inbound=len(inbound), outbound=len(outbound))

@@ -259,7 +259,8 @@ def test_worker_killed_while_processing(stack, make_peer, transactional_db, vict
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
         row = reload(row)
-        assert row.status == Message.Status.PROCESSING
+        # The drain (registry.dispatch) marks nothing before its transaction commits.
+        assert row.status in (Message.Status.RECEIVED, Message.Status.PROCESSING)
         assert not Message.objects.filter(direction="out", request=row).exists()
         assert Membership.objects.count() == 0  # nothing of the killed transaction is visible
 
@@ -280,3 +281,48 @@ def test_worker_killed_while_processing(stack, make_peer, transactional_db, vict
     assert Membership.objects.count() == size
     assert Membership.objects.filter(superseded_at__isnull=True).count() == size
     wait_until(lambda: first_worker.alive() or victim == "whole worker", timeout=5)
+
+
+def test_drain_killed_halfway_through_a_batch(stack, make_peer, transactional_db):
+    """The drain processes a sender's waiting messages in one transaction: SIGKILL after two of
+    four are processed (the third waits for a lock the test holds) loses the whole batch, and
+    Celery's redelivery processes all four exactly once, answered in the order they were sent."""
+    own = stack("batch")
+    peer = make_peer(f"batch{uuid.uuid4().hex[:6]}.example.com", "DSO")
+    register(peer)
+    peer.cro_url = own.web.url
+    # No worker yet: the four wait, received, for one drain.
+    sent = [
+        peer.send(TestMessage()),
+        peer.send(TestMessage()),
+        peer.send(_big_update(50)),
+        peer.send(TestMessage()),
+    ]
+    rows = [Message.objects.get(direction="in", message_id=m.message_id) for m in sent]
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE registry_congestionpoint IN ACCESS EXCLUSIVE MODE")
+        worker = own.start_worker()
+        wait_until(_blocked_on_congestion_points, timeout=60, interval=0.05)
+        children = worker.pool_children()
+        assert children, "the prefork pool has a child"
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        # Nothing of the batch is visible: the two processed before the kill are pending again.
+        assert {reload(row).status for row in rows} == {Message.Status.RECEIVED}
+        assert not Message.objects.filter(direction="out", request__in=rows).exists()
+        assert peer.arrivals == []
+
+    # The worker's main process gives the drain back; it runs again from the start.
+    for message in sent:
+        response_to(peer, message, timeout=120)
+    own.sweep()  # a late sweep changes nothing
+    time.sleep(2)
+    answered = [a.attrs.get("ConversationID") for a in peer.arrivals]
+    assert answered == [m.conversation_id for m in sent]
+    assert [reload(row).status for row in rows] == [Message.Status.PROCESSED] * 4
+    assert Message.objects.filter(direction="out", request__in=rows).count() == 4
+    assert CongestionPointVersion.objects.count() == 1
+    assert Membership.objects.count() == 50

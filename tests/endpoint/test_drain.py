@@ -1,0 +1,118 @@
+"""The drain task (registry.dispatch's doorbell path): in order per sender, answered right after
+processing, nothing done twice, a failing message holding up nobody else."""
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from registry import tasks
+from registry.models import Message
+from registry.services import inbound
+from registry.uftp import codec
+from tests import factories
+from tests.peer_server import RecordingPeer
+
+URL = "/shapeshifter/api/v3/message"
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("the drain claims senders with PostgreSQL advisory locks")
+
+
+def post(domain: str, private_key: str) -> str:
+    payload = factories.test_message(sender=domain)
+    body = factories.signed(payload, role="DSO", private_key=private_key)
+    assert Client().post(URL, data=body, content_type="text/xml").status_code == 200
+    return payload.conversation_id
+
+
+def answered(peer: RecordingPeer) -> list[str]:
+    """ConversationIDs of the responses the peer received, in arrival order."""
+    found = []
+    while not peer.received.empty():
+        signed = codec.parse_signed_message(peer.received.get())
+        found.append(codec.parse_any(_unsigned(signed), path_major=3).conversation_id)
+    return found
+
+
+def _unsigned(signed) -> bytes:
+    from django.conf import settings
+
+    from registry.uftp import keys
+
+    public_key = keys.public_key_from_private(settings.CRO_SIGNING_KEY)
+    return codec.open_body(signed.body, [public_key])
+
+
+def test_the_drain_answers_every_sender_in_order_right_after_processing(make_participant):
+    with RecordingPeer([200]) as first_peer, RecordingPeer([200]) as second_peer:
+        _, first_key = make_participant("dso1.example.com", "DSO", endpoint_url=first_peer.url)
+        _, second_key = make_participant("dso2.example.com", "DSO", endpoint_url=second_peer.url)
+        first = [post("dso1.example.com", first_key) for _ in range(3)]
+        second = [post("dso2.example.com", second_key) for _ in range(2)]
+
+        assert tasks.drain_inbound_messages.apply().get() == 5
+        assert answered(first_peer) == first
+        assert answered(second_peer) == second
+    assert set(Message.objects.filter(direction="in").values_list("status", flat=True)) == {"processed"}
+    assert set(Message.objects.filter(direction="out").values_list("status", "attempts")) == {
+        ("delivered", 1)
+    }
+    # A second drain (a redelivered task, the sweep) finds nothing to do.
+    assert tasks.drain_inbound_messages.apply().get() == 0
+    assert Message.objects.filter(direction="out").count() == 5
+
+
+def test_a_failing_message_stays_pending_and_holds_up_no_other_sender(make_participant, monkeypatch):
+    with RecordingPeer([200]) as peer:
+        _, bad_key = make_participant("dso1.example.com", "DSO", endpoint_url=peer.url)
+        _, good_key = make_participant("dso2.example.com", "DSO", endpoint_url=peer.url)
+        stuck = post("dso1.example.com", bad_key)
+        fine = post("dso2.example.com", good_key)
+        original = inbound._process_locked
+
+        def failing(*, message, enqueue_delivery):
+            if message.conversation_id == stuck:
+                raise RuntimeError("a bug")
+            return original(message=message, enqueue_delivery=enqueue_delivery)
+
+        monkeypatch.setattr(inbound, "_process_locked", failing)
+        assert tasks.drain_inbound_messages.apply().get() == 1
+        assert answered(peer) == [fine]
+        assert Message.objects.get(direction="in", conversation_id=stuck).status == "received"
+        assert not Message.objects.filter(direction="out", conversation_id=stuck).exists()
+
+        monkeypatch.setattr(inbound, "_process_locked", original)
+        assert tasks.drain_inbound_messages.apply().get() == 1  # the sweep's drain, later
+        assert answered(peer) == [stuck]
+
+
+def test_a_drain_leaves_a_sender_another_drain_holds(make_participant):
+    """Two drains never work on one sender at once: the second skips it (its order is kept)."""
+    import zlib
+
+    import psycopg
+
+    with RecordingPeer([200]) as peer:
+        _, key = make_participant("dso1.example.com", "DSO", endpoint_url=peer.url)
+        post("dso1.example.com", key)
+        settings_dict = connection.settings_dict
+        with psycopg.connect(
+            host=settings_dict["HOST"] or "127.0.0.1",
+            port=settings_dict["PORT"] or 5432,
+            user=settings_dict["USER"],
+            dbname=settings_dict["NAME"],
+        ) as other:
+            with other.transaction():
+                # Another drain's transaction holds the sender.
+                other.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)",
+                    [0x5E4D, zlib.crc32(b"cro-sender:dso1.example.com/DSO") - 2**31],
+                )
+                assert inbound.message_process_next() is None
+                assert Message.objects.get(direction="in").status == "received"
+        assert tasks.drain_inbound_messages.apply().get() == 1

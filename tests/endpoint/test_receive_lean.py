@@ -1,0 +1,71 @@
+"""The receive path: one INSERT for a known sender, its keys cached, a rotation picked up at once."""
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from registry.models import Message, Participant
+from registry.services import participant_keys
+from registry.uftp import keys
+from tests import factories
+
+URL = "/shapeshifter/api/v3/message"
+DSO = "dso1.example.com"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    participant_keys.forget_all()
+    yield
+    participant_keys.forget_all()
+
+
+def post(private_key: str) -> int:
+    body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=private_key)
+    return Client().post(URL, data=body, content_type="text/xml").status_code
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_known_sender_costs_one_statement(make_participant):
+    _, private_key = make_participant(DSO, "DSO")
+    assert post(private_key) == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert post(private_key) == 200
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert statements == ["INSERT"], queries.captured_queries
+    assert Message.objects.filter(direction="in").count() == 2
+
+
+def test_a_key_rotated_by_another_process_is_picked_up_at_once(make_participant):
+    participant, old_key = make_participant(DSO, "DSO")
+    assert post(old_key) == 200  # the keys are cached now
+    new_private, new_public = keys.generate_keypair()
+    # Another process rotates: this process's cache is not told.
+    Participant.objects.filter(pk=participant.pk).update(public_key=new_public)
+    assert post(new_private) == 200
+    assert post(keys.generate_keypair()[0]) == 401  # a wrong key is still refused
+
+
+def test_a_saved_participant_is_forgotten(make_participant):
+    participant, private_key = make_participant(DSO, "DSO")
+    assert post(private_key) == 200
+    assert participant_keys.is_cached(domain=DSO, role="DSO")
+    participant.save()
+    assert not participant_keys.is_cached(domain=DSO, role="DSO")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_participant_replaced_by_another_process_is_read_again(make_participant):
+    """Deleted and registered again (same key, new row) elsewhere: the cached row is stale."""
+    participant, private_key = make_participant(DSO, "DSO")
+    assert post(private_key) == 200
+    stale = participant_keys._read[(DSO, "DSO")]
+    Message.objects.all().delete()
+    participant.delete()
+    again = Participant.objects.create(
+        domain=DSO, role="DSO", public_key=participant.public_key, endpoint_url=participant.endpoint_url
+    )
+    participant_keys._read[(DSO, "DSO")] = stale  # as in a process no signal reached
+    assert post(private_key) == 200
+    assert Message.objects.get(direction="in").participant_id == again.pk

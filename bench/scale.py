@@ -296,14 +296,22 @@ def rss_probe(kind: str, participant_pk: int) -> None:
     from registry.services import csv_io
 
     participant = Participant.objects.get(pk=participant_pk)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = _peak_rss_mb()
     if kind == "query":
         agr_portfolio_query_answer(agr=participant, period=PERIOD)
     else:
         for _ in csv_io.registry_csv_export(selection=registry_state.RegistryFilter(dso=participant)):
             pass
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    after = _peak_rss_mb()
     print(f"{before:.0f} {after:.0f}")
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss it does not carry the parent's over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def rss_measure(registry: Registry, addresses: Addresses) -> dict[str, str]:

@@ -405,8 +405,37 @@ def main() -> None:
         scratch_database_drop(url)
 
 
-def fill_import(registry: Registry, addresses: Addresses, *, connections: int) -> tuple[float, float]:
-    raise SystemExit("--fill import needs the registry_import command")
+def fill_import(
+    registry: Registry, addresses: Addresses, *, connections: int, agrs: int = 20
+) -> tuple[float, float]:
+    """N connections through `manage.py registry_import` (one DSO, one CSV file), then represented by
+    AGR messages as in `fill`. Returns (import connections/s, AGR fill connections/s)."""
+    import tempfile
+
+    from django.core.management import call_command
+
+    from registry.selectors.registry_state import EXPORT_COLUMNS
+
+    dso = registry.participant("DSO")
+    cps = addresses.portfolio(connections)
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as file:
+        file.write(",".join(EXPORT_COLUMNS) + "\n")
+        for cp, members in cps.items():
+            for connection, _ in members:
+                file.write(f"{cp},{START},,true,DSO,AGR,{connection},{START},\n")
+    try:
+        import_seconds = timed(
+            lambda: call_command("registry_import", file.name, dso=dso.domain, stdout=sys.stderr)
+        )
+    finally:
+        os.unlink(file.name)
+    agr_list = [registry.participant("AGR") for _ in range(agrs)]
+    listed = [a for members in cps.values() for a, _ in members]
+    agr_seconds = 0.0
+    for n, start in enumerate(range(0, len(listed), FILL_MESSAGE_CONNECTIONS)):
+        chunk = listed[start : start + FILL_MESSAGE_CONNECTIONS]
+        agr_seconds += timed(lambda chunk=chunk, n=n: registry.agr_apply(agr_list[n % agrs], chunk))
+    return connections / import_seconds, connections / agr_seconds
 
 
 def scratch_database_create() -> str:

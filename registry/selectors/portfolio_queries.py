@@ -46,7 +46,7 @@ class QueryAnswer:
 def dso_portfolio_query_answer(
     *, dso: Participant, entity_address: str, period: dt.date, as_of: dt.datetime | None = None
 ) -> QueryAnswer:
-    """DSOPortfolioQuery: the CP with every connection active in it on `period` (2 queries at most)."""
+    """DSOPortfolioQuery: the CP with every connection active in it on `period` (3 queries at most)."""
     # A CP whose first version was recorded after `as_of` was unknown at that moment.
     version = (
         registry_rows(as_of=as_of)
@@ -67,19 +67,26 @@ def dso_portfolio_query_answer(
         return QueryAnswer(accepted=True)
 
     on_period = registry_rows(as_of=as_of, day=period)
-    # Each connection's AGR (the first by domain) is looked up by its address: a probe of the
-    # representations' index per connection of the CP, whatever else the registry holds.
-    agr_domain = Subquery(
+    # Each connection's AGR is looked up by its address: an index probe per connection of the CP,
+    # whatever else the registry holds. The representations of one connection never overlap, so
+    # there is at most one on the Period; the AGRs' domains come from one small query after.
+    agr_of = Subquery(
         on_period.representations.filter(connection_address=OuterRef("connection_address"))
-        .order_by("agr__domain")
-        .values("agr__domain")[:1]
+        .order_by()
+        .values("agr_id")[:1]
     )
-    agr_by_connection: dict[str, str | None] = dict(
+    agr_id_by_connection = dict(
         on_period.memberships.filter(congestion_point=cp)
         .order_by()
-        .annotate(agr_domain=agr_domain)
-        .values_list("connection_address", "agr_domain")
+        .annotate(agr_of=agr_of)
+        .values_list("connection_address", "agr_of")
     )
+    domains = dict(
+        Participant.objects.filter(pk__in={pk for pk in agr_id_by_connection.values() if pk is not None})
+        .order_by()
+        .values_list("pk", "domain")
+    )
+    agr_by_connection = {address: domains.get(pk) for address, pk in agr_id_by_connection.items()}
     if not agr_by_connection:
         # The schema wants at least one Connection in a CongestionPoint: a CP without connections
         # on this Period is answered like an inactive one.

@@ -19,7 +19,7 @@ from tests.factories import agr_update, conn, cp, d, dso_update
 
 # What each answer needs: DSO query 3 (CP with its version, memberships, representations);
 # AGR query 2 (representations, memberships with their CP, DSO and version).
-DSO_QUERY_MAX = 2
+DSO_QUERY_MAX = 3
 AGR_QUERY_MAX = 2
 CPS = 5
 

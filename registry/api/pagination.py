@@ -39,3 +39,10 @@ class ApiPagination(LimitOffsetPagination):
         for parameter in parameters:
             parameter["schema"].update(bounds.get(parameter["name"], {}))
         return parameters
+
+
+class RegistryPagination(ApiPagination):
+    """Lists whose items carry their connections (a CP holds up to thousands): a small default page,
+    so that an unparameterised request answers in kilobytes, not megabytes, at national scale."""
+
+    default_limit = 10

@@ -30,7 +30,7 @@ from rest_framework.views import APIView
 
 from registry.api import filters, serializers
 from registry.api.docs import render_docs
-from registry.api.pagination import ApiPagination
+from registry.api.pagination import ApiPagination, RegistryPagination
 from registry.api.permissions import StaffReadRoleWrite
 from registry.api.schema import ApiAutoSchema
 from registry.models import Participant
@@ -233,6 +233,7 @@ class CongestionPointViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
 
     queryset = registry_state.congestion_point_base_list()
     serializer_class = serializers.CongestionPointSerializer
+    pagination_class = RegistryPagination
     filterset_class = filters.CongestionPointFilter
 
 
@@ -246,6 +247,7 @@ class AgrPortfolioViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
 
     queryset = participant_selectors.participants_of_role(role=Participant.Role.AGR)
     serializer_class = serializers.AgrPortfolioSerializer
+    pagination_class = RegistryPagination
     filterset_class = filters.AgrPortfolioFilter
 
     @extend_schema(

@@ -218,12 +218,20 @@ class Membership(RecordedRow):
         # Few indexes: every one costs on the 50k-row inserts and supersedes. connection_address
         # (all rows) serves conflicts and history; current rows of one CP are read on every update.
         # (A Meta index rather than db_index: PostgreSQL then gets no extra LIKE index.)
+        # The current rows keyed by connection (covering the Period) serve conflicts and the AGR
+        # query: their cost follows the connections asked, not the history the table holds.
         indexes = [
             models.Index(fields=["connection_address"], name="membership_connection_idx"),
             models.Index(
                 fields=["congestion_point"],
                 condition=Q(superseded_at__isnull=True),
                 name="membership_current_cp_idx",
+            ),
+            models.Index(
+                fields=["connection_address"],
+                include=["congestion_point", "start_period", "end_period"],
+                condition=Q(superseded_at__isnull=True),
+                name="membership_current_conn_idx",
             ),
         ]
         constraints = [
@@ -258,10 +266,17 @@ class Representation(RecordedRow):
     class Meta:
         ordering = ["agr_id", "connection_address", "recorded_at", "id"]
         # connection_address (all rows) serves conflicts and history; an AGR's current rows its queries.
+        # Current rows keyed by connection (covering AGR and Period): conflicts and the DSO query.
         indexes = [
             models.Index(fields=["connection_address"], name="representation_connection_idx"),
             models.Index(
                 fields=["agr"], condition=Q(superseded_at__isnull=True), name="representation_curr_agr_idx"
+            ),
+            models.Index(
+                fields=["connection_address"],
+                include=["agr", "start_period", "end_period"],
+                condition=Q(superseded_at__isnull=True),
+                name="representation_curr_conn_idx",
             ),
         ]
         constraints = [

@@ -12,15 +12,15 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db import connection as database
-from django.db.models import F, Q, QuerySet
+from django.db.models import OuterRef, Subquery
 
 from registry.models import CongestionPointVersion, Participant
-from registry.models.portfolio import InArray, active_on_q, known_at_q
 from registry.selectors.registry_state import registry_rows
 from registry.uftp import messages as uftp
 
 NO_CONNECTIONS_AVAILABLE = "No connections available"
+# CP ids per `IN` condition: well below SQLite's 32766 bound variables.
+_CP_CHUNK = 5_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,29 +67,37 @@ def dso_portfolio_query_answer(
         return QueryAnswer(accepted=True)
 
     on_period = registry_rows(as_of=as_of, day=period)
-    members = on_period.memberships.filter(congestion_point=cp).order_by()
-    addresses = set(members.values_list("connection_address", flat=True))
-    if not addresses:
+    # Each connection's AGR is looked up by its address: an index probe per connection of the CP,
+    # whatever else the registry holds. The representations of one connection never overlap, so
+    # there is at most one on the Period; the AGRs' domains come from one small query after.
+    agr_of = Subquery(
+        on_period.representations.filter(connection_address=OuterRef("connection_address"))
+        .order_by()
+        .values("agr_id")[:1]
+    )
+    agr_id_by_connection = dict(
+        on_period.memberships.filter(congestion_point=cp)
+        .order_by()
+        .annotate(agr_of=agr_of)
+        .values_list("connection_address", "agr_of")
+    )
+    domains = dict(
+        Participant.objects.filter(pk__in={pk for pk in agr_id_by_connection.values() if pk is not None})
+        .order_by()
+        .values_list("pk", "domain")
+    )
+    agr_by_connection = {address: domains.get(pk) for address, pk in agr_id_by_connection.items()}
+    if not agr_by_connection:
         # The schema wants at least one Connection in a CongestionPoint: a CP without connections
         # on this Period is answered like an inactive one.
         return QueryAnswer(accepted=True)
-    agr_by_connection: dict[str, str] = {}
-    representations = (
-        on_period.representations.filter(
-            _among("connection_address", addresses, subquery=members.values("connection_address"))
-        )
-        .order_by("connection_address", "agr__domain")
-        .values_list("connection_address", "agr__domain")
-    )
-    for address, agr_domain in representations:
-        agr_by_connection.setdefault(address, agr_domain)
     return QueryAnswer(
         accepted=True,
         congestion_point=uftp.DSOQueryCongestionPoint(
             entity_address=cp.entity_address,
             connections=tuple(
-                uftp.DSOQueryConnection(entity_address=address, agr_domain=agr_by_connection.get(address))
-                for address in sorted(addresses)
+                uftp.DSOQueryConnection(entity_address=address, agr_domain=agr_domain)
+                for address, agr_domain in sorted(agr_by_connection.items())
             ),
         ),
     )
@@ -170,37 +178,46 @@ def _agr_connections_placed(
     *, agr: Participant, day: dt.date, as_of: dt.datetime | None
 ) -> list[AGRConnectionOnDay]:
     """This AGR's connections on `day`, each with the CP active on `day` it is in: 2 queries."""
-    on_day = registry_rows(as_of=as_of, day=day, agr=agr)
-    represented = on_day.representations.order_by()
-    periods = {
-        address: (start, end)
-        for address, start, end in represented.values_list("connection_address", "start_period", "end_period")
-    }
+    on_day = registry_rows(as_of=as_of, day=day)
+    # The CP each represented connection is in on `day`, looked up by its address (one index probe
+    # per connection: no join whose plan could scan the whole membership table). The memberships
+    # of one connection never overlap, so there is at most one.
+    placed_in = Subquery(
+        on_day.memberships.filter(connection_address=OuterRef("connection_address"))
+        .order_by()
+        .values("congestion_point_id")[:1]
+    )
+    represented = (
+        registry_rows(as_of=as_of, day=day, agr=agr)
+        .representations.order_by()
+        .annotate(placed_in=placed_in)
+        .values_list("connection_address", "start_period", "end_period", "placed_in")
+    )
+    periods: dict[str, tuple[dt.date, dt.date | None]] = {}
+    cp_of: dict[str, int] = {}
+    for address, start, end, cp_id in represented:
+        periods[address] = (start, end)
+        if cp_id is not None:
+            cp_of[address] = cp_id
     if not periods:
         return []
-    # Memberships joined to their CP's version on that day: a CP not active on the day drops out,
-    # which leaves its connections unallocated.
-    version = "congestion_point__versions__"
-    placements = (
-        registry_rows(as_of=as_of, day=day)
-        .memberships.filter(
-            known_at_q(as_of, prefix=version),
-            active_on_q(day, prefix=version),
-            _among("connection_address", list(periods), subquery=represented.values("connection_address")),
-        )
-        .order_by()
-        .values_list(
-            "connection_address",
+    # The CPs' versions on that day: a CP not active on the day leaves its connections unallocated.
+    cp_ids = sorted(set(cp_of.values()))
+    terms_of: dict[int, tuple] = {}
+    for start in range(0, len(cp_ids), _CP_CHUNK):
+        versions = on_day.versions.filter(
+            congestion_point_id__in=cp_ids[start : start + _CP_CHUNK]
+        ).values_list(
+            "congestion_point_id",
             "congestion_point__entity_address",
             "congestion_point__dso__domain",
-            f"{version}mutex_offers_supported",
-            f"{version}day_ahead_redispatch_by",
-            f"{version}intraday_redispatch_by",
+            "mutex_offers_supported",
+            "day_ahead_redispatch_by",
+            "intraday_redispatch_by",
         )
-    )
-    placement_of: dict[str, tuple] = {}
-    for address, *placement in placements:
-        placement_of.setdefault(address, tuple(placement))
+        for cp_id, *terms in versions.order_by():
+            terms_of.setdefault(cp_id, tuple(terms))
+    placement_of = {address: terms_of[cp_id] for address, cp_id in cp_of.items() if cp_id in terms_of}
 
     placed = []
     for address in sorted(periods):
@@ -219,14 +236,6 @@ def _agr_connections_placed(
             )
         )
     return placed
-
-
-def _among(field: str, values: list, *, subquery: QuerySet) -> Q | InArray:
-    """`field IN values`: PostgreSQL gets the values already fetched as one array parameter; SQLite,
-    which limits bound variables, gets the subquery that produced them."""
-    if database.vendor == "postgresql":
-        return InArray(F(field), values)
-    return Q(**{f"{field}__in": subquery})
 
 
 def _version_active_on(version: CongestionPointVersion, day: dt.date) -> bool:

@@ -19,6 +19,8 @@ from django.db.models.functions import Coalesce
 
 from registry.models import CongestionPoint, CongestionPointVersion, Membership, Participant, Representation
 
+# CPs whose memberships one export query reads (a national CP holds up to a few thousand).
+EXPORT_CPS_PER_QUERY = 20
 # The open end of a Period range, for overlap tests in SQL.
 _FAR_FUTURE = Value(dt.date.max, output_field=DateField())
 
@@ -190,49 +192,60 @@ EXPORT_COLUMNS = (
 
 
 def registry_export_rows(*, selection: RegistryFilter) -> Iterator[tuple[str, ...]]:
-    """The selection as CSV rows (EXPORT_COLUMNS), one per connection, sorted (3 queries).
+    """The selection as CSV rows (EXPORT_COLUMNS), one per connection, sorted by CP then connection.
 
     A CP without a connection in the selection gets one row with empty connection columns, so
-    that exporting a DSO's portfolio and importing it again changes nothing.
+    that exporting a DSO's portfolio and importing it again changes nothing. Rows are streamed:
+    the memberships are read a few CPs at a time (EXPORT_CPS_PER_QUERY, by their CP's index), so
+    memory and each query follow the CPs exported, not the registry.
     """
     rows = registry_rows(as_of=selection.as_of, day=selection.day, agr=selection.agr)
     cp_ids = _congestion_points_selected(
         selection=selection, rows=rows, queryset=CongestionPoint.objects.all()
     ).values("pk")
-    version_by_cp = {
-        row["congestion_point_id"]: row
-        for row in rows.versions.filter(congestion_point_id__in=cp_ids).values(
-            "congestion_point_id",
-            "congestion_point__entity_address",
-            "start_period",
-            "end_period",
-            "mutex_offers_supported",
-            "day_ahead_redispatch_by",
-            "intraday_redispatch_by",
-        )
-    }
-    members: dict[int, list[tuple[str, dt.date, dt.date | None]]] = defaultdict(list)
-    for cp_id, address, start, end in (
-        rows.memberships.filter(congestion_point_id__in=cp_ids)
-        .order_by("connection_address", "start_period", "id")
-        .values_list("congestion_point_id", "connection_address", "start_period", "end_period")
-        .iterator(chunk_size=5000)
-    ):
-        members[cp_id].append((address, start, end))
-    for version in sorted(version_by_cp.values(), key=lambda row: row["congestion_point__entity_address"]):
-        cp_columns = (
-            version["congestion_point__entity_address"],
-            version["start_period"].isoformat(),
-            version["end_period"].isoformat() if version["end_period"] else "",
-            "true" if version["mutex_offers_supported"] else "false",
-            version["day_ahead_redispatch_by"],
-            version["intraday_redispatch_by"] or "",
-        )
-        connections = members.get(version["congestion_point_id"], [])
-        if not connections:
-            yield (*cp_columns, "", "", "")
-        for address, start, end in connections:
-            yield (*cp_columns, address, start.isoformat(), end.isoformat() if end else "")
+    versions = sorted(
+        {
+            row["congestion_point_id"]: row
+            for row in rows.versions.filter(congestion_point_id__in=cp_ids).values(
+                "congestion_point_id",
+                "congestion_point__entity_address",
+                "start_period",
+                "end_period",
+                "mutex_offers_supported",
+                "day_ahead_redispatch_by",
+                "intraday_redispatch_by",
+            )
+        }.values(),
+        key=lambda row: row["congestion_point__entity_address"],
+    )
+    for start in range(0, len(versions), EXPORT_CPS_PER_QUERY):
+        chunk = versions[start : start + EXPORT_CPS_PER_QUERY]
+        members: dict[int, list[tuple[str, dt.date, dt.date | None]]] = defaultdict(list)
+        for cp_id, address, start_period, end_period in (
+            rows.memberships.filter(congestion_point_id__in=[row["congestion_point_id"] for row in chunk])
+            .order_by("connection_address", "start_period", "id")
+            .values_list("congestion_point_id", "connection_address", "start_period", "end_period")
+        ):
+            members[cp_id].append((address, start_period, end_period))
+        for version in chunk:
+            cp_columns = (
+                version["congestion_point__entity_address"],
+                version["start_period"].isoformat(),
+                version["end_period"].isoformat() if version["end_period"] else "",
+                "true" if version["mutex_offers_supported"] else "false",
+                version["day_ahead_redispatch_by"],
+                version["intraday_redispatch_by"] or "",
+            )
+            connections = members.pop(version["congestion_point_id"], [])
+            if not connections:
+                yield (*cp_columns, "", "", "")
+            for address, start_period, end_period in connections:
+                yield (
+                    *cp_columns,
+                    address,
+                    start_period.isoformat(),
+                    end_period.isoformat() if end_period else "",
+                )
 
 
 def _congestion_points_selected(

@@ -116,13 +116,18 @@ def csv_text_decode(*, data: bytes) -> str:
 
 def _control_characters_refuse(text: str) -> None:
     row_errors = []
+    delimiter = _delimiter(text)
     # split("\n"), not splitlines(): that would take some control characters for line ends.
-    for line_number, line in enumerate(text.split("\n"), start=1):
+    lines = text.split("\n")
+    header = next((line for line in lines if line.strip()), "")
+    columns = [name.strip().lower() for name in _cells(header, delimiter=delimiter)]
+    for line_number, line in enumerate(lines, start=1):
         found = _CONTROL_CHARACTER.search(line)
         if found:
             row_errors.append(
                 RowError(
                     line=line_number,
+                    column=_column_holding(line, columns=columns, delimiter=delimiter),
                     message=f"holds the control character U+{ord(found.group()):04X} "
                     f"at position {found.start() + 1}",
                 )
@@ -131,6 +136,21 @@ def _control_characters_refuse(text: str) -> None:
                 break
     if row_errors:
         raise CsvInvalid(row_errors)
+
+
+def _cells(line: str, *, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return []
+
+
+def _column_holding(line: str, *, columns: list[str], delimiter: str) -> str:
+    """The header name of the first cell holding a control character ("" when unknown)."""
+    for index, cell in enumerate(_cells(line, delimiter=delimiter)):
+        if _CONTROL_CHARACTER.search(cell):
+            return columns[index] if index < len(columns) else ""
+    return ""
 
 
 def _delimiter(text: str) -> str:

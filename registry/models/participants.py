@@ -9,7 +9,6 @@ from registry.uftp import messages as uftp_messages
 from registry.uftp import versions
 from registry.validators import validate_internet_domain, validate_public_key
 
-
 _CONVENTIONAL_PATH = re.compile(r"/shapeshifter/api/v[0-9]+/message/?$")
 
 

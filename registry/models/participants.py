@@ -93,5 +93,10 @@ class Participant(models.Model):
         return endpoint_url_for_major(self.endpoint_url, major)
 
     @property
+    def endpoints_by_major(self) -> dict[int, str]:
+        """The endpoint of every major version the CRO speaks, recorded or derived."""
+        return {major: self.endpoint_for_major(major) for major in versions.ENDPOINT_PATHS}
+
+    @property
     def is_barred(self) -> bool:
         return self.status == self.Status.BARRED

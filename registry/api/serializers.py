@@ -174,6 +174,10 @@ class ParticipantSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# The Shapeshifter versions a field may name (one enum in the API schema: settings.SPECTACULAR_SETTINGS).
+SHAPESHIFTER_VERSION_CHOICES = sorted(versions.SUPPORTED_VERSIONS)
+
+
 class EndpointsPerMajorField(serializers.DictField):
     def __init__(self, **kwargs):
         kwargs.setdefault("child", EndpointUrlField(allow_blank=True))
@@ -191,7 +195,7 @@ class NewestVersionField(serializers.ChoiceField):
             "help_text",
             "the newest Shapeshifter version the participant speaks (the CRO's TestMessage uses it)",
         )
-        super().__init__(choices=sorted(versions.SUPPORTED_VERSIONS), **kwargs)
+        super().__init__(choices=SHAPESHIFTER_VERSION_CHOICES, **kwargs)
 
 
 class ParticipantCreateSerializer(serializers.Serializer):
@@ -222,7 +226,7 @@ class TestMessageSendSerializer(serializers.Serializer):
     __test__ = False  # not a pytest test class
 
     version = serializers.ChoiceField(
-        choices=sorted(versions.SUPPORTED_VERSIONS),
+        choices=SHAPESHIFTER_VERSION_CHOICES,
         required=False,
         help_text="Shapeshifter version of the TestMessage; default: the newest the participant speaks",
     )

@@ -58,7 +58,7 @@ def _sender_keys(*, domain: str, role: str) -> tuple[Participant | None, list[st
         found = discovery.participant_discover(domain=domain, role=role)
     except discovery.DiscoveryError as exc:
         raise MessageRefused(419, str(exc)) from exc
-    return None, [found.public_key], found.endpoint_url
+    return None, list(found.public_keys), found.endpoint_url
 
 
 def _dns_participant_refresh(participant: Participant) -> None:
@@ -69,7 +69,7 @@ def _dns_participant_refresh(participant: Participant) -> None:
     except discovery.DiscoveryError:
         return
     participant_services.participant_dns_refresh(
-        participant=participant, public_key=found.public_key, endpoint_url=found.endpoint_url
+        participant=participant, public_keys=list(found.public_keys), endpoint_url=found.endpoint_url
     )
 
 
@@ -131,7 +131,7 @@ def message_receive(
             participant = participant_services.participant_first_contact_record(
                 domain=envelope.sender_domain,
                 role=envelope.sender_role,
-                public_key=public_keys[0],
+                public_keys=public_keys,
                 endpoint_url=endpoint_url,
             )
         message = Message.objects.create(

@@ -193,27 +193,53 @@ def _clean(
 
 
 def participant_first_contact_record(
-    *, domain: str, role: str, public_key: str, endpoint_url: str
+    *, domain: str, role: str, public_keys: list[str], endpoint_url: str
 ) -> Participant:
-    """Open mode, first contact: record the participant DNS described (source "dns")."""
+    """Open mode, first contact: record the participant DNS described (source "dns").
+
+    `public_keys`: the keys DNS publishes, one or two (during a rotation both are valid).
+    """
     participant, _ = Participant.objects.get_or_create(
         domain=domain,
         role=role,
-        defaults={"public_key": public_key, "endpoint_url": endpoint_url, "source": Participant.Source.DNS},
+        defaults={
+            "public_key": public_keys[0],
+            "public_key_previous": public_keys[1] if len(public_keys) > 1 else "",
+            "endpoint_url": endpoint_url,
+            "source": Participant.Source.DNS,
+        },
     )
     return participant
 
 
-def participant_dns_refresh(*, participant: Participant, public_key: str, endpoint_url: str) -> Participant:
+def participant_dns_refresh(
+    *, participant: Participant, public_keys: list[str], endpoint_url: str
+) -> Participant:
     """Follow what DNS publishes now for a participant first found there.
 
-    A key rotated in DNS becomes the current key and the one it replaces stays valid as the
-    previous key, exactly as an administrator's rotation does.
+    One key: a key rotated in DNS becomes the current key and the one it replaces stays valid
+    as the previous key, exactly as an administrator's rotation does. Two keys (a rotation
+    published in DNS): both are valid; a key not known before becomes the current one.
     """
-    if public_key == participant.public_key and endpoint_url == participant.endpoint_url:
+    current, previous = participant.public_key, participant.public_key_previous
+    if len(public_keys) == 1:
+        if public_keys[0] != current:
+            current, previous = public_keys[0], current
+    else:
+        new = [key for key in public_keys if key not in participant.public_keys]
+        if new:
+            current = new[0]
+        elif current not in public_keys:
+            current = public_keys[0]
+        previous = next(key for key in public_keys if key != current)
+    changed = (current, previous, endpoint_url) != (
+        participant.public_key,
+        participant.public_key_previous,
+        participant.endpoint_url,
+    )
+    if not changed:
         return participant
-    if public_key != participant.public_key:
-        _make_current(participant, public_key)
+    participant.public_key, participant.public_key_previous = current, previous
     participant.endpoint_url = endpoint_url
     participant.save(update_fields=["public_key", "public_key_previous", "endpoint_url", "updated_at"])
     return participant

@@ -375,8 +375,8 @@ def _time_zone_mismatch(*, time_zone: str, payload: messages.PayloadMessage) -> 
         if own == market:
             return None
         return (
-            f"{time_zone} has another UTC offset than the market time zone {settings.CRO_TIME_ZONE} "
-            f"at {instant:%Y-%m-%dT%H:%MZ}"
+            f"{time_zone} is not the market time zone {settings.CRO_TIME_ZONE} and its UTC offset "
+            f"differs at {instant:%Y-%m-%dT%H:%MZ}"
         )
 
     instant, previous = start, offsets(start)

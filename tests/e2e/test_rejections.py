@@ -228,7 +228,11 @@ def test_time_zone_rejected(peers, kind):
         peer,
         message,
         result="Rejected",
-        reason="TimeZone rejected: Europe/London is not the market time zone Europe/Amsterdam",
+        reason=(
+            "TimeZone rejected: Europe/London is not the market time zone Europe/Amsterdam and its UTC "
+            # The first instant the offsets differ: the first Period's start in London.
+            f"offset differs at {'2024-06-14T23:00Z' if kind == 'agr_query' else '2024-01-01T00:00Z'}"
+        ),
     )
     if kind == "agr_query":
         assert arrival["TimeZone"] == "Europe/London"  # copied from the query

@@ -178,15 +178,29 @@ class ParticipantSerializer(serializers.ModelSerializer):
 SHAPESHIFTER_VERSION_CHOICES = sorted(versions.SUPPORTED_VERSIONS)
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {str(major): _ecma_pattern(ENDPOINT_URL_PATTERN) for major in versions.ENDPOINT_PATHS},
+        "additionalProperties": False,
+        "description": 'an endpoint per major version, e.g. {"4": "https://dso.example.com/shapeshifter/api/v4/message"}; '
+        "a major left out is derived from endpoint_url by the path convention /shapeshifter/api/v<major>/message",
+    }
+)
 class EndpointsPerMajorField(serializers.DictField):
     def __init__(self, **kwargs):
-        kwargs.setdefault("child", EndpointUrlField(allow_blank=True))
-        kwargs.setdefault(
-            "help_text",
-            'an endpoint per major version, e.g. {"4": "https://…/shapeshifter/api/v4/message"}; '
-            "a major left out is derived from endpoint_url by the path convention",
-        )
+        kwargs.setdefault("child", EndpointUrlField())
         super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        unknown = sorted(set(value) - {str(major) for major in versions.ENDPOINT_PATHS})
+        if unknown:
+            supported = ", ".join(str(major) for major in versions.ENDPOINT_PATHS)
+            raise serializers.ValidationError(
+                f"no Shapeshifter major version {unknown[0]!r} (supported: {supported})"
+            )
+        return value
 
 
 class NewestVersionField(serializers.ChoiceField):

@@ -84,8 +84,15 @@ CRO_DNS_CACHE_SECONDS = env_int("CRO_DNS_CACHE_SECONDS", 3600)
 CRO_DNS_TIMEOUT_SECONDS = env_int("CRO_DNS_TIMEOUT_SECONDS", 5)
 # Name servers for open-mode lookups ("host" or "host:port", comma-separated); empty: the system's.
 CRO_DNS_NAMESERVERS = env_list("CRO_DNS_NAMESERVERS", "")
-# The URL scheme of endpoints found in DNS (the spec says https).
+# The URL scheme of endpoints found in DNS (the spec says https; only the tests may change it).
 CRO_DNS_ENDPOINT_SCHEME = os.environ.get("CRO_DNS_ENDPOINT_SCHEME", "https")
+# Accept only DNSSEC-validated answers (the AD flag from the configured, trusted validating
+# resolver), as the spec requires; on by default outside DEBUG.
+CRO_DNS_REQUIRE_DNSSEC = env_bool("CRO_DNS_REQUIRE_DNSSEC", not DEBUG)
+# Test-only, not read from the environment: tests/settings.py turns it on so open-mode tests may
+# use http endpoints on loopback. Off, an endpoint from DNS is https on port 443 and its host must
+# not resolve to a loopback, private or link-local address.
+CRO_DNS_ALLOW_INTERNAL_ENDPOINTS = False
 # Messages left in a non-final state longer than this are dispatched again by the sweep.
 CRO_SWEEP_AFTER_SECONDS = env_int("CRO_SWEEP_AFTER_SECONDS", 60)
 # Apply administrators' CSV imports in the web process instead of a worker (small setups).
@@ -288,6 +295,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Registry, message log and participants of the Common Reference Operator.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # One name for the Shapeshifter versions, wherever a serializer offers them.
+    "ENUM_NAME_OVERRIDES": {
+        "ShapeshifterVersionEnum": "registry.api.serializers.SHAPESHIFTER_VERSION_CHOICES"
+    },
 }
 
 # ------------------------------------------------------------------------------ Celery

@@ -18,7 +18,8 @@ class DnsServer:
 
     `behaviour[domain]` = "servfail" | "nxdomain" | "drop" applies to every name under the
     domain; otherwise the names registered with `add_participant` are answered and the rest
-    get NXDOMAIN.
+    get NXDOMAIN. `authenticated_data` sets the AD flag on every answer, as a validating
+    resolver does on answers it validated with DNSSEC.
     """
 
     def __init__(self):
@@ -29,6 +30,7 @@ class DnsServer:
         self.records: dict[tuple[str, str], list[str]] = {}
         self.behaviour: dict[str, str] = {}
         self.queries: list[tuple[str, str]] = []
+        self.authenticated_data = False
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -40,6 +42,7 @@ class DnsServer:
         self.records[(name.lower().rstrip(".") + ".", rdtype)] = list(texts)
 
     def add_participant(self, *, domain: str, role: str, cs1: str, host: str, version: str = "3.1.0") -> None:
+        """`cs1`: one cs1. key, or two separated by a space (a rotation)."""
         label = role.lower()
         self.add(f"_{label}._usef.{domain}", "TXT", f'"{cs1}"')
         self.add(f"_http._{label}._usef.{domain}", "CNAME", host.rstrip(".") + ".")
@@ -78,6 +81,8 @@ class DnsServer:
         self.queries.append((name, rdtype))
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA | dns.flags.RA
+        if self.authenticated_data:
+            response.flags |= dns.flags.AD
         for domain, behaviour in self.behaviour.items():
             if name == domain + "." or name.endswith("." + domain + "."):
                 if behaviour == "drop":

@@ -21,10 +21,16 @@ if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("CRO_TEST_VAR_DI
 os.environ.setdefault("CRO_RATE_LIMIT_PER_MINUTE", "100000")
 # The tests (and the processes the e2e tests start) speak plain HTTP: no redirect to HTTPS.
 os.environ.setdefault("CRO_SECURE_SSL_REDIRECT", "0")
+# Open-mode tests run their own DNS server, which validates nothing; tests that check the
+# DNSSEC rule turn it on.
+os.environ.setdefault("CRO_DNS_REQUIRE_DNSSEC", "0")
 if not os.environ.get("CRO_SIGNING_KEY") and not os.environ.get("CRO_SIGNING_KEY_FILE"):
     os.environ["CRO_SIGNING_KEY"] = generate_keypair()[0]
 
 from cro.settings import *  # noqa: E402,F403
+
+# Open-mode tests post to http endpoints on loopback; the tests of that rule turn this off.
+CRO_DNS_ALLOW_INTERNAL_ENDPOINTS = True
 
 if not CACHE_URL:  # noqa: F405
     # In-process tests get a private cache; processes started by the e2e tests share Redis.

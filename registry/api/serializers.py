@@ -146,6 +146,12 @@ class ParticipantSerializer(serializers.ModelSerializer):
     public_keys = serializers.ListField(
         child=serializers.CharField(), read_only=True, help_text="every key a signature may verify with"
     )
+    endpoints_by_major = serializers.DictField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="where the CRO posts a message of each major version: recorded in `endpoints`, "
+        "else derived from `endpoint_url` by the path convention /shapeshifter/api/v<major>/message",
+    )
 
     class Meta:
         model = Participant
@@ -156,6 +162,9 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "status",
             "source",
             "endpoint_url",
+            "endpoints",
+            "endpoints_by_major",
+            "newest_version",
             "public_key",
             "public_key_previous",
             "public_keys",
@@ -165,11 +174,51 @@ class ParticipantSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# The Shapeshifter versions a field may name (one enum in the API schema: settings.SPECTACULAR_SETTINGS).
+SHAPESHIFTER_VERSION_CHOICES = sorted(versions.SUPPORTED_VERSIONS)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {str(major): _ecma_pattern(ENDPOINT_URL_PATTERN) for major in versions.ENDPOINT_PATHS},
+        "additionalProperties": False,
+        "description": 'an endpoint per major version, e.g. {"4": "https://dso.example.com/shapeshifter/api/v4/message"}; '
+        "a major left out is derived from endpoint_url by the path convention /shapeshifter/api/v<major>/message",
+    }
+)
+class EndpointsPerMajorField(serializers.DictField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", EndpointUrlField())
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        unknown = sorted(set(value) - {str(major) for major in versions.ENDPOINT_PATHS})
+        if unknown:
+            supported = ", ".join(str(major) for major in versions.ENDPOINT_PATHS)
+            raise serializers.ValidationError(
+                f"no Shapeshifter major version {unknown[0]!r} (supported: {supported})"
+            )
+        return value
+
+
+class NewestVersionField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "help_text",
+            "the newest Shapeshifter version the participant speaks (the CRO's TestMessage uses it)",
+        )
+        super().__init__(choices=SHAPESHIFTER_VERSION_CHOICES, **kwargs)
+
+
 class ParticipantCreateSerializer(serializers.Serializer):
     domain = DomainField()
     role = serializers.ChoiceField(choices=Participant.Role.choices)
     public_keys = PublicKeysField(help_text="the current key, then the previous one during a key rotation")
     endpoint_url = EndpointUrlField()
+    endpoints = EndpointsPerMajorField(required=False)
+    newest_version = NewestVersionField(required=False)
 
 
 class ParticipantUpdateSerializer(serializers.Serializer):
@@ -177,6 +226,8 @@ class ParticipantUpdateSerializer(serializers.Serializer):
 
     public_keys = PublicKeysField(help_text="the current key, then the previous one during a key rotation")
     endpoint_url = EndpointUrlField()
+    endpoints = EndpointsPerMajorField(required=False)
+    newest_version = NewestVersionField(required=False)
 
 
 class KeyRotateSerializer(serializers.Serializer):
@@ -189,9 +240,9 @@ class TestMessageSendSerializer(serializers.Serializer):
     __test__ = False  # not a pytest test class
 
     version = serializers.ChoiceField(
-        choices=sorted(versions.SUPPORTED_VERSIONS),
+        choices=SHAPESHIFTER_VERSION_CHOICES,
         required=False,
-        help_text="Shapeshifter version of the TestMessage; default: the newest supported",
+        help_text="Shapeshifter version of the TestMessage; default: the newest the participant speaks",
     )
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import logging
 import uuid
 import zlib
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -85,7 +87,7 @@ def _sender_keys(*, domain: str, role: str, fresh: bool = False) -> tuple[Partic
         found = discovery.participant_discover(domain=domain, role=role)
     except discovery.DiscoveryError as exc:
         raise MessageRefused(419, str(exc)) from exc
-    return None, [found.public_key], found.endpoint_url
+    return None, list(found.public_keys), found.endpoint_url
 
 
 def _body_open(*, envelope) -> tuple[Participant | None, list[str], str, bytes]:
@@ -119,7 +121,7 @@ def _dns_participant_refresh(participant: Participant) -> None:
     except discovery.DiscoveryError:
         return
     participant_services.participant_dns_refresh(
-        participant=participant, public_key=found.public_key, endpoint_url=found.endpoint_url
+        participant=participant, public_keys=list(found.public_keys), endpoint_url=found.endpoint_url
     )
 
 
@@ -173,7 +175,7 @@ def message_receive(
     }
     try:
         message = _message_store(
-            participant=participant, fields=fields, public_key=public_keys[0], endpoint_url=endpoint_url
+            participant=participant, fields=fields, public_keys=public_keys, endpoint_url=endpoint_url
         )
     except IntegrityError:
         if participant is None:
@@ -183,7 +185,7 @@ def message_receive(
         participant_keys.forget(domain=envelope.sender_domain, role=envelope.sender_role)
         participant, public_keys, endpoint_url, _ = _body_open(envelope=envelope)
         message = _message_store(
-            participant=participant, fields=fields, public_key=public_keys[0], endpoint_url=endpoint_url
+            participant=participant, fields=fields, public_keys=public_keys, endpoint_url=endpoint_url
         )
     # Committed (in autocommit on_commit runs at once): registry.dispatch decides what follows.
     transaction.on_commit(lambda: dispatch.message_received(message_pk=message.pk))
@@ -223,7 +225,7 @@ def _refuse_over_sender_limit(envelope: codec.SignedEnvelope) -> None:
 
 
 def _message_store(
-    *, participant: Participant | None, fields: dict, public_key: str, endpoint_url: str
+    *, participant: Participant | None, fields: dict, public_keys: list[str], endpoint_url: str
 ) -> Message:
     if participant is not None:
         if not connection.in_atomic_block:
@@ -237,7 +239,7 @@ def _message_store(
         participant = participant_services.participant_first_contact_record(
             domain=fields["sender_domain"],
             role=fields["sender_role"],
-            public_key=public_key,
+            public_keys=public_keys,
             endpoint_url=endpoint_url,
         )
         return Message.objects.create(participant=participant, **fields)
@@ -487,11 +489,83 @@ def _evaluate(*, message: Message, payload: messages.PayloadMessage) -> Verdict:
     # 7. TimeZone
     time_zone = getattr(payload, "time_zone", None)
     if time_zone is not None and time_zone != settings.CRO_TIME_ZONE:
-        return _rejected(
-            f"TimeZone rejected: {time_zone} is not the market time zone {settings.CRO_TIME_ZONE}"
-        )
+        mismatch = _time_zone_mismatch(time_zone=time_zone, payload=payload)
+        if mismatch:
+            return _rejected(f"TimeZone rejected: {mismatch}")
     # 8 to 10: the registry.
     return _registry_verdict(message=message, payload=payload)
+
+
+# An open end is checked this far ahead (cro-rules §3.7).
+OPEN_END_HORIZON_DAYS = 5 * 365 + 1
+
+
+def _message_days(payload: messages.PayloadMessage) -> tuple[dt.date, dt.date]:
+    """The first and last Period a message covers (an open end: the next five years)."""
+    period = getattr(payload, "period", None)
+    if period is not None:
+        return period, period
+    listed: list[messages.ConnectionPeriod | messages.CongestionPointUpdate] = []
+    for cp in getattr(payload, "congestion_points", ()):
+        listed.append(cp)
+        listed.extend(cp.connections)
+    listed.extend(getattr(payload, "connections", ()))
+    if not listed:
+        today = timezone.localdate()
+        return today, today
+    first = min(item.start_period for item in listed)
+    ends = [item.end_period for item in listed]
+    if any(end is None for end in ends):
+        start_of_horizon = max(max(item.start_period for item in listed), timezone.localdate())
+        return first, start_of_horizon + dt.timedelta(days=OPEN_END_HORIZON_DAYS)
+    return first, max(ends)
+
+
+def _time_zone_mismatch(*, time_zone: str, payload: messages.PayloadMessage) -> str | None:
+    """Why `time_zone` cannot stand for the market zone over the message's Periods, or None.
+
+    Another zone is accepted when its UTC offset equals the market zone's at every instant of
+    the Periods (Europe/Brussels beside Europe/Amsterdam): then its calendar days are the
+    market's days. Offsets are compared once a day, and every quarter hour on a day where
+    either zone changes its offset.
+    """
+    market_zone = ZoneInfo(settings.CRO_TIME_ZONE)
+    try:
+        zone = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{time_zone[:100]} is not a known time zone (market zone: {settings.CRO_TIME_ZONE})"
+    first_day, last_day = _message_days(payload)
+    start = dt.datetime.combine(first_day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tzinfo=zone).astimezone(dt.UTC)
+
+    def offsets(instant: dt.datetime) -> tuple[dt.timedelta | None, dt.timedelta | None]:
+        return instant.astimezone(zone).utcoffset(), instant.astimezone(market_zone).utcoffset()
+
+    def differs_at(instant: dt.datetime) -> str | None:
+        own, market = offsets(instant)
+        if own == market:
+            return None
+        return (
+            f"{time_zone} is not the market time zone {settings.CRO_TIME_ZONE} and its UTC offset "
+            f"differs at {instant:%Y-%m-%dT%H:%MZ}"
+        )
+
+    instant, previous = start, offsets(start)
+    if differs := differs_at(start):
+        return differs
+    while instant < end:
+        following = min(instant + dt.timedelta(days=1), end)
+        current = offsets(following)
+        if current != previous:  # an offset changes within the day: look closer
+            moment = instant
+            while moment < following:
+                if differs := differs_at(moment):
+                    return differs
+                moment += dt.timedelta(minutes=15)
+        if differs := differs_at(following):
+            return differs
+        instant, previous = following, current
+    return None
 
 
 def _already_submitted(*, twin: Message, payload: messages.PayloadMessage) -> Verdict:

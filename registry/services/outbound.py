@@ -8,6 +8,7 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.conf import settings
@@ -150,17 +151,33 @@ def _session_for(endpoint: str) -> requests.Session:
     return session
 
 
+# Redirects followed on delivery (same method and body); others fail the attempt (cro-rules §6).
+FOLLOWED_REDIRECTS = frozenset({307, 308})
+MAX_REDIRECT_HOPS = 2
+
+
+def _endpoint(message: Message) -> str:
+    """The recipient's endpoint of the message's major (a response goes where its request's major is served)."""
+    major = versions.major_of(message.version) or 3
+    return message.participant.endpoint_for_major(major)
+
+
 def _post(message: Message) -> tuple[bool, str | None]:
     """POST the signed message; (retryable, error) with error None on success."""
-    endpoint = message.participant.endpoint_url
+    endpoint = _endpoint(message)
     try:
-        response = _session_for(endpoint).post(
+        response, endpoint = _post_following_redirects(
+            lambda url: _session_for(url).post(
+                url,
+                data=message.signed_xml.encode("utf-8"),
+                headers={"Content-Type": "text/xml; charset=utf-8"},
+                timeout=settings.CRO_DELIVERY_TIMEOUT_SECONDS,
+                allow_redirects=False,
+            ),
             endpoint,
-            data=message.signed_xml.encode("utf-8"),
-            headers={"Content-Type": "text/xml; charset=utf-8"},
-            timeout=settings.CRO_DELIVERY_TIMEOUT_SECONDS,
-            allow_redirects=False,
         )
+    except RedirectRefused as exc:
+        return False, str(exc)
     except requests.Timeout:
         return True, f"timeout after {settings.CRO_DELIVERY_TIMEOUT_SECONDS}s posting to {endpoint}"
     except requests.RequestException as exc:
@@ -171,6 +188,42 @@ def _post(message: Message) -> tuple[bool, str | None]:
     if 400 <= response.status_code < 500 and response.status_code not in RETRYABLE_CLIENT_ERRORS:
         return False, error
     return True, error
+
+
+class RedirectRefused(Exception):
+    """A redirect the CRO does not follow: the delivery attempt fails for good."""
+
+
+def _post_following_redirects(post, endpoint: str) -> tuple[requests.Response, str]:
+    """`post(url)` at `endpoint`, following 307/308 up to MAX_REDIRECT_HOPS; (response, its URL).
+
+    307 and 308 keep method and body, so the signed message is posted again as it is. Any
+    other 3xx (301/302/303 would turn the POST into a GET) refuses the delivery, as does a
+    redirect without a Location, to a non-http(s) URL, or beyond the hop limit.
+    """
+    url, hops = endpoint, 0
+    while True:
+        response = post(url)
+        if not 300 <= response.status_code < 400:
+            return response, url
+        location = response.headers.get("Location", "")
+        if response.status_code not in FOLLOWED_REDIRECTS:
+            raise RedirectRefused(
+                f"HTTP {response.status_code} redirect from {url} to {location or '(no Location)'} "
+                "not followed: only 307 and 308 keep the POST and its body"
+            )
+        if hops == MAX_REDIRECT_HOPS:
+            raise RedirectRefused(
+                f"more than {MAX_REDIRECT_HOPS} redirects posting to {endpoint} (last at {url})"
+            )
+        if not location:
+            raise RedirectRefused(f"HTTP {response.status_code} from {url} without a Location header")
+        target = urljoin(url, location)
+        if urlsplit(target).scheme not in ("http", "https"):
+            raise RedirectRefused(
+                f"HTTP {response.status_code} from {url} to a non-http(s) URL {location[:200]!r}"
+            )
+        url, hops = target, hops + 1
 
 
 def outbound_message_retry(*, message: Message) -> Message:
@@ -190,8 +243,9 @@ def outbound_message_retry(*, message: Message) -> Message:
 
 
 def participant_test_message_send(*, participant: Participant, version: str | None = None) -> Message:
-    """Send the CRO's own TestMessage; the TestMessageResponse is recorded against it."""
-    version = version or versions.DEFAULT_PARTICIPANT_VERSION
+    """Send the CRO's own TestMessage, by default in the newest version the participant speaks;
+    the TestMessageResponse is recorded against it."""
+    version = version or participant.newest_version or versions.DEFAULT_PARTICIPANT_VERSION
     payload = messages.TestMessage(
         version=version,
         sender_domain=settings.CRO_DOMAIN,

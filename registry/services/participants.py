@@ -9,7 +9,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 
 from registry.models import Participant
-from registry.uftp import keys
+from registry.uftp import keys, versions
 from registry.validators import validate_internet_domain
 
 
@@ -50,48 +50,121 @@ def _clean_endpoint(endpoint_url: str) -> str:
     return endpoint_url
 
 
+def _clean_endpoints(endpoints: dict) -> dict[str, str]:
+    """Endpoints per major version as stored: {"4": url}; empty URLs mean "derive it"."""
+    cleaned: dict[str, str] = {}
+    for major, url in endpoints.items():
+        try:
+            major_number = int(major)
+        except (TypeError, ValueError):
+            major_number = None
+        if major_number not in versions.ENDPOINT_PATHS:
+            supported = ", ".join(str(m) for m in versions.ENDPOINT_PATHS)
+            raise ValidationError(
+                {"endpoints": f"no Shapeshifter major version {major!r} (supported: {supported})"}
+            )
+        if not url:
+            continue
+        try:
+            _clean_endpoint(url)
+        except ValidationError as exc:
+            raise ValidationError(
+                {"endpoints": f"v{major_number}: {exc.message_dict['endpoint_url'][0]}"}
+            ) from exc
+        cleaned[str(major_number)] = url
+    return cleaned
+
+
+def _clean_newest_version(newest_version: str) -> str:
+    if newest_version not in versions.SUPPORTED_VERSIONS:
+        supported = ", ".join(versions.SUPPORTED_VERSIONS)
+        raise ValidationError(
+            {"newest_version": f"{newest_version!r} is not supported (supported: {supported})"}
+        )
+    return newest_version
+
+
 def participant_upsert(
-    *, domain: str, role: str, public_keys: list[str], endpoint_url: str
+    *,
+    domain: str,
+    role: str,
+    public_keys: list[str],
+    endpoint_url: str,
+    endpoints: dict | None = None,
+    newest_version: str | None = None,
 ) -> ParticipantSaved:
-    """Create the participant (domain, role) or update its keys and endpoint. Idempotent.
+    """Create the participant (domain, role) or update its keys and endpoints. Idempotent.
 
     `public_keys`: the current key, then optionally the previous one (still valid while the
-    participant rotates keys).
+    participant rotates keys). `endpoints`: an endpoint per major version ({4: url}) beside
+    the recorded `endpoint_url`; `newest_version`: the newest version it speaks. Either left
+    None keeps what is recorded (a new participant: none, and 3.1.0).
     """
-    cleaned_keys = _clean(domain=domain, role=role, public_keys=public_keys, endpoint_url=endpoint_url)
+    cleaned_keys = _clean(
+        domain=domain,
+        role=role,
+        public_keys=public_keys,
+        endpoint_url=endpoint_url,
+        endpoints=endpoints,
+        newest_version=newest_version,
+    )
+    values = {
+        "public_key": cleaned_keys[0],
+        "public_key_previous": cleaned_keys[1] if len(cleaned_keys) > 1 else "",
+        "endpoint_url": endpoint_url,
+    }
+    if endpoints is not None:
+        values["endpoints"] = _clean_endpoints(endpoints)
+    if newest_version is not None:
+        values["newest_version"] = newest_version
     with transaction.atomic():
         participant, created = Participant.objects.select_for_update().get_or_create(
-            domain=domain,
-            role=role,
-            defaults={
-                "public_key": cleaned_keys[0],
-                "public_key_previous": cleaned_keys[1] if len(cleaned_keys) > 1 else "",
-                "endpoint_url": endpoint_url,
-            },
+            domain=domain, role=role, defaults=values
         )
         if not created:
-            participant.public_key = cleaned_keys[0]
-            participant.public_key_previous = cleaned_keys[1] if len(cleaned_keys) > 1 else ""
-            participant.endpoint_url = endpoint_url
+            for name, value in values.items():
+                setattr(participant, name, value)
             participant.full_clean()
             participant.save()
     return ParticipantSaved(participant=participant, created=created)
 
 
-def participant_create(*, domain: str, role: str, public_keys: list[str], endpoint_url: str) -> Participant:
+def participant_create(
+    *,
+    domain: str,
+    role: str,
+    public_keys: list[str],
+    endpoint_url: str,
+    endpoints: dict | None = None,
+    newest_version: str | None = None,
+) -> Participant:
     """Register a new participant; ParticipantExists when (domain, role) is registered already."""
-    _clean(domain=domain, role=role, public_keys=public_keys, endpoint_url=endpoint_url)
+    fields = {
+        "domain": domain,
+        "role": role,
+        "public_keys": public_keys,
+        "endpoint_url": endpoint_url,
+        "endpoints": endpoints,
+        "newest_version": newest_version,
+    }
+    _clean(**fields)
     with transaction.atomic():
         if Participant.objects.filter(domain=domain, role=role).exists():
             raise ParticipantExists(
                 {"domain": f"{domain} is registered as {role} already; change it instead of adding it"}
             )
-        return participant_upsert(
-            domain=domain, role=role, public_keys=public_keys, endpoint_url=endpoint_url
-        ).participant
+        return participant_upsert(**fields).participant
 
 
-def _clean(*, domain: str, role: str, public_keys: list[str], endpoint_url: str) -> list[str]:
+def _clean(
+    *,
+    domain: str,
+    role: str,
+    public_keys: list[str],
+    endpoint_url: str,
+    endpoints: dict | None = None,
+    newest_version: str | None = None,
+) -> list[str]:
     """Every field's error at once; the normalised keys when there is none."""
     errors: dict[str, str] = {}
     max_domain_length = Participant._meta.get_field("domain").max_length
@@ -114,33 +187,69 @@ def _clean(*, domain: str, role: str, public_keys: list[str], endpoint_url: str)
         _clean_endpoint(endpoint_url)
     except ValidationError as exc:
         errors["endpoint_url"] = exc.message_dict["endpoint_url"][0]
+    if endpoints is not None:
+        try:
+            _clean_endpoints(endpoints)
+        except ValidationError as exc:
+            errors["endpoints"] = exc.message_dict["endpoints"][0]
+    if newest_version is not None:
+        try:
+            _clean_newest_version(newest_version)
+        except ValidationError as exc:
+            errors["newest_version"] = exc.message_dict["newest_version"][0]
     if errors:
         raise ValidationError(errors)
     return cleaned_keys
 
 
 def participant_first_contact_record(
-    *, domain: str, role: str, public_key: str, endpoint_url: str
+    *, domain: str, role: str, public_keys: list[str], endpoint_url: str
 ) -> Participant:
-    """Open mode, first contact: record the participant DNS described (source "dns")."""
+    """Open mode, first contact: record the participant DNS described (source "dns").
+
+    `public_keys`: the keys DNS publishes, one or two (during a rotation both are valid).
+    """
     participant, _ = Participant.objects.get_or_create(
         domain=domain,
         role=role,
-        defaults={"public_key": public_key, "endpoint_url": endpoint_url, "source": Participant.Source.DNS},
+        defaults={
+            "public_key": public_keys[0],
+            "public_key_previous": public_keys[1] if len(public_keys) > 1 else "",
+            "endpoint_url": endpoint_url,
+            "source": Participant.Source.DNS,
+        },
     )
     return participant
 
 
-def participant_dns_refresh(*, participant: Participant, public_key: str, endpoint_url: str) -> Participant:
+def participant_dns_refresh(
+    *, participant: Participant, public_keys: list[str], endpoint_url: str
+) -> Participant:
     """Follow what DNS publishes now for a participant first found there.
 
-    A key rotated in DNS becomes the current key and the one it replaces stays valid as the
-    previous key, exactly as an administrator's rotation does.
+    One key: a key rotated in DNS becomes the current key and the one it replaces stays valid
+    as the previous key, exactly as an administrator's rotation does. Two keys (a rotation
+    published in DNS): both are valid; a key not known before becomes the current one.
     """
-    if public_key == participant.public_key and endpoint_url == participant.endpoint_url:
+    current, previous = participant.public_key, participant.public_key_previous
+    if len(public_keys) == 1:
+        if public_keys[0] != current:
+            current, previous = public_keys[0], current
+    else:
+        new = [key for key in public_keys if key not in participant.public_keys]
+        if new:
+            current = new[0]
+        elif current not in public_keys:
+            current = public_keys[0]
+        previous = next(key for key in public_keys if key != current)
+    changed = (current, previous, endpoint_url) != (
+        participant.public_key,
+        participant.public_key_previous,
+        participant.endpoint_url,
+    )
+    if not changed:
         return participant
-    if public_key != participant.public_key:
-        _make_current(participant, public_key)
+    participant.public_key, participant.public_key_previous = current, previous
     participant.endpoint_url = endpoint_url
     participant.save(update_fields=["public_key", "public_key_previous", "endpoint_url", "updated_at"])
     return participant

@@ -10,6 +10,7 @@ from registry.selectors.market_days import market_today
 from registry.selectors.messages import MessageFilter, message_types
 from registry.selectors.participants import participants_of_role
 from registry.selectors.registry_state import RegistryFilter
+from registry.uftp import versions
 
 MAX_CSV_BYTES = 50 * 1024 * 1024
 
@@ -52,11 +53,29 @@ class ParticipantForm(forms.Form):
         widget=forms.URLInput(),
     )
 
+    newest_version = forms.ChoiceField(
+        choices=[(version, version) for version in versions.SUPPORTED_VERSIONS],
+        initial=versions.DEFAULT_PARTICIPANT_VERSION,
+        required=False,
+        label="Newest version",
+        help_text="The newest Shapeshifter version the participant speaks: the CRO's TestMessage uses it",
+    )
+
     FIELD_MAP = {"public_keys": "public_key", "public_key": "public_key"}
 
     def __init__(self, *args, participant: Participant | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.participant = participant
+        # One optional endpoint per major version the CRO speaks (a participant may run several).
+        for major in versions.ENDPOINT_PATHS:
+            self.fields[self.endpoint_field_name(major)] = forms.CharField(
+                max_length=500,
+                required=False,
+                label=f"Endpoint URL for v{major}",
+                help_text=f"Optional: where version {major}.x messages go; empty: the endpoint URL "
+                f"with its path turned to /shapeshifter/api/v{major}/message",
+                widget=forms.URLInput(),
+            )
         if participant is not None:
             # (domain, role) is the participant's identity: messages and the registry refer to it.
             for name in ("domain", "role"):
@@ -67,6 +86,17 @@ class ParticipantForm(forms.Form):
 
     def clean_domain(self) -> str:
         return self.cleaned_data["domain"].strip().lower()
+
+    @staticmethod
+    def endpoint_field_name(major: int) -> str:
+        return f"endpoint_url_v{major}"
+
+    def endpoints(self) -> dict[str, str]:
+        """The endpoints per major as the participant services take them ({"4": url})."""
+        return {
+            str(major): self.cleaned_data.get(self.endpoint_field_name(major), "").strip()
+            for major in versions.ENDPOINT_PATHS
+        }
 
     def public_keys(self) -> list[str]:
         return [

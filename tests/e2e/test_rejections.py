@@ -228,7 +228,11 @@ def test_time_zone_rejected(peers, kind):
         peer,
         message,
         result="Rejected",
-        reason="TimeZone rejected: Europe/London is not the market time zone Europe/Amsterdam",
+        reason=(
+            "TimeZone rejected: Europe/London is not the market time zone Europe/Amsterdam and its UTC "
+            # The first instant the offsets differ: the first Period's start in London.
+            f"offset differs at {'2024-06-14T23:00Z' if kind == 'agr_query' else '2024-01-01T00:00Z'}"
+        ),
     )
     if kind == "agr_query":
         assert arrival["TimeZone"] == "Europe/London"  # copied from the query
@@ -250,15 +254,15 @@ def test_period_out_of_bounds(peers):
             "before it starts (2024-06-01)"
         ),
     )
-    # A connection that starts before its CP; another open-ended under a CP with an end: both named.
+    # A connection that starts before its CP; another starting after the CP ends: both named.
     send_and_expect(
         peers.dso1,
-        dso_update(cp(CP1, "2024-03-01", "2024-12-31", connections=[(C1, "2024-01-01", "2024-12-31"), (C2, "2024-03-01")])),
+        dso_update(cp(CP1, "2024-03-01", "2024-12-31", connections=[(C1, "2024-01-01", "2024-12-31"), (C2, "2025-01-01")])),
         result="Rejected",
         reason=(
             f"Period out of bounds: connection [{C1}] in congestion point [{CP1}] 2024-01-01..2024-12-31 "
             "is not inside the congestion point's 2024-03-01..2024-12-31; "
-            f"Period out of bounds: connection [{C2}] in congestion point [{CP1}] 2024-03-01..(open) "
+            f"Period out of bounds: connection [{C2}] in congestion point [{CP1}] 2025-01-01..(open) "
             "is not inside the congestion point's 2024-03-01..2024-12-31"
         ),
     )  # fmt: skip

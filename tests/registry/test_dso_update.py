@@ -220,16 +220,7 @@ def test_a_naive_time_stamp_is_read_in_the_market_time_zone(dso1):
             f"connection [{C1}]",
             id="connection-starts-before-cp",
         ),
-        pytest.param(
-            cp(CP1, "2024-01-01", "2024-06-30", conn(C1, "2024-01-01", "2024-07-01")),
-            f"connection [{C1}]",
-            id="connection-ends-after-cp",
-        ),
-        pytest.param(
-            cp(CP1, "2024-01-01", "2024-06-30", conn(C1, "2024-01-01")),
-            f"connection [{C1}]",
-            id="open-ended-connection-in-ending-cp",
-        ),
+        # A connection open-ended or ending after its CP is clipped, not rejected (see below).
         pytest.param(
             cp(CP1, "2024-01-01", "2024-06-30", conn(C1, "2024-07-01", "2024-07-31")),
             f"connection [{C1}]",
@@ -408,13 +399,13 @@ def test_every_reason_is_collected_and_nothing_is_applied(dso1, dso2):
     outcome = apply(
         dso2,
         cp(CP1, "2024-01-01", None, conn(C4, "2024-01-01")),
-        cp(CP2, "2024-01-01", "2024-06-30", conn(C1, "2024-01-01", "2024-06-30"), conn(C2, "2024-01-01")),
+        cp(CP2, "2024-01-01", "2024-06-30", conn(C1, "2024-01-01", "2024-06-30"), conn(C2, "2024-07-01")),
         cp(CP3, "2024-01-01", None, conn(C3, "2024-01-01"), conn(C4, "2024-02-01")),
     )
 
     assert not outcome.accepted
     assert outcome.reasons == (
-        f"Period out of bounds: connection [{C2}] in congestion point [{CP2}] 2024-01-01..(open) "
+        f"Period out of bounds: connection [{C2}] in congestion point [{CP2}] 2024-07-01..(open) "
         "is not inside the congestion point's 2024-01-01..2024-06-30",
         f"Duplicate connection: [{C4}] is listed in congestion points [{CP1}], [{CP3}] for overlapping periods",
         f"Unauthorized: congestion point [{CP1}] is owned by another DSO",
@@ -484,3 +475,35 @@ def test_redispatch_attributes_reach_the_version(dso1):
         uftp.RedispatchBy.AGR,
         uftp.RedispatchBy.DSO,
     )
+
+
+def test_ending_a_cp_clips_its_open_ended_and_later_ending_connections(dso1):
+    apply(dso1, cp(CP1, "2024-01-01", None, conn(C1, "2024-01-01"), conn(C2, "2024-01-01", "2025-12-31")))
+
+    # The CP ends; its connections are listed as before: they expire with it (cro-rules §4).
+    outcome = apply(
+        dso1,
+        cp(
+            CP1,
+            "2024-01-01",
+            "2024-06-30",
+            conn(C1, "2024-01-01"),
+            conn(C2, "2024-01-01", "2025-12-31"),
+            conn(C3, "2024-02-01", "2024-03-31"),
+        ),
+    )
+
+    assert outcome.accepted, outcome.reasons
+    end = dt.date(2024, 6, 30)
+    assert current_memberships(CP1) == {
+        (C1, dt.date(2024, 1, 1), end),
+        (C2, dt.date(2024, 1, 1), end),
+        (C3, dt.date(2024, 2, 1), dt.date(2024, 3, 31)),  # ends before the CP: as listed
+    }
+
+
+def test_a_connection_starting_after_its_cp_ended_is_still_out_of_bounds(dso1):
+    outcome = apply(dso1, cp(CP1, "2024-01-01", "2024-06-30", conn(C1, "2024-07-01")))
+    assert not outcome.accepted
+    assert outcome.reasons[0].startswith(f"Period out of bounds: connection [{C1}]")
+    assert not CongestionPoint.objects.exists()

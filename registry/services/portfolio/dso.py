@@ -10,6 +10,7 @@ picks it as a deadlock victim), and the apply is retried so that it is rejected 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 
@@ -47,6 +48,7 @@ def dso_portfolio_update_apply(
     if dso.role != Participant.Role.DSO:
         raise ValueError(f"{dso} is not a DSO")
     time_stamp = time_stamp_aware(message.time_stamp)
+    message = _connections_clipped_to_their_cp(message)
     static_reasons = _dso_update_static_reasons(message)
     static_reasons = [*static_reasons, *time_stamp_reasons(time_stamp)]
     return apply_atomically(
@@ -60,6 +62,29 @@ def dso_portfolio_update_apply(
         ),
         dry_run=dry_run,
     )
+
+
+def _connections_clipped_to_their_cp(message: uftp.DSOPortfolioUpdate) -> uftp.DSOPortfolioUpdate:
+    """A CP's connections expire with it (cro-rules §4): a connection listed open-ended or ending
+    after its CP's EndPeriod ends on that EndPeriod instead of being rejected.
+
+    A connection starting after the CP ends is left as listed (rejected as out of bounds).
+    """
+    clipped_cps = []
+    for cp in message.congestion_points:
+        cp_end = cp.end_period
+        if cp_end is None or not period_is_ordered(cp.start_period, cp_end):
+            clipped_cps.append(cp)
+            continue
+        connections = tuple(
+            dataclasses.replace(connection, end_period=cp_end)
+            if connection.start_period <= cp_end
+            and (connection.end_period is None or connection.end_period > cp_end)
+            else connection
+            for connection in cp.connections
+        )
+        clipped_cps.append(dataclasses.replace(cp, connections=connections))
+    return dataclasses.replace(message, congestion_points=tuple(clipped_cps))
 
 
 def _dso_update_static_reasons(message: uftp.DSOPortfolioUpdate) -> list[str]:

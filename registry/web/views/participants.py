@@ -79,6 +79,11 @@ def _participant_save(request: HttpRequest, participant: Participant | None) -> 
             if participant.public_key_previous
             else "",
             "endpoint_url": participant.endpoint_url,
+            "newest_version": participant.newest_version,
+            **{
+                ParticipantForm.endpoint_field_name(int(major)): url
+                for major, url in (participant.endpoints or {}).items()
+            },
         }
     form = ParticipantForm(request.POST or None, initial=initial, participant=participant)
     if request.method == "POST" and form.is_valid():
@@ -87,6 +92,9 @@ def _participant_save(request: HttpRequest, participant: Participant | None) -> 
             "role": form.cleaned_data["role"],
             "public_keys": form.public_keys(),
             "endpoint_url": form.cleaned_data["endpoint_url"].strip(),
+            "endpoints": form.endpoints(),
+            # Left empty: what is recorded stays (a new participant: 3.1.0).
+            "newest_version": form.cleaned_data.get("newest_version") or None,
         }
         try:
             if participant is None:

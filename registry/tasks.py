@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from registry import dispatch, metrics
-from registry.services import csv_io, inbound, outbound, sweep
+from registry.services import csv_io, outbound, processing, processing_attempts, sweep
 
 logger = logging.getLogger(__name__)
 
@@ -20,20 +20,22 @@ logger = logging.getLogger(__name__)
 @shared_task(bind=True, name=dispatch.PROCESS_INBOUND_MESSAGE, acks_late=True, max_retries=None)
 def process_inbound_message(self, message_pk: int) -> None:
     # Attempts are counted on the message; past CRO_MAX_PROCESSING_ATTEMPTS it is failed and answered.
-    if not inbound.message_processing_attempt_begin(message_pk=message_pk):
+    if not processing_attempts.message_processing_attempt_begin(message_pk=message_pk):
         return
     try:
-        inbound.message_process(message_pk=message_pk)
-    except inbound.OriginalStillPending as exc:
+        processing.message_process(message_pk=message_pk)
+    except processing.OriginalStillPending as exc:
         # An identical earlier message is still being processed: its answer is copied. Its own
         # attempts are bounded, so is this wait; the bound here is a backstop.
-        inbound.message_processing_attempt_uncount(message_pk=message_pk)
+        processing_attempts.message_processing_attempt_uncount(message_pk=message_pk)
         if self.request.retries >= settings.CRO_MAX_PENDING_RETRIES:
-            inbound.message_processing_give_up(message_pk=message_pk, reason=f"gave up waiting: {exc}")
+            processing_attempts.message_processing_give_up(
+                message_pk=message_pk, reason=f"gave up waiting: {exc}"
+            )
             return
         raise self.retry(exc=exc, countdown=2) from exc
     except Exception as exc:
-        inbound.message_processing_failure_record(message_pk=message_pk, error=exc)
+        processing_attempts.message_processing_failure_record(message_pk=message_pk, error=exc)
         raise
 
 
@@ -62,10 +64,10 @@ def drain_inbound_messages(self) -> int:
             return processed
         task_id = _metrics_start(metrics.PROCESS_TASK, None)
         try:
-            step = inbound.message_process_next(batch=batch, skip_senders=frozenset(failing))
-        except inbound.OriginalStillPending as exc:
+            step = processing.message_process_next(batch=batch, skip_senders=frozenset(failing))
+        except processing.OriginalStillPending as exc:
             raise self.retry(exc=exc, countdown=2) from exc
-        except inbound.SenderMessageFailed as failed:
+        except processing.SenderMessageFailed as failed:
             if batch > 1:
                 batch = 1  # the batch is rolled back: find the message that fails, one at a time
                 continue
@@ -73,10 +75,10 @@ def drain_inbound_messages(self) -> int:
             # pending, so the sweep tries it again later, until CRO_MAX_PROCESSING_ATTEMPTS:
             # then it is failed and answered, and its sender's later messages go on.
             logger.exception("processing message %s failed", failed.message_pk)
-            inbound.message_processing_failure_record(
+            processing_attempts.message_processing_failure_record(
                 message_pk=failed.message_pk, error=failed.__cause__ or failed
             )
-            if inbound.message_processing_attempt_begin(message_pk=failed.message_pk):
+            if processing_attempts.message_processing_attempt_begin(message_pk=failed.message_pk):
                 failing.add(failed.sender)
             continue
         if step is None:

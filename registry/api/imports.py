@@ -23,7 +23,7 @@ from registry import roles
 from registry.api.views import ApiMixin, Conflict
 from registry.models import CsvImport, Participant
 from registry.selectors import imports as import_selectors
-from registry.services import csv_io
+from registry.services import csv_format, csv_io, csv_review
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -131,7 +131,7 @@ CSV_INVALID_RESPONSE = inline_serializer(
 
 def _with_review(csv_import: CsvImport) -> CsvImport:
     applied = csv_import.status in (CsvImport.Status.APPLIED, CsvImport.Status.REJECTED)
-    csv_import.review = csv_io.csv_import_review(
+    csv_import.review = csv_review.csv_import_review(
         csv_text=csv_import.csv_text,
         changes=csv_import.result_changes if applied else csv_import.preview_changes,
         reasons=csv_import.result_reasons if applied else csv_import.preview_reasons,
@@ -197,7 +197,7 @@ class CsvImportViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
                 file_name=file.name or "",
                 user=request.user,
             )
-        except csv_io.CsvInvalid as exc:
+        except csv_format.CsvInvalid as exc:
             # A Response, not a ValidationError: that would turn the line numbers into strings.
             return Response(
                 {

@@ -7,7 +7,7 @@ from django.test import Client
 
 from registry import tasks
 from registry.models import Message
-from registry.services import inbound
+from registry.services import inbound, processing
 from registry.uftp import codec
 from tests import factories
 from tests.peer_server import RecordingPeer
@@ -73,7 +73,7 @@ def test_a_failing_message_stays_pending_and_holds_up_no_other_sender(make_parti
         _, good_key = make_participant("dso2.example.com", "DSO", endpoint_url=peer.url)
         stuck = post("dso1.example.com", bad_key)
         fine = post("dso2.example.com", good_key)
-        original = inbound._process_locked
+        original = processing._process_locked
 
         def failing(*, message, enqueue_delivery):
             if message.conversation_id == stuck:
@@ -113,6 +113,6 @@ def test_a_drain_leaves_a_sender_another_drain_holds(make_participant):
                     "SELECT pg_advisory_xact_lock(%s, %s)",
                     [0x5E4D, zlib.crc32(b"cro-sender:dso1.example.com/DSO") - 2**31],
                 )
-                assert inbound.message_process_next() is None
+                assert processing.message_process_next() is None
                 assert Message.objects.get(direction="in").status == "received"
         assert tasks.drain_inbound_messages.apply().get() == 1

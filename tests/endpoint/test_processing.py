@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from registry.models import Message
-from registry.services import inbound
+from registry.services import processing
 from registry.uftp import codec, keys
 from registry.uftp import messages as m
 from tests import factories
@@ -35,7 +35,7 @@ def receive(payload, *, role: str, private_key: str, envelope_domain: str | None
 
 def process(message: Message) -> Message | None:
     """Process and return the outbound response, checking it is signed by the CRO."""
-    outbound = inbound.message_process(message_pk=message.pk)
+    outbound = processing.message_process(message_pk=message.pk)
     message.refresh_from_db()
     return outbound
 
@@ -69,7 +69,7 @@ def test_test_message_is_answered(dso):
 def test_processing_twice_answers_once(dso):
     message = receive(factories.test_message(sender=DSO), role="DSO", private_key=dso[1])
     assert process(message) is not None
-    assert inbound.message_process(message_pk=message.pk) is None
+    assert processing.message_process(message_pk=message.pk) is None
     assert Message.objects.filter(direction="out").count() == 1
 
 
@@ -165,8 +165,8 @@ def test_already_submitted_waits_for_the_first(dso):
     payload = factories.test_message(sender=DSO)
     first = receive(payload, role="DSO", private_key=dso[1])
     again = receive(payload, role="DSO", private_key=dso[1])
-    with pytest.raises(inbound.OriginalStillPending):
-        inbound.message_process(message_pk=again.pk)
+    with pytest.raises(processing.OriginalStillPending):
+        processing.message_process(message_pk=again.pk)
     process(first)
     assert process(again) is not None
     assert again.result == first.result == "Accepted"

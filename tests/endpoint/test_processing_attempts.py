@@ -6,7 +6,7 @@ import pytest
 
 from registry import tasks
 from registry.models import Membership, Message
-from registry.services import inbound, sweep
+from registry.services import processing_attempts, sweep
 from registry.services.portfolio import dso_portfolio_update_apply
 from registry.uftp import messages as m
 from tests import factories
@@ -52,11 +52,14 @@ def test_a_poison_message_is_failed_and_answered_after_the_attempts(dso, poison_
     run_task(message)  # the sweep's fourth dispatch: attempts are used up
 
     assert message.status == "failed" and message.result == "Rejected"
-    assert message.rejection_reason == inbound.PROCESSING_FAILED_REASON
+    assert message.rejection_reason == processing_attempts.PROCESSING_FAILED_REASON
     assert "gave up after 3 processing attempts" in message.last_error
     answer = response_payload(message.responses.get(direction="out"))
     assert isinstance(answer, m.DSOPortfolioQueryResponse)
-    assert answer.result == m.Result.REJECTED and answer.rejection_reason == inbound.PROCESSING_FAILED_REASON
+    assert (
+        answer.result == m.Result.REJECTED
+        and answer.rejection_reason == processing_attempts.PROCESSING_FAILED_REASON
+    )
     assert sweep.messages_sweep().inbound == 0
     run_task(message)
     assert Message.objects.filter(direction="out").count() == 1
@@ -73,7 +76,10 @@ def test_a_replay_of_a_failed_message_gets_its_answer(dso, poison_query, setting
     run_task(again)
 
     assert again.status == "processed" and again.result == "Rejected"
-    assert response_payload(again.responses.get()).rejection_reason == inbound.PROCESSING_FAILED_REASON
+    assert (
+        response_payload(again.responses.get()).rejection_reason
+        == processing_attempts.PROCESSING_FAILED_REASON
+    )
 
 
 def test_waiting_for_an_earlier_twin_is_bounded(dso, settings):

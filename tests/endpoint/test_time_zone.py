@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from registry.models import Membership, Message
-from registry.services import inbound
+from registry.services import processing, time_zones
 from registry.uftp import codec, keys
 from registry.uftp import messages as m
 from tests import factories
@@ -23,7 +23,7 @@ def answer_to(payload, *, role: str, private_key: str) -> m.PayloadMessage:
         URL, data=factories.signed(payload, role=role, private_key=private_key), content_type="text/xml"
     )
     assert response.status_code == 200, response.content
-    outbound = inbound.message_process(message_pk=Message.objects.filter(direction="in").latest("pk").pk)
+    outbound = processing.message_process(message_pk=Message.objects.filter(direction="in").latest("pk").pk)
     envelope = codec.parse_signed_message(outbound.signed_xml.encode())
     return codec.parse_any(
         codec.open_body(envelope.body, [keys.public_key_from_private(settings.CRO_SIGNING_KEY)])
@@ -87,6 +87,6 @@ def test_same_offset_today_but_not_throughout_the_periods_is_rejected(make_parti
 
 def test_message_days_of_an_open_end_reach_five_years_ahead():
     update = factories.agr_update(AGR, factories.connection("ean.100000000001", "2024-01-01"))
-    first, last = inbound._message_days(update)
+    first, last = time_zones._message_days(update)
     assert first == dt.date(2024, 1, 1)
     assert last >= dt.date.today() + dt.timedelta(days=5 * 365)

@@ -12,7 +12,7 @@ from lxml import etree
 from nacl.signing import SigningKey
 
 from registry.models import Message
-from registry.services import inbound
+from registry.services import processing
 from registry.services.outbound import participant_test_message_send
 from registry.uftp import codec, keys
 from registry.uftp import messages as m
@@ -51,7 +51,7 @@ def receive(payload, *, role: str, private_key: str, url: str = V4_URL) -> Messa
 
 def answer_of(message: Message) -> tuple[etree._Element, bytes]:
     """Process `message`; the CRO's signed answer, opened with the CRO's key: (root, inner XML)."""
-    outbound = inbound.message_process(message_pk=message.pk)
+    outbound = processing.message_process(message_pk=message.pk)
     message.refresh_from_db()
     envelope = codec.parse_signed_message(outbound.signed_xml.encode())
     assert (envelope.sender_domain, envelope.sender_role) == (settings.CRO_DOMAIN, "CRO")
@@ -268,7 +268,7 @@ def test_4_0_0_test_message_response_is_recorded_by_its_reference(dso):
         rejection_reason="maintenance",
     )
     message = receive(reply, role="DSO", private_key=dso[1])
-    assert inbound.message_process(message_pk=message.pk) is None  # responses are never answered
+    assert processing.message_process(message_pk=message.pk) is None  # responses are never answered
     message.refresh_from_db()
     assert message.request == sent != other
     assert (message.result, message.rejection_reason) == ("Rejected", "maintenance")

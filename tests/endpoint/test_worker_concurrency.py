@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from registry.models import Membership, Message
-from registry.services import inbound
+from registry.services import processing
 from registry.services.portfolio import dso as portfolio_dso
 from tests import factories
 from tests.registry.test_concurrency import TIMEOUT, run_together
@@ -69,8 +69,8 @@ def test_conflicting_updates_processed_at_once_one_wins_one_is_rejected(make_par
     monkeypatch.setattr(portfolio_dso, "_dso_connection_conflicts", check_then_wait)
 
     run_together(
-        lambda: inbound.message_process(message_pk=first.pk),
-        lambda: inbound.message_process(message_pk=second.pk),
+        lambda: processing.message_process(message_pk=first.pk),
+        lambda: processing.message_process(message_pk=second.pk),
     )
 
     first.refresh_from_db()

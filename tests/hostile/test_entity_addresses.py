@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 
-from registry.services import csv_io
+from registry.services import csv_format, csv_io
 from registry.uftp import codec, errors
 from registry.uftp.vocabulary import ENTITY_ADDRESS_FORBIDDEN_RANGES, ENTITY_ADDRESS_RE
 from registry.validators import validate_entity_address
@@ -81,7 +81,7 @@ def test_the_csv_import_refuses_it(code, column):
     cp_address = spoofed(code) if column == "congestion_point" else GOOD
     connection = spoofed(code) if column == "connection" else "ean.100000000001"
     text = HEADER + f"{cp_address},2024-01-01,,true,DSO,AGR,{connection},2024-01-01,\n"
-    with pytest.raises(csv_io.CsvInvalid) as refused:
+    with pytest.raises(csv_format.CsvInvalid) as refused:
         csv_io.csv_portfolio_parse(text=text)
     assert [error.column for error in refused.value.row_errors] == [column]
     # The same row with a clean address is read.

@@ -23,7 +23,7 @@ from registry.models import (
     Participant,
     Representation,
 )
-from registry.services import inbound
+from registry.services import processing
 from registry.uftp import messages as m
 from tests import factories
 
@@ -49,7 +49,7 @@ def receive_and_process(payload: m.PayloadMessage, *, role: str, private_key: st
     response = Client().post(URL, data=body, content_type="text/xml")
     assert response.status_code == 200, response.content
     message = Message.objects.filter(direction="in").latest("pk")
-    inbound.message_process(message_pk=message.pk)
+    processing.message_process(message_pk=message.pk)
     message.refresh_from_db()
     return message
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from registry.models import CsvImport
-from registry.services import csv_io
+from registry.services import csv_format, csv_io
 from tests.web.test_csv_import import csv_text, registry_state, upload
 
 GOOD_ROW = "ean.000000000001,2024-01-01,,true,DSO,AGR,ean.100000000001,2024-01-01,"
@@ -37,7 +37,7 @@ def test_upload_with_a_control_character_is_a_row_error_and_stores_nothing(
 
 
 def test_parse_refuses_an_entity_address_with_a_control_character():
-    with pytest.raises(csv_io.CsvInvalid) as caught:
+    with pytest.raises(csv_format.CsvInvalid) as caught:
         csv_io.csv_portfolio_parse(
             text=csv_text("ea1.2024-01.example.com:cp\x07,2024-01-01,,true,DSO,AGR,,,")
         )

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from registry.models import CongestionPoint, CongestionPointVersion, CsvImport, Membership
-from registry.services import csv_io
+from registry.services import csv_format, csv_io
 from registry.services.participants import participant_bar
 from registry.uftp import messages as m
 from tests.web import builders
@@ -114,7 +114,7 @@ def test_parse_reads_semicolons_and_a_byte_order_mark():
     ],
 )
 def test_parse_reports_each_bad_row(row, column, message):
-    with pytest.raises(csv_io.CsvInvalid) as caught:
+    with pytest.raises(csv_format.CsvInvalid) as caught:
         csv_io.csv_portfolio_parse(text=csv_text("ean.000000000002,2024-01-01,,true,DSO,AGR,,,", row))
     errors = caught.value.row_errors
     assert len(errors) == 1
@@ -123,7 +123,7 @@ def test_parse_reports_each_bad_row(row, column, message):
 
 
 def test_parse_collects_every_error_and_checks_cp_attributes_agree():
-    with pytest.raises(csv_io.CsvInvalid) as caught:
+    with pytest.raises(csv_format.CsvInvalid) as caught:
         csv_io.csv_portfolio_parse(
             text=csv_text(
                 "ean.000000000001,2024-01-01,,true,DSO,AGR,ean.100000000001,2024-01-01,",
@@ -148,13 +148,13 @@ def test_parse_collects_every_error_and_checks_cp_attributes_agree():
     ],
 )
 def test_parse_refuses_a_file_that_is_no_portfolio(text, message):
-    with pytest.raises(csv_io.CsvInvalid) as caught:
+    with pytest.raises(csv_format.CsvInvalid) as caught:
         csv_io.csv_portfolio_parse(text=text)
     assert message in str(caught.value.row_errors[0])
 
 
 def test_decode_refuses_other_encodings():
-    with pytest.raises(csv_io.CsvInvalid, match="not UTF-8"):
+    with pytest.raises(csv_format.CsvInvalid, match="not UTF-8"):
         csv_io.csv_text_decode(data="ean.000000000001,Zürich".encode("latin-1"))
 
 

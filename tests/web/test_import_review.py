@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from registry.models import CsvImport
-from registry.services import csv_io
+from registry.services import csv_io, csv_review
 from tests.web.test_csv_import import HEADER, csv_text, upload
 
 
@@ -129,9 +129,11 @@ def test_reason_lines(reason, expected):
         "ean.1,2024-01-01,,true,DSO,AGR,ean.2,2024-01-01,",
         "ean.7,2024-01-01,,true,DSO,AGR,ean.2,2024-01-01,",
     )
-    assert csv_io.reason_lines(reason=reason, lines=csv_io.csv_lines_index(text=text)) == expected
+    assert csv_review.reason_lines(reason=reason, lines=csv_review.csv_lines_index(text=text)) == expected
 
 
 def test_an_unknown_change_text_is_shown_as_it_is():
-    row = csv_io.diff_row_from_change(change="something new", lines=csv_io.csv_lines_index(text=HEADER))
+    row = csv_review.diff_row_from_change(
+        change="something new", lines=csv_review.csv_lines_index(text=HEADER)
+    )
     assert (row.kind, row.now) == ("other", "something new")

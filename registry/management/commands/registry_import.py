@@ -17,7 +17,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from registry.models import Participant
-from registry.services import csv_io
+from registry.services import csv_format, csv_io
 from registry.services.portfolio import dso_portfolio_update_apply
 
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         try:
             text = csv_io.csv_text_decode(data=options["file"].read_bytes())
             parsed = csv_io.csv_portfolio_parse(text=text)
-        except csv_io.CsvInvalid as exc:
+        except csv_format.CsvInvalid as exc:
             raise CommandError(f"{options['file']} is not a valid portfolio CSV:\n{exc}") from None
         total = parsed.connection_count
         self.stdout.write(f"{len(parsed.congestion_points):,} congestion points, {total:,} connections")

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from registry import roles
 from registry.selectors import imports as import_selectors
-from registry.services import csv_io
+from registry.services import csv_format, csv_io, csv_review
 from registry.web.access import permission_required, staff_required
 from registry.web.forms import CsvExportForm, CsvUploadForm, service_errors_to_form
 from registry.web.presentation import paginate
@@ -27,7 +27,7 @@ def import_home(request: HttpRequest) -> HttpResponse:
             csv_import = csv_io.csv_import_preview(
                 dso=form.cleaned_data["dso"], data=upload.read(), file_name=upload.name, user=request.user
             )
-        except csv_io.CsvInvalid as exc:
+        except csv_format.CsvInvalid as exc:
             row_errors = exc.row_errors
             form.add_error("file", f"The CSV has {len(row_errors)} error(s); nothing was changed.")
         except ValidationError as exc:
@@ -68,7 +68,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """
     csv_import = _import_or_404(pk)
     applied = csv_import.status in (csv_import.Status.APPLIED, csv_import.Status.REJECTED)
-    review = csv_io.csv_import_review(
+    review = csv_review.csv_import_review(
         csv_text=csv_import.csv_text,
         changes=csv_import.result_changes if applied else csv_import.preview_changes,
         reasons=csv_import.result_reasons if applied else csv_import.preview_reasons,
@@ -95,7 +95,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 def import_sample(request: HttpRequest) -> HttpResponse:
     """A small CSV in the import's format, to start from."""
-    response = HttpResponse(csv_io.csv_sample(), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(csv_review.csv_sample(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="cro-portfolio-sample.csv"'
     return response
 

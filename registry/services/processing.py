@@ -1,0 +1,345 @@
+"""Processing an inbound message (cro-rules §3): the functional checks, the registry, the response."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+import zlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from registry.models import Message
+from registry.selectors import portfolio_queries
+from registry.services import outbound
+from registry.services import portfolio as portfolio_services
+from registry.services.time_zones import time_zone_mismatch
+from registry.uftp import codec, messages, versions
+
+logger = logging.getLogger("registry.ops")
+
+
+class OriginalStillPending(Exception):
+    """An identical earlier message is not answered yet: its answer must be copied, so wait."""
+
+
+class SenderMessageFailed(Exception):
+    """Processing a message failed unexpectedly (rolled back, it stays pending)."""
+
+    def __init__(self, *, message_pk: int, sender: tuple[str, str]):
+        super().__init__(f"processing message {message_pk} failed")
+        self.message_pk = message_pk
+        self.sender = sender
+
+
+@dataclass(frozen=True)
+class Verdict:
+    result: messages.Result
+    reason: str | None = None
+    # Query answers and the copy of an earlier answer carry the whole response.
+    response: messages.PayloadMessage | None = None
+
+
+def message_process(*, message_pk: int) -> Message | None:
+    """Run the functional checks and the registry for one inbound message, exactly once.
+
+    Returns the outbound response (None when there is nothing to answer or the message was
+    processed already); its delivery is enqueued after the commit. Raises
+    OriginalStillPending when it must wait for a twin.
+    """
+    Message.objects.filter(pk=message_pk, status=Message.Status.RECEIVED).update(
+        status=Message.Status.PROCESSING, updated_at=timezone.now()
+    )
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("participant")
+            .filter(pk=message_pk, direction=Message.Direction.INBOUND)
+            .first()
+        )
+        if message is None or message.status not in (Message.Status.RECEIVED, Message.Status.PROCESSING):
+            return None
+        return _process_locked(message=message, enqueue_delivery=True)
+
+
+@dataclass(frozen=True)
+class Processed:
+    message_pks: list[int]
+    # The responses stored as queued, in order, not yet delivered.
+    responses: list[Message]
+
+
+_PENDING_STATUSES = (Message.Status.RECEIVED, Message.Status.PROCESSING)
+
+
+def _sender_lock_try(*, domain: str, role: str) -> bool:
+    """A transaction-scoped PostgreSQL advisory lock on one sender: one drain at a time works on
+    a sender's messages, so they are processed (and answered) in the order they arrived."""
+    key = zlib.crc32(f"cro-sender:{domain}/{role}".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [0x5E4D, key - 2**31])
+        return bool(cursor.fetchone()[0])
+
+
+def message_process_next(
+    *, batch: int = 1, skip_senders: frozenset[tuple[str, str]] = frozenset()
+) -> Processed | None:
+    """Process the oldest pending inbound messages (up to `batch`, in pk order) of one sender
+    no other drain holds, in ONE transaction (one commit for the batch); their responses are
+    stored but not delivered (the caller delivers them after the commit). None when nothing is
+    left that this drain may take.
+
+    A drain killed halfway leaves its batch uncommitted, so still received: the next drain (or
+    the sweep) takes it again from the start. Raises OriginalStillPending like message_process,
+    and SenderMessageFailed (the whole batch rolled back) when processing raises.
+    """
+    with transaction.atomic():
+        candidates = (
+            Message.objects.filter(direction=Message.Direction.INBOUND, status__in=_PENDING_STATUSES)
+            .order_by("pk")
+            .values_list("sender_domain", "sender_role")[:64]
+        )
+        tried = set(skip_senders)
+        for sender in candidates:
+            if sender in tried:
+                continue
+            tried.add(sender)
+            if not _sender_lock_try(domain=sender[0], role=sender[1]):
+                continue  # another drain answers this sender, in order
+            batch_messages = list(
+                Message.objects.select_for_update(of=("self",))
+                .select_related("participant")
+                .filter(
+                    direction=Message.Direction.INBOUND,
+                    status__in=_PENDING_STATUSES,
+                    sender_domain=sender[0],
+                    sender_role=sender[1],
+                )
+                .order_by("pk")[:batch]
+            )
+            if not batch_messages:
+                continue
+            responses = []
+            for message in batch_messages:
+                try:
+                    response = _process_locked(message=message, enqueue_delivery=False)
+                except OriginalStillPending:
+                    raise
+                except Exception as exc:
+                    raise SenderMessageFailed(message_pk=message.pk, sender=sender) from exc
+                if response is not None:
+                    responses.append(response)
+            return Processed(message_pks=[m.pk for m in batch_messages], responses=responses)
+    return None
+
+
+def _process_locked(*, message: Message, enqueue_delivery: bool) -> Message | None:
+    """The checks and the registry for `message`, locked in the caller's transaction."""
+    payload = codec.parse_message(
+        message.inner_xml.encode("utf-8"),
+        path_major=message.path_major or 3,
+        max_bytes=settings.CRO_MAX_MESSAGE_BYTES,
+    )
+
+    if isinstance(payload, messages.TestMessageResponse):
+        _test_response_record(message=message, payload=payload)
+        return None
+
+    verdict = _evaluate(message=message, payload=payload)
+    response_payload = verdict.response or _response_for(
+        message=message, payload=payload, result=verdict.result, reason=verdict.reason
+    )
+    message.status = Message.Status.PROCESSED
+    message.result = verdict.result.value
+    message.rejection_reason = verdict.reason or ""
+    message.processed_at = timezone.now()
+    message.last_error = ""
+    message.save(
+        update_fields=["status", "result", "rejection_reason", "processed_at", "last_error", "updated_at"]
+    )
+    return outbound.outbound_message_create(
+        payload=response_payload,
+        recipient=message.participant,
+        request=message,
+        enqueue_delivery=enqueue_delivery,
+    )
+
+
+def _metadata_for_response(*, payload: messages.PayloadMessage, recipient_domain: str) -> dict:
+    return {
+        "version": payload.version,
+        "sender_domain": settings.CRO_DOMAIN,
+        "recipient_domain": recipient_domain,
+        "time_stamp": timezone.now(),
+        "message_id": str(uuid.uuid4()),
+        "conversation_id": payload.conversation_id,
+    }
+
+
+def _response_for(
+    *, message: Message, payload: messages.PayloadMessage, result: messages.Result, reason: str | None
+) -> messages.PayloadMessage:
+    """The response to `payload` with no content beyond Result (queries get empty answers).
+
+    It goes to the signer of the envelope, which may differ from the inner SenderDomain
+    when the message is rejected as Invalid Sender.
+    """
+    metadata = _metadata_for_response(payload=payload, recipient_domain=message.sender_domain)
+    response_type = messages.RESPONSE_FOR[type(payload)]
+    if response_type is messages.TestMessageResponse:
+        return messages.TestMessageResponse(
+            **metadata, reference_message_id=payload.message_id, result=result, rejection_reason=reason
+        )
+    extra = {}
+    if response_type in (messages.DSOPortfolioQueryResponse, messages.AGRPortfolioQueryResponse):
+        extra = {"time_zone": payload.time_zone, "period": payload.period}
+    return response_type(
+        **metadata,
+        reference_message_id=payload.message_id,
+        result=result,
+        rejection_reason=reason if result == messages.Result.REJECTED else None,
+        **extra,
+    )
+
+
+def _rejected(reason: str) -> Verdict:
+    return Verdict(result=messages.Result.REJECTED, reason=reason)
+
+
+def _evaluate(*, message: Message, payload: messages.PayloadMessage) -> Verdict:
+    """cro-rules §3, in order."""
+    # 1. Invalid Sender
+    if payload.sender_domain != message.sender_domain:
+        return _rejected(
+            f"Invalid Sender: SenderDomain {payload.sender_domain} differs from the "
+            f"SignedMessage's {message.sender_domain}"
+        )
+    allowed_roles = messages.ALLOWED_SENDER_ROLES[type(payload)]
+    if message.sender_role not in allowed_roles:
+        return _rejected(f"Invalid Sender: a {message.sender_role} may not send {payload.message_type}")
+    # 2. Unknown Recipient
+    if payload.recipient_domain != settings.CRO_DOMAIN:
+        return _rejected(f"Unknown Recipient: {payload.recipient_domain}")
+    # 3. Barred Sender
+    if message.participant.is_barred:
+        return _rejected("Barred Sender")
+    # 4. Version
+    if payload.version not in versions.SUPPORTED_VERSIONS:
+        return _rejected(f"Version {payload.version} is not supported")
+    if versions.SUPPORTED_VERSIONS[payload.version].major != message.path_major:
+        return _rejected(f"Version {payload.version} does not match the endpoint v{message.path_major}")
+    # 5 and 6. Already Submitted / Duplicate Identifier
+    twin = (
+        Message.objects.filter(
+            direction=Message.Direction.INBOUND,
+            sender_domain=message.sender_domain,
+            message_id=message.message_id,
+            pk__lt=message.pk,
+        )
+        .order_by("pk")
+        .first()
+    )
+    if twin is not None:
+        if twin.body_digest != message.body_digest:
+            return _rejected(
+                f"Duplicate Identifier: MessageID {message.message_id} was used for another message"
+            )
+        return _already_submitted(twin=twin, payload=payload)
+    # 7. TimeZone
+    time_zone = getattr(payload, "time_zone", None)
+    if time_zone is not None and time_zone != settings.CRO_TIME_ZONE:
+        mismatch = time_zone_mismatch(time_zone=time_zone, payload=payload)
+        if mismatch:
+            return _rejected(f"TimeZone rejected: {mismatch}")
+    # 8 to 10: the registry.
+    return _registry_verdict(message=message, payload=payload)
+
+
+def _already_submitted(*, twin: Message, payload: messages.PayloadMessage) -> Verdict:
+    """Answer as the first time was answered: same Result, same content, new MessageID."""
+    # A twin given up on (processing attempts exhausted) was answered too: copy that answer.
+    if twin.status not in (Message.Status.PROCESSED, Message.Status.FAILED):
+        raise OriginalStillPending(f"message {twin.pk} is not processed yet")
+    earlier = twin.responses.filter(direction=Message.Direction.OUTBOUND).order_by("pk").first()
+    result = messages.Result(twin.result) if twin.result else messages.Result.ACCEPTED
+    if earlier is None:
+        return Verdict(result=result, reason=twin.rejection_reason or None)
+    earlier_payload = codec.parse_any(
+        earlier.inner_xml.encode("utf-8"),
+        path_major=twin.path_major or 3,
+        max_bytes=settings.CRO_MAX_MESSAGE_BYTES,
+    )
+    copy = dataclasses.replace(earlier_payload, message_id=str(uuid.uuid4()), time_stamp=timezone.now())
+    return Verdict(result=result, reason=twin.rejection_reason or None, response=copy)
+
+
+def _registry_verdict(*, message: Message, payload: messages.PayloadMessage) -> Verdict:
+    participant = message.participant
+    if isinstance(payload, messages.DSOPortfolioUpdate):
+        outcome = portfolio_services.dso_portfolio_update_apply(
+            dso=participant, message=payload, source_message=message
+        )
+        return _outcome_verdict(outcome)
+    if isinstance(payload, messages.AGRPortfolioUpdate):
+        outcome = portfolio_services.agr_portfolio_update_apply(
+            agr=participant, message=payload, source_message=message
+        )
+        return _outcome_verdict(outcome)
+    if isinstance(payload, messages.DSOPortfolioQuery):
+        answer = portfolio_queries.dso_portfolio_query_answer(
+            dso=participant, entity_address=payload.entity_address, period=payload.period
+        )
+        return _query_verdict(
+            message=message, payload=payload, answer=answer, congestion_point=answer.congestion_point
+        )
+    if isinstance(payload, messages.AGRPortfolioQuery):
+        answer = portfolio_queries.agr_portfolio_query_answer(agr=participant, period=payload.period)
+        return _query_verdict(
+            message=message,
+            payload=payload,
+            answer=answer,
+            dso_portfolios=answer.dso_portfolios,
+            unallocated_connections=answer.unallocated_connections,
+        )
+    # TestMessage: nothing to check beyond §3 1-7.
+    return Verdict(result=messages.Result.ACCEPTED)
+
+
+def _query_verdict(*, message: Message, payload: messages.PayloadMessage, answer, **content) -> Verdict:
+    """A query's verdict: Rejected with the selector's reason, or Accepted carrying `content`."""
+    if not answer.accepted:
+        return _rejected(answer.rejection_reason)
+    response = _response_for(message=message, payload=payload, result=messages.Result.ACCEPTED, reason=None)
+    return Verdict(result=messages.Result.ACCEPTED, response=dataclasses.replace(response, **content))
+
+
+def _outcome_verdict(outcome) -> Verdict:
+    if outcome.accepted:
+        return Verdict(result=messages.Result.ACCEPTED)
+    return _rejected(outcome.rejection_reason)
+
+
+def _test_response_record(*, message: Message, payload: messages.TestMessageResponse) -> None:
+    """Record a TestMessageResponse against the CRO's TestMessage it answers (nothing is sent)."""
+    candidates = Message.objects.filter(
+        direction=Message.Direction.OUTBOUND,
+        message_type=messages.TestMessage.message_type,
+        recipient_domain=message.sender_domain,
+        recipient_role=message.sender_role,
+    )
+    if payload.reference_message_id:
+        candidates = candidates.filter(message_id=payload.reference_message_id)
+    else:
+        candidates = candidates.filter(conversation_id=payload.conversation_id)
+    test_message = candidates.order_by("-pk").first()
+    message.request = test_message
+    message.status = Message.Status.PROCESSED
+    message.result = payload.result.value if payload.result else messages.Result.ACCEPTED.value
+    message.rejection_reason = payload.rejection_reason or ""
+    message.processed_at = timezone.now()
+    message.save(
+        update_fields=["request", "status", "result", "rejection_reason", "processed_at", "updated_at"]
+    )

@@ -185,6 +185,12 @@ class KeyRotateSerializer(serializers.Serializer):
     )
 
 
+class BarSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=500, help_text="Why the participant is barred (kept in the audit trail)"
+    )
+
+
 class TestMessageSendSerializer(serializers.Serializer):
     __test__ = False  # not a pytest test class
 

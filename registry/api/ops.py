@@ -75,13 +75,18 @@ class DeliveryAttemptFilter(ApiFilterSet):
 class RefusalFilter(ApiFilterSet):
     sender_domain = TextFilter(help_text="the SenderDomain the refused request claimed")
     client_address = TextFilter(help_text="the client's IP address")
-    status = django_filters.TypedChoiceFilter(
-        choices=[(str(code), str(code)) for code in (400, 401, 411, 413, 419, 429)], coerce=int
+    status = django_filters.ChoiceFilter(
+        choices=[(str(code), str(code)) for code in (400, 401, 411, 413, 419, 429)],
+        method="filter_status",
+        help_text="the HTTP status of the refusal",
     )
 
     class Meta:
         model = RefusalCount
         fields: list[str] = []
+
+    def filter_status(self, queryset, name: str, value: str):
+        return queryset.filter(status=int(value))
 
 
 class AuditEntryFilter(ApiFilterSet):

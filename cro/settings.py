@@ -115,6 +115,11 @@ CRO_HEALTH_BEAT_MAX_AGE_SECONDS = env_int("CRO_HEALTH_BEAT_MAX_AGE_SECONDS", 120
 CRO_HEALTH_HEARTBEAT_SECONDS = env_int("CRO_HEALTH_HEARTBEAT_SECONDS", 10)
 # The broker check gives up after this long: a dead broker answers 503 quickly.
 CRO_HEALTH_BROKER_TIMEOUT_SECONDS = env_int("CRO_HEALTH_BROKER_TIMEOUT_SECONDS", 2)
+# Refused requests are counted per (claimed sender, address, status, reason) and minute; past
+# this many rows in one minute the rest are folded into one row per status (a flood stays small).
+CRO_REFUSALS_MAX_ROWS_PER_MINUTE = env_int("CRO_REFUSALS_MAX_ROWS_PER_MINUTE", 200)
+# Refusal counts older than this many days are deleted (0: kept).
+CRO_REFUSALS_RETENTION_DAYS = env_int("CRO_REFUSALS_RETENTION_DAYS", 30)
 # Empty: /metrics is open; set: it requires "Authorization: Bearer <token>".
 CRO_METRICS_TOKEN = os.environ.get("CRO_METRICS_TOKEN", "")
 # Every process (gunicorn workers, Celery pool processes) writes its metric samples here and

@@ -236,6 +236,28 @@ class KeyRotateSerializer(serializers.Serializer):
     )
 
 
+# Some character other than NUL and ASCII white space (the same in Python and ECMA regexes).
+BAR_REASON_PATTERN = r"^[^\x00]*[^\x00 \t\n\r\f\v][^\x00]*$"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": BAR_REASON_PATTERN,
+        "maxLength": 500,
+        "description": "Why the participant is barred (kept in the audit trail)",
+    }
+)
+class BarReasonField(serializers.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=500, trim_whitespace=False, **kwargs)
+        self.validators.append(_strict(BAR_REASON_PATTERN, "give the reason for barring the participant"))
+
+
+class BarSerializer(serializers.Serializer):
+    reason = BarReasonField()
+
+
 class TestMessageSendSerializer(serializers.Serializer):
     __test__ = False  # not a pytest test class
 

@@ -4,7 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from registry.api import imports, views
+from registry.api import imports, ops, views
 from registry.api.permissions import StaffReadAdminWrite
 
 app_name = "api"
@@ -21,6 +21,9 @@ router.register("history/memberships", views.MembershipViewSet, basename="histor
 router.register("history/representations", views.RepresentationViewSet, basename="history-representation")
 router.register("messages", views.MessageViewSet, basename="message")
 router.register("csv-imports", imports.CsvImportViewSet, basename="csv-import")
+router.register("delivery-attempts", ops.DeliveryAttemptViewSet, basename="delivery-attempt")
+router.register("refusals", ops.RefusalViewSet, basename="refusal")
+router.register("audit", ops.AuditEntryViewSet, basename="audit-entry")
 
 urlpatterns = [
     path("cro/", views.CroView.as_view(), name="cro"),

@@ -39,6 +39,7 @@ from registry.selectors import participants as participant_selectors
 from registry.selectors import portfolio_queries, registry_history, registry_state
 from registry.services import outbound as outbound_services
 from registry.services import participants as participant_services
+from registry.services.audit import audited
 
 
 class Conflict(ValidationError):
@@ -127,7 +128,9 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         data = serializer.validated_data
         with service_errors():
             try:
-                participant = participant_services.participant_create(**data)
+                with audited(request=request, action="participant_create") as audit:
+                    participant = participant_services.participant_create(**data)
+                    audit.target = participant
             except participant_services.ParticipantExists as exc:
                 raise Conflict(exc.message_dict) from exc
         return self._answer(participant, status.HTTP_201_CREATED)
@@ -139,9 +142,10 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         values = {"public_keys": participant.public_keys, "endpoint_url": participant.endpoint_url}
         values.update(serializer.validated_data)
         with service_errors():
-            saved = participant_services.participant_upsert(
-                domain=participant.domain, role=participant.role, **values
-            )
+            with audited(request=request, action="participant_update", target=participant):
+                saved = participant_services.participant_upsert(
+                    domain=participant.domain, role=participant.role, **values
+                )
         return self._answer(saved.participant)
 
     @extend_schema(
@@ -160,11 +164,22 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     def partial_update(self, request: Request, pk=None) -> Response:
         return self._update(request, partial=True)
 
-    @extend_schema(summary="Bar a participant", request=None, responses=serializers.ParticipantSerializer)
+    @extend_schema(
+        summary="Bar a participant (a reason is required)",
+        request=serializers.BarSerializer,
+        responses=serializers.ParticipantSerializer,
+    )
     @action(detail=True, methods=["post"])
     def bar(self, request: Request, pk=None) -> Response:
-        with service_errors():
-            participant = participant_services.participant_bar(participant=self.get_object())
+        participant = self.get_object()
+        serializer = serializers.BarSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reason = serializer.validated_data["reason"]
+        with (
+            service_errors(),
+            audited(request=request, action="participant_bar", target=participant, reason=reason),
+        ):
+            participant = participant_services.participant_bar(participant=participant)
         return self._answer(participant)
 
     @extend_schema(
@@ -172,8 +187,9 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     )
     @action(detail=True, methods=["post"])
     def reactivate(self, request: Request, pk=None) -> Response:
-        with service_errors():
-            participant = participant_services.participant_reactivate(participant=self.get_object())
+        participant = self.get_object()
+        with service_errors(), audited(request=request, action="participant_reactivate", target=participant):
+            participant = participant_services.participant_reactivate(participant=participant)
         return self._answer(participant)
 
     @extend_schema(
@@ -186,7 +202,10 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         participant = self.get_object()
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with service_errors(rename={"public_keys": "public_key"}, conflict=True):
+        with (
+            service_errors(rename={"public_keys": "public_key"}, conflict=True),
+            audited(request=request, action="participant_key_rotate", target=participant),
+        ):
             participant = participant_services.participant_key_rotate(
                 participant=participant, new_public_key=serializer.validated_data["public_key"]
             )
@@ -199,10 +218,12 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     )
     @action(detail=True, methods=["post"], url_path="complete-key-rotation")
     def complete_key_rotation(self, request: Request, pk=None) -> Response:
-        with service_errors(conflict=True):
-            participant = participant_services.participant_key_rotation_complete(
-                participant=self.get_object()
-            )
+        participant = self.get_object()
+        with (
+            service_errors(conflict=True),
+            audited(request=request, action="participant_key_rotation_complete", target=participant),
+        ):
+            participant = participant_services.participant_key_rotation_complete(participant=participant)
         return self._answer(participant)
 
     @extend_schema(
@@ -215,10 +236,11 @@ class ParticipantViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         participant = self.get_object()
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with service_errors():
+        with service_errors(), audited(request=request, action="participant_test_message_send") as audit:
             message = outbound_services.participant_test_message_send(
                 participant=participant, version=serializer.validated_data.get("version")
             )
+            audit.target = message
         return Response(serializers.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
 
@@ -354,8 +376,9 @@ class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk=None) -> Response:
-        with service_errors(conflict=True):
-            message = outbound_services.outbound_message_retry(message=self.get_object())
+        message = self.get_object()
+        with service_errors(conflict=True), audited(request=request, action="message_retry", target=message):
+            message = outbound_services.outbound_message_retry(message=message)
         return Response(self.get_serializer(message).data)
 
 

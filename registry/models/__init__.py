@@ -28,3 +28,8 @@ __all__ += ["ApiToken"]
 from .ops import Heartbeat  # noqa: E402
 
 __all__ += ["Heartbeat"]
+from .audit import AuditEntry  # noqa: E402
+from .deliveries import DeliveryAttempt  # noqa: E402
+from .refusals import RefusalCount  # noqa: E402
+
+__all__ += ["RefusalCount", "DeliveryAttempt", "AuditEntry"]

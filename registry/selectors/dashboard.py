@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from registry.models import CongestionPointVersion, Membership, Message, Participant
 from registry.selectors.market_days import market_day_bounds, market_today, market_zone
-from registry.selectors.messages import failed_delivery_list, stuck_message_list
+from registry.selectors.messages import stuck_message_list
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +30,8 @@ class DashboardCounts:
     messages_today_in: int
     messages_today_out: int
     failed_deliveries: int
+    # Outbound messages still queued after at least one failed attempt (apart from the failed).
+    deliveries_retrying: int
     stuck_messages: int
 
     @property
@@ -69,7 +71,10 @@ def dashboard_counts(*, today: dt.date | None = None) -> DashboardCounts:
         inbound=Count("pk", filter=Q(direction=Message.Direction.INBOUND)),
         outbound=Count("pk", filter=Q(direction=Message.Direction.OUTBOUND)),
     )
-    failed = failed_delivery_list().count()
+    deliveries = Message.objects.filter(direction=Message.Direction.OUTBOUND).aggregate(
+        failed=Count("pk", filter=Q(status=Message.Status.FAILED)),
+        retrying=Count("pk", filter=Q(status=Message.Status.RESPONSE_QUEUED, attempts__gte=1)),
+    )
     stuck = stuck_message_list().count()
     return DashboardCounts(
         participants_active=participants["active"],
@@ -82,7 +87,8 @@ def dashboard_counts(*, today: dt.date | None = None) -> DashboardCounts:
         connections_active_today=connections["active"],
         messages_today_in=messages_today["inbound"],
         messages_today_out=messages_today["outbound"],
-        failed_deliveries=failed,
+        failed_deliveries=deliveries["failed"],
+        deliveries_retrying=deliveries["retrying"],
         stuck_messages=stuck,
     )
 

@@ -30,6 +30,9 @@ class MessageFilter:
     result: str = ""
     day: dt.date | None = None
     q: str = ""  # MessageID or ConversationID (or part of one)
+    # Stored in [created_after, created_before): the dashboard chart's bar of one hour.
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
 
 
 def message_list(*, selection: MessageFilter | None = None, include_xml: bool = True) -> QuerySet[Message]:
@@ -51,6 +54,10 @@ def message_list(*, selection: MessageFilter | None = None, include_xml: bool = 
     if selection.day is not None:
         start, end = market_day_bounds(selection.day)
         queryset = queryset.filter(created_at__gte=start, created_at__lt=end)
+    if selection.created_after is not None:
+        queryset = queryset.filter(created_at__gte=selection.created_after)
+    if selection.created_before is not None:
+        queryset = queryset.filter(created_at__lt=selection.created_before)
     if selection.q:
         queryset = queryset.filter(
             Q(message_id__icontains=selection.q) | Q(conversation_id__icontains=selection.q)

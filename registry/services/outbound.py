@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -19,6 +21,7 @@ from django.utils import timezone
 
 from registry import dispatch
 from registry.models import Message, Participant
+from registry.services.delivery_attempts import delivery_attempt_record
 from registry.uftp import codec, messages, versions
 
 logger = logging.getLogger(__name__)
@@ -112,7 +115,16 @@ def outbound_message_deliver(*, message_pk: int) -> DeliveryOutcome | None:
     if not claimed:
         return None
     message = Message.objects.select_related("participant").get(pk=message_pk)
+    started_at, clock = timezone.now(), time.perf_counter()
     retryable, error = _post(message)
+    # The attempt log (services.delivery_attempts): one row per attempt, written with its outcome.
+    attempt_logged = functools.partial(
+        delivery_attempt_record,
+        message=message,
+        started_at=started_at,
+        duration_seconds=time.perf_counter() - clock,
+        error=error,
+    )
     now = timezone.now()
     if error is None:
         Message.objects.filter(pk=message_pk).update(
@@ -122,6 +134,7 @@ def outbound_message_deliver(*, message_pk: int) -> DeliveryOutcome | None:
             next_attempt_at=None,
             updated_at=now,
         )
+        attempt_logged(outcome="delivered", next_attempt_at=None)
         return DeliveryOutcome(delivered=True)
     give_up_at = message.give_up_at or now
     if not retryable or now >= give_up_at:
@@ -131,11 +144,13 @@ def outbound_message_deliver(*, message_pk: int) -> DeliveryOutcome | None:
             status=Message.Status.FAILED, last_error=error, next_attempt_at=None, updated_at=now
         )
         logger.warning("delivery of message %s failed: %s", message_pk, error)
+        attempt_logged(outcome="failed", next_attempt_at=None)
         return DeliveryOutcome(failed=True)
     delay = min(_backoff_seconds(message.attempts), max((give_up_at - now).total_seconds(), 0.0))
     Message.objects.filter(pk=message_pk).update(
         last_error=error, next_attempt_at=now + dt.timedelta(seconds=delay), updated_at=now
     )
+    attempt_logged(outcome="retry", next_attempt_at=now + dt.timedelta(seconds=delay))
     return DeliveryOutcome(retry_in=delay)
 
 

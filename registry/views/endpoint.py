@@ -6,11 +6,22 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from registry import metrics
+from registry.services import refusals
 from registry.services.inbound import MessageRefused, bounded_reason, message_receive
 from registry.uftp import errors, versions
 
 
-def _refuse(status: int, reason: str) -> HttpResponse:
+def _refuse(request: HttpRequest, status: int, reason: str, *, body: bytes | None = None) -> HttpResponse:
+    """Every refusal goes through here: it is counted (bounded, services.refusals) and answered.
+    `body` is given once it has been read, to record the sender it claims."""
+    sender_domain, sender_role = refusals.refusal_claimed_sender(data=body)
+    refusals.refusal_record(
+        status=status,
+        reason=reason,
+        client_address=request.META.get("REMOTE_ADDR", ""),
+        sender_domain=sender_domain,
+        sender_role=sender_role,
+    )
     return HttpResponse(bounded_reason(reason), status=status, content_type="text/plain; charset=utf-8")
 
 
@@ -24,26 +35,28 @@ def uftp_message(request: HttpRequest) -> HttpResponse:
     be acted upon."""
     content_length = request.META.get("CONTENT_LENGTH", "")
     if not content_length.strip():
-        return _refuse(411, "Content-Length is required")
+        return _refuse(request, 411, "Content-Length is required")
     try:
         length = int(content_length)
     except ValueError:
-        return _refuse(400, "Content-Length is not a number")
+        return _refuse(request, 400, "Content-Length is not a number")
     if length < 0:
-        return _refuse(400, "Content-Length is negative")
+        return _refuse(request, 400, "Content-Length is negative")
     if length > settings.CRO_MAX_MESSAGE_BYTES:
-        return _refuse(413, f"message larger than {settings.CRO_MAX_MESSAGE_BYTES} bytes")
+        return _refuse(request, 413, f"message larger than {settings.CRO_MAX_MESSAGE_BYTES} bytes")
     try:
         major = versions.major_for_endpoint_path(request.path_info)
     except errors.UnsupportedVersion as unsupported:
-        return _refuse(400, f"unsupported Shapeshifter version in the path: {unsupported}")
+        return _refuse(request, 400, f"unsupported Shapeshifter version in the path: {unsupported}")
     try:
         body = request.body
     except UnreadablePostError:
-        return _refuse(400, "the body could not be read to its end")
+        return _refuse(request, 400, "the body could not be read to its end")
     if len(body) != length:
         # The client gave up (or lied): an incomplete message is never stored.
-        return _refuse(400, f"the body has {len(body)} bytes, not the {length} of its Content-Length")
+        return _refuse(
+            request, 400, f"the body has {len(body)} bytes, not the {length} of its Content-Length"
+        )
     try:
         message = message_receive(
             data=body,
@@ -53,6 +66,6 @@ def uftp_message(request: HttpRequest) -> HttpResponse:
             client_address=request.META.get("REMOTE_ADDR", ""),
         )
     except MessageRefused as refused:
-        return _refuse(refused.status, refused.reason)
+        return _refuse(request, refused.status, refused.reason, body=body)
     metrics.message_received(message=message)
     return HttpResponse(status=200)

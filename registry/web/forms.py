@@ -219,6 +219,9 @@ class MessageFilterForm(forms.Form):
         label="ID",
         widget=forms.TextInput(attrs={"placeholder": "MessageID or ConversationID"}),
     )
+    # The hour range of a dashboard chart bar (ISO 8601 date-times), kept while filtering further.
+    after = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+    before = forms.DateTimeField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -235,6 +238,8 @@ class MessageFilterForm(forms.Form):
             result=data.get("result") or "",
             day=data.get("day"),
             q=(data.get("q") or "").strip(),
+            created_after=data.get("after"),
+            created_before=data.get("before"),
         )
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import enum
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
@@ -138,6 +139,8 @@ class Bar:
     y_out: float
     height_out: float
     title: str
+    # The message list's query string for the messages of this hour.
+    query: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,6 +188,12 @@ def hourly_chart(hours: list[HourCount], *, width: int = 960, height: int = 220)
                 y_out=round(plot_bottom - height_in - height_out, 2),
                 height_out=round(height_out, 2),
                 title=f"{hour.hour:%a %d %b %H:00}: {hour.inbound} in, {hour.outbound} out",
+                query=urlencode(
+                    {
+                        "after": hour.hour.astimezone(dt.UTC).isoformat(),
+                        "before": (hour.hour + dt.timedelta(hours=1)).astimezone(dt.UTC).isoformat(),
+                    }
+                ),
             )
         )
         if hour.hour.hour == 0 or index == 0:

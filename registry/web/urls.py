@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from registry.web.views import auth, dashboard, imports, messages, participants, registry
+from registry.web.views import auth, dashboard, imports, messages, ops, participants, registry
 
 app_name = "web"
 
@@ -58,6 +58,9 @@ urlpatterns = [
     path("messages/<int:pk>/retry/", messages.message_retry, name="message-retry"),
     path("messages/conversations/<str:conversation_id>/", messages.conversation, name="conversation"),
     path("failed-deliveries/", messages.failed_deliveries, name="failed-deliveries"),
+    # the operational trail
+    path("refusals/", ops.refusal_list, name="refusal-list"),
+    path("audit/", ops.audit_list, name="audit-list"),
     # CSV import and export
     path("import/", imports.import_home, name="import"),
     path("import/sample.csv", imports.import_sample, name="import-sample"),

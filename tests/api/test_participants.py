@@ -223,7 +223,7 @@ def test_json_only(registry, admin_client):
 # ------------------------------------------------------------------------------ actions
 def test_bar_and_reactivate(registry, admin_client):
     url = f"{URL}{registry.agr_a.pk}/"
-    barred = admin_client.post(url + "bar/")
+    barred = admin_client.post(url + "bar/", {"reason": "keys leaked"}, format="json")
     assert barred.status_code == 200
     assert barred.json()["status"] == "barred"
     registry.agr_a.refresh_from_db()

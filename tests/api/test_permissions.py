@@ -128,7 +128,7 @@ def test_session_writes_need_the_csrf_token(users, registry):
     assert registry.dso1.status == Participant.Status.ACTIVE
 
     client.cookies["csrftoken"] = token = get_token(RequestFactory().get("/"))
-    accepted = client.post(url, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    accepted = client.post(url, {"reason": "test"}, content_type="application/json", HTTP_X_CSRFTOKEN=token)
     assert accepted.status_code == 200
     registry.dso1.refresh_from_db()
     assert registry.dso1.status == Participant.Status.BARRED
@@ -167,7 +167,10 @@ def test_the_operator_retries_and_the_administrator_bars(ids, registry, make_rol
     assert operator.post(f"/api/participants/{registry.dso1.pk}/bar/", {}, format="json").status_code == 403
     administrator = client_for(make_role_user("administrator"))
     assert (
-        administrator.post(f"/api/participants/{registry.dso1.pk}/bar/", {}, format="json").status_code == 200
+        administrator.post(
+            f"/api/participants/{registry.dso1.pk}/bar/", {"reason": "test"}, format="json"
+        ).status_code
+        == 200
     )
     registry.dso1.refresh_from_db()
     assert registry.dso1.status == Participant.Status.BARRED

@@ -45,6 +45,8 @@ PROTECTED = {
     "import-apply": {"pk": 1},
     "import-status": {"pk": 1},
     "import-sample": {},
+    "refusal-list": {},
+    "audit-list": {},
 }
 PUBLIC = {"login", "logout"}
 
@@ -127,7 +129,7 @@ def test_csrf_token_is_required_for_writes(staff_user, make_participant):
     # With the token from the page the same POST goes through.
     page = client.get(reverse("web:participant-detail", kwargs={"pk": participant.pk}))
     token = page.context["csrf_token"]
-    assert client.post(url, {"csrfmiddlewaretoken": str(token)}).status_code == 302
+    assert client.post(url, {"csrfmiddlewaretoken": str(token), "reason": "test"}).status_code == 302
     participant.refresh_from_db()
     assert participant.status == "barred"
 

@@ -169,6 +169,7 @@ def test_every_page(page, example):
 
 def test_bar_and_reactivate(page, example):
     page.goto(f"/participants/{example.agr_a.pk}/")
+    page.fill("input[name=reason]", "keys leaked")
     page.click("button:has-text('Bar')")
     page.wait_for_selector(".flash li.warning")
     assert page.inner_text("[data-status]") == "Barred"

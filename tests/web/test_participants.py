@@ -143,7 +143,9 @@ def test_edit_with_a_bad_endpoint_shows_the_error(staff_client, make_participant
 
 def test_bar_and_reactivate(staff_client, make_participant):
     participant, _ = make_participant("agr1.example.com", "AGR")
-    response = staff_client.post(reverse("web:participant-bar", kwargs={"pk": participant.pk}), follow=True)
+    response = staff_client.post(
+        reverse("web:participant-bar", kwargs={"pk": participant.pk}), {"reason": "keys leaked"}, follow=True
+    )
     participant.refresh_from_db()
     assert participant.status == "barred"
     assert "Barred Sender" in response.content.decode()
@@ -158,7 +160,7 @@ def test_barred_participant_is_answered_barred_sender(staff_client, example):
     """Barring in the UI takes effect on the UFTP path."""
     from tests import factories
 
-    staff_client.post(reverse("web:participant-bar", kwargs={"pk": example.agr_b.pk}))
+    staff_client.post(reverse("web:participant-bar", kwargs={"pk": example.agr_b.pk}), {"reason": "test"})
     message = builders.receive_and_process(
         factories.test_message(sender=builders.AGR_B), role="AGR", private_key=example.keys[builders.AGR_B]
     )

@@ -103,7 +103,7 @@ def test_the_operator_really_retries(client, objects, user_for):
 
 def test_the_administrator_really_bars(client, objects, user_for):
     client.force_login(user_for("administrator"))
-    client.post(reverse("web:participant-bar", kwargs={"pk": objects["participant"].pk}))
+    client.post(reverse("web:participant-bar", kwargs={"pk": objects["participant"].pk}), {"reason": "test"})
     objects["participant"].refresh_from_db()
     assert objects["participant"].status == Participant.Status.BARRED
 

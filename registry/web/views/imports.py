@@ -8,8 +8,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from registry import roles
+from registry.selectors import audit as audit_selectors
 from registry.selectors import imports as import_selectors
 from registry.services import csv_format, csv_io, csv_review
+from registry.services.audit import audited
 from registry.web.access import permission_required, staff_required
 from registry.web.forms import CsvExportForm, CsvUploadForm, service_errors_to_form
 from registry.web.presentation import paginate
@@ -24,9 +26,11 @@ def import_home(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            csv_import = csv_io.csv_import_preview(
-                dso=form.cleaned_data["dso"], data=upload.read(), file_name=upload.name, user=request.user
-            )
+            with audited(request=request, action="csv_import_upload") as audit:
+                csv_import = csv_io.csv_import_preview(
+                    dso=form.cleaned_data["dso"], data=upload.read(), file_name=upload.name, user=request.user
+                )
+                audit.target = csv_import
         except csv_format.CsvInvalid as exc:
             row_errors = exc.row_errors
             form.add_error("file", f"The CSV has {len(row_errors)} error(s); nothing was changed.")
@@ -88,6 +92,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "change_count": len(review.rows),
             "changes": paginate(request, rows, per_page=100, param="changes"),
             "reasons": paginate(request, review.rejections, per_page=100, param="reasons"),
+            "audit_entries": audit_selectors.audit_entries_for(target=csv_import)[:20],
         },
     )
 
@@ -105,7 +110,8 @@ def import_sample(request: HttpRequest) -> HttpResponse:
 def import_apply(request: HttpRequest, pk: int) -> HttpResponse:
     csv_import = _import_or_404(pk)
     try:
-        csv_io.csv_import_queue(csv_import=csv_import)
+        with audited(request=request, action="csv_import_apply", target=csv_import):
+            csv_io.csv_import_queue(csv_import=csv_import)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("web:import-detail", pk=csv_import.pk)

@@ -9,8 +9,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from registry import roles
+from registry.selectors import audit as audit_selectors
 from registry.selectors import messages as message_selectors
 from registry.services import outbound
+from registry.services.audit import audited
 from registry.web.access import permission_required, staff_required
 from registry.web.forms import MessageFilterForm
 from registry.web.presentation import message_outline, paginate, signed_message_pretty, xml_pretty
@@ -46,6 +48,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "outline": outline,
             "outline_error": outline_error,
             "responses": message_selectors.message_responses(message=message),
+            "audit_entries": audit_selectors.audit_entries_for(target=message)[:20],
         },
     )
 
@@ -80,7 +83,8 @@ def failed_deliveries(request: HttpRequest) -> HttpResponse:
 def message_retry(request: HttpRequest, pk: int) -> HttpResponse:
     message = _message_or_404(pk)
     try:
-        message = outbound.outbound_message_retry(message=message)
+        with audited(request=request, action="message_retry", target=message):
+            message = outbound.outbound_message_retry(message=message)
     except ValidationError as exc:
         flash.error(request, " ".join(exc.messages))
     else:

@@ -10,8 +10,11 @@ from django.views.decorators.http import require_POST
 
 from registry import roles
 from registry.models import Participant
+from registry.selectors import audit as audit_selectors
 from registry.selectors import participants as participant_selectors
+from registry.selectors import refusals as refusal_selectors
 from registry.services import outbound, participants
+from registry.services.audit import audited
 from registry.uftp import keys
 from registry.web.access import permission_required, staff_required
 from registry.web.forms import KeyRotateForm, ParticipantFilterForm, ParticipantForm, service_errors_to_form
@@ -47,6 +50,8 @@ def participant_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "recent_messages": participant_selectors.participant_recent_messages(participant=participant),
             "rotate_form": KeyRotateForm(),
+            "refusals": refusal_selectors.participant_refusal_summary(participant=participant),
+            "audit_entries": audit_selectors.audit_entries_for(target=participant)[:20],
         },
     )
 
@@ -97,10 +102,13 @@ def _participant_save(request: HttpRequest, participant: Participant | None) -> 
             "newest_version": form.cleaned_data.get("newest_version") or None,
         }
         try:
-            if participant is None:
-                saved = participants.participant_create(**values)
-            else:
-                saved = participants.participant_upsert(**values).participant
+            action = "participant_create" if participant is None else "participant_update"
+            with audited(request=request, action=action, target=participant) as audit:
+                if participant is None:
+                    saved = participants.participant_create(**values)
+                else:
+                    saved = participants.participant_upsert(**values).participant
+                audit.target = saved
         except ValidationError as exc:
             service_errors_to_form(form, exc, field_map=ParticipantForm.FIELD_MAP)
         else:
@@ -127,7 +135,13 @@ def participant_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(roles.MANAGE_PARTICIPANTS)
 @require_POST
 def participant_bar(request: HttpRequest, pk: int) -> HttpResponse:
-    participant = participants.participant_bar(participant=get_object_or_404(Participant, pk=pk))
+    participant = get_object_or_404(Participant, pk=pk)
+    reason = request.POST.get("reason", "").strip()
+    if not reason:
+        messages.error(request, f"{participant} is not barred: give the reason for barring it.")
+        return redirect("web:participant-detail", pk=participant.pk)
+    with audited(request=request, action="participant_bar", target=participant, reason=reason):
+        participant = participants.participant_bar(participant=participant)
     messages.warning(request, f'{participant} is barred: its messages are answered "Barred Sender".')
     return redirect("web:participant-detail", pk=participant.pk)
 
@@ -135,7 +149,9 @@ def participant_bar(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(roles.MANAGE_PARTICIPANTS)
 @require_POST
 def participant_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
-    participant = participants.participant_reactivate(participant=get_object_or_404(Participant, pk=pk))
+    participant = get_object_or_404(Participant, pk=pk)
+    with audited(request=request, action="participant_reactivate", target=participant):
+        participant = participants.participant_reactivate(participant=participant)
     messages.success(request, f"{participant} is active again.")
     return redirect("web:participant-detail", pk=participant.pk)
 
@@ -146,9 +162,10 @@ def participant_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     form = KeyRotateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            participants.participant_key_rotate(
-                participant=participant, new_public_key=form.cleaned_data["new_public_key"].strip()
-            )
+            with audited(request=request, action="participant_key_rotate", target=participant):
+                participants.participant_key_rotate(
+                    participant=participant, new_public_key=form.cleaned_data["new_public_key"].strip()
+                )
         except ValidationError as exc:
             service_errors_to_form(form, exc, field_map=KeyRotateForm.FIELD_MAP)
         else:
@@ -170,7 +187,8 @@ def participant_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 def participant_key_rotation_complete(request: HttpRequest, pk: int) -> HttpResponse:
     participant = get_object_or_404(Participant, pk=pk)
     try:
-        participants.participant_key_rotation_complete(participant=participant)
+        with audited(request=request, action="participant_key_rotation_complete", target=participant):
+            participants.participant_key_rotation_complete(participant=participant)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -182,7 +200,9 @@ def participant_key_rotation_complete(request: HttpRequest, pk: int) -> HttpResp
 @require_POST
 def participant_test_message_send(request: HttpRequest, pk: int) -> HttpResponse:
     participant = get_object_or_404(Participant, pk=pk)
-    message = outbound.participant_test_message_send(participant=participant)
+    with audited(request=request, action="participant_test_message_send") as audit:
+        message = outbound.participant_test_message_send(participant=participant)
+        audit.target = message
     messages.info(
         request,
         f"TestMessage {message.message_id} queued for {participant}; its answer appears below when it comes back.",

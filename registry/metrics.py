@@ -109,7 +109,9 @@ def task_started(*, task_id: str, task_name: str, args, kwargs) -> None:
         from registry.models import Message
 
         attempts = (
-            Message.objects.filter(pk=_message_pk(args, kwargs)).values_list("attempts", flat=True).first()
+            Message.objects.filter(pk=_message_pk(args, kwargs) or 0)
+            .values_list("attempts", flat=True)
+            .first()
         )
     _started[task_id] = (time.perf_counter(), attempts)
 
@@ -121,7 +123,7 @@ def task_finished(*, task_id: str, task_name: str, args, kwargs, state: str | No
     elapsed = None if started is None else time.perf_counter() - started
     from registry.models import Message
 
-    message = Message.objects.filter(pk=_message_pk(args, kwargs)).first()
+    message = Message.objects.filter(pk=_message_pk(args, kwargs) or 0).first()
     if message is None:
         return
     fields = {**_message_fields(message), "participant": _participant(message), "task": task_name}

@@ -23,4 +23,4 @@ def audit_entry_list(
 
 def audit_entries_for(*, target: models.Model) -> QuerySet[AuditEntry]:
     """The trail of one object, newest first."""
-    return audit_entry_list(object_type=target._meta.model_name, object_id=str(target.pk))
+    return audit_entry_list(object_type=target._meta.model_name or "", object_id=str(target.pk))

@@ -39,7 +39,7 @@ def csv_imports_at(*, moments: list[dt.datetime]) -> dict[dt.datetime, CsvImport
     found: dict[dt.datetime, CsvImport] = {}
     for moment in set(moments):
         for candidate in candidates:
-            if candidate.created_at <= moment <= candidate.finished_at:
+            if candidate.finished_at is not None and candidate.created_at <= moment <= candidate.finished_at:
                 found[moment] = candidate
                 break
     return found

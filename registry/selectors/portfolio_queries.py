@@ -118,7 +118,7 @@ def agr_portfolio_query_answer(
         if connection.congestion_point is None:
             unallocated.append(connection.entity_address)
             continue
-        cps = portfolios[connection.dso_domain]
+        cps = portfolios[connection.dso_domain or ""]
         cps.setdefault(connection.congestion_point, (connection, []))[1].append(connection.entity_address)
     return QueryAnswer(
         accepted=True,
@@ -128,8 +128,8 @@ def agr_portfolio_query_answer(
                 congestion_points=tuple(
                     uftp.AGRQueryCongestionPoint(
                         entity_address=cp_address,
-                        mutex_offers_supported=terms.mutex_offers_supported,
-                        day_ahead_redispatch_by=uftp.RedispatchBy(terms.day_ahead_redispatch_by),
+                        mutex_offers_supported=bool(terms.mutex_offers_supported),
+                        day_ahead_redispatch_by=uftp.RedispatchBy(str(terms.day_ahead_redispatch_by)),
                         intraday_redispatch_by=(
                             uftp.RedispatchBy(terms.intraday_redispatch_by)
                             if terms.intraday_redispatch_by
@@ -204,9 +204,9 @@ def _agr_connections_placed(
     # The CPs' versions on that day: a CP not active on the day leaves its connections unallocated.
     cp_ids = sorted(set(cp_of.values()))
     terms_of: dict[int, tuple] = {}
-    for start in range(0, len(cp_ids), _CP_CHUNK):
+    for offset in range(0, len(cp_ids), _CP_CHUNK):
         versions = on_day.versions.filter(
-            congestion_point_id__in=cp_ids[start : start + _CP_CHUNK]
+            congestion_point_id__in=cp_ids[offset : offset + _CP_CHUNK]
         ).values_list(
             "congestion_point_id",
             "congestion_point__entity_address",

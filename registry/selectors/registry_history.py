@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from registry.models import CongestionPoint, CongestionPointVersion, Membership, Representation
+from registry.models.portfolio import active_on_q, known_at_q
 
 
 def recorded_row_list(
@@ -21,9 +22,9 @@ def recorded_row_list(
     """Every row of a bitemporal table (superseded ones too) unless narrowed to what was known at
     `as_of`, to rows active on `day`, or to the current/superseded rows."""
     if as_of is not None:
-        queryset = queryset.known_at(as_of)
+        queryset = queryset.filter(known_at_q(as_of))
     if day is not None:
-        queryset = queryset.active_on(day)
+        queryset = queryset.filter(active_on_q(day))
     if current is not None:
         queryset = queryset.filter(superseded_at__isnull=current)
     return queryset

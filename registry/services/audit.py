@@ -84,7 +84,7 @@ def audit_record(
         username=user.get_username() if authenticated else "",
         channel=channel,
         action=action,
-        object_type=target._meta.model_name if target is not None else "",
+        object_type=(target._meta.model_name or "") if target is not None else "",
         object_id=str(target.pk) if target is not None else "",
         object_repr=str(target)[:300] if target is not None else "",
         reason=reason,

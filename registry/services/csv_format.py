@@ -229,7 +229,7 @@ def _row_connection(
     end = _date(
         row["connection_end"], line=line, column="connection_end", row_errors=row_errors, required=False
     )
-    if len(row_errors) > errors_before:
+    if len(row_errors) > errors_before or address is None or start is None:
         return None
     return uftp.ConnectionPeriod(entity_address=address, start_period=start, end_period=end)
 

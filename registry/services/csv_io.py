@@ -193,7 +193,7 @@ def csv_import_apply(*, csv_import_pk: int) -> CsvImport | None:
             phase="applied" if accepted else "rejected: the registry changed since the preview",
             status=CsvImport.Status.APPLIED if accepted else CsvImport.Status.REJECTED,
             result_reasons=reasons,
-            result_changes=list(outcome.changes) if accepted else [],
+            result_changes=list(outcome.changes) if accepted and outcome is not None else [],
             finished_at=timezone.now(),
         )
     csv_import.refresh_from_db()

@@ -230,7 +230,7 @@ def _too_long_for_the_log(payload: messages.PayloadMessage) -> str | None:
         "RecipientDomain": (payload.recipient_domain, Message._meta.get_field("recipient_domain").max_length),
     }
     for name, (value, limit) in limits.items():
-        if len(value) > limit:
+        if limit is not None and len(value) > limit:
             return f"{name} is longer than {limit} characters"
     return None
 

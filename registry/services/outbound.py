@@ -174,6 +174,8 @@ MAX_REDIRECT_HOPS = 2
 def _endpoint(message: Message) -> str:
     """The recipient's endpoint of the message's major (a response goes where its request's major is served)."""
     major = versions.major_of(message.version) or 3
+    if message.participant is None:
+        raise ValueError(f"outbound message {message.pk} has no recipient participant")
     return message.participant.endpoint_for_major(major)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -38,7 +39,7 @@ def _clean_keys(public_keys: list[str]) -> list[str]:
 
 
 def _clean_endpoint(endpoint_url: str) -> str:
-    max_length = Participant._meta.get_field("endpoint_url").max_length
+    max_length = Participant._meta.get_field("endpoint_url").max_length or 0
     if len(endpoint_url) > max_length:
         raise ValidationError(
             {"endpoint_url": f"the URL has {len(endpoint_url)} characters, at most {max_length} are allowed"}
@@ -108,7 +109,7 @@ def participant_upsert(
         endpoints=endpoints,
         newest_version=newest_version,
     )
-    values = {
+    values: dict[str, Any] = {
         "public_key": cleaned_keys[0],
         "public_key_previous": cleaned_keys[1] if len(cleaned_keys) > 1 else "",
         "endpoint_url": endpoint_url,
@@ -139,7 +140,7 @@ def participant_create(
     newest_version: str | None = None,
 ) -> Participant:
     """Register a new participant; ParticipantExists when (domain, role) is registered already."""
-    fields = {
+    fields: dict[str, Any] = {
         "domain": domain,
         "role": role,
         "public_keys": public_keys,
@@ -167,7 +168,7 @@ def _clean(
 ) -> list[str]:
     """Every field's error at once; the normalised keys when there is none."""
     errors: dict[str, str] = {}
-    max_domain_length = Participant._meta.get_field("domain").max_length
+    max_domain_length = Participant._meta.get_field("domain").max_length or 0
     try:
         if len(domain) > max_domain_length:
             raise ValidationError(

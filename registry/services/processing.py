@@ -7,12 +7,13 @@ import logging
 import uuid
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from registry.models import Message
+from registry.models import Message, Participant
 from registry.selectors import portfolio_queries
 from registry.services import outbound
 from registry.services import portfolio as portfolio_services
@@ -162,7 +163,7 @@ def _process_locked(*, message: Message, enqueue_delivery: bool) -> Message | No
     )
     return outbound.outbound_message_create(
         payload=response_payload,
-        recipient=message.participant,
+        recipient=_sender_of(message),
         request=message,
         enqueue_delivery=enqueue_delivery,
     )
@@ -179,6 +180,13 @@ def _metadata_for_response(*, payload: messages.PayloadMessage, recipient_domain
     }
 
 
+def _sender_of(message: Message) -> Participant:
+    """The participant an inbound message came from (recorded on receipt, before the 200)."""
+    if message.participant is None:
+        raise ValueError(f"inbound message {message.pk} has no participant")
+    return message.participant
+
+
 def _response_for(
     *, message: Message, payload: messages.PayloadMessage, result: messages.Result, reason: str | None
 ) -> messages.PayloadMessage:
@@ -188,13 +196,14 @@ def _response_for(
     when the message is rejected as Invalid Sender.
     """
     metadata = _metadata_for_response(payload=payload, recipient_domain=message.sender_domain)
-    response_type = messages.RESPONSE_FOR[type(payload)]
+    # Any: each request type has its own response type, with its own fields.
+    response_type: Any = messages.RESPONSE_FOR[type(payload)]
     if response_type is messages.TestMessageResponse:
         return messages.TestMessageResponse(
             **metadata, reference_message_id=payload.message_id, result=result, rejection_reason=reason
         )
     extra = {}
-    if response_type in (messages.DSOPortfolioQueryResponse, messages.AGRPortfolioQueryResponse):
+    if isinstance(payload, (messages.DSOPortfolioQuery, messages.AGRPortfolioQuery)):
         extra = {"time_zone": payload.time_zone, "period": payload.period}
     return response_type(
         **metadata,
@@ -224,7 +233,7 @@ def _evaluate(*, message: Message, payload: messages.PayloadMessage) -> Verdict:
     if payload.recipient_domain != settings.CRO_DOMAIN:
         return _rejected(f"Unknown Recipient: {payload.recipient_domain}")
     # 3. Barred Sender
-    if message.participant.is_barred:
+    if _sender_of(message).is_barred:
         return _rejected("Barred Sender")
     # 4. Version
     if payload.version not in versions.SUPPORTED_VERSIONS:
@@ -277,7 +286,7 @@ def _already_submitted(*, twin: Message, payload: messages.PayloadMessage) -> Ve
 
 
 def _registry_verdict(*, message: Message, payload: messages.PayloadMessage) -> Verdict:
-    participant = message.participant
+    participant = _sender_of(message)
     if isinstance(payload, messages.DSOPortfolioUpdate):
         outcome = portfolio_services.dso_portfolio_update_apply(
             dso=participant, message=payload, source_message=message

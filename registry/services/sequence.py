@@ -35,6 +35,7 @@ def entity_time_stamp_reset(
     """Set the last TimeStamp of `participant`'s entity to now (a DSO's congestion point, an AGR's
     connection) and write who did it to the audit log. ValidationError when there is none."""
     now = timezone.now()
+    row: CongestionPoint | RepresentationSequence | None
     with transaction.atomic():
         if participant.role == Participant.Role.DSO:
             row = (

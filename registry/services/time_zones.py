@@ -31,8 +31,8 @@ def _message_days(payload: messages.PayloadMessage) -> tuple[dt.date, dt.date]:
         today = timezone.localdate()
         return today, today
     first = min(item.start_period for item in listed)
-    ends = [item.end_period for item in listed]
-    if any(end is None for end in ends):
+    ends = [item.end_period for item in listed if item.end_period is not None]
+    if len(ends) < len(listed):
         start_of_horizon = max(max(item.start_period for item in listed), timezone.localdate())
         return first, start_of_horizon + dt.timedelta(days=OPEN_END_HORIZON_DAYS)
     return first, max(ends)

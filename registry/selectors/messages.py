@@ -108,6 +108,15 @@ def failed_delivery_list() -> QuerySet[Message]:
     )
 
 
+def failed_processing_list() -> QuerySet[Message]:
+    """Inbound messages given up on after CRO_MAX_PROCESSING_ATTEMPTS (poison messages)."""
+    return (
+        Message.objects.filter(direction=Message.Direction.INBOUND, status=Message.Status.FAILED)
+        .select_related("participant")
+        .order_by("-updated_at", "-id")
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class SignatureStatus:
     valid: bool

@@ -280,8 +280,12 @@ SPECTACULAR_SETTINGS = {
 # Default: a broker on the local filesystem, which needs no server but still hands tasks
 # to a separate worker process (cro/celery.py creates its folders when the app is configured).
 # Set CELERY_BROKER_URL=redis://... in production.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The filesystem transport ignores the host, but kombu warns on every connection
+    # ("No hostname was supplied") when the URL has none.
+    if CELERY_BROKER_URL.rstrip("/") == "filesystem:":
+        CELERY_BROKER_URL = "filesystem://localhost/"
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),

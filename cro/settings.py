@@ -60,6 +60,8 @@ CRO_MODE = os.environ.get("CRO_MODE", "closed").strip().lower()
 if CRO_MODE not in CRO_MODES:
     raise ImproperlyConfigured("CRO_MODE must be 'closed' or 'open'")
 CRO_TIME_ZONE = os.environ.get("CRO_TIME_ZONE", "Europe/Amsterdam")
+# The one zone every page shows times in (web pages, parsed messages, Django admin), labelled.
+CRO_DISPLAY_TIME_ZONE = os.environ.get("CRO_DISPLAY_TIME_ZONE", CRO_TIME_ZONE)
 # How a newer AGR claim on a represented connection is handled: reject | supersede.
 CRO_AGR_CONFLICT_POLICY = os.environ.get("CRO_AGR_CONFLICT_POLICY", "reject").strip().lower()
 if CRO_AGR_CONFLICT_POLICY not in AGR_CONFLICT_POLICIES:
@@ -130,6 +132,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cro.csp.ContentSecurityPolicyMiddleware",
+    "registry.web.display_time.DisplayTimeZoneMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -148,6 +151,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "registry.web.display_time.display_time_zone",
             ],
         },
     },

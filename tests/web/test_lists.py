@@ -4,6 +4,7 @@ the messages' date range, the auto-refresh switch, times labelled with the displ
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from django.urls import reverse
 from django.utils import timezone
@@ -88,3 +89,21 @@ def test_message_list_has_the_auto_refresh_switch_and_names_the_time_zone(staff_
     page = staff_client.get(reverse("web:message-list")).content.decode()
     assert 'data-auto-refresh="30"' in page and "/static/web/lists.js" in page
     assert f"Times in {settings.CRO_DISPLAY_TIME_ZONE}" in page
+
+
+def test_one_display_time_zone_labelled_in_the_admin_the_picker_and_parsed_content(
+    admin_client, example, settings
+):
+    settings.CRO_DISPLAY_TIME_ZONE = "America/New_York"
+    message = example.update_dso1
+    admin_page = admin_client.get(
+        reverse("admin:registry_message_change", args=[message.pk])
+    ).content.decode()
+    new_york = message.created_at.astimezone(ZoneInfo("America/New_York"))
+    assert new_york.strftime("%Y-%m-%d %H:%M:%S %Z") in admin_page
+    assert message.created_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") not in admin_page
+    registry_page = admin_client.get(reverse("web:registry")).content.decode()
+    assert "As known at (America/New_York)" in registry_page
+    detail = admin_client.get(reverse("web:message-detail", kwargs={"pk": message.pk}))
+    values = [row.value for row in detail.context["outline"]]
+    assert any(value.endswith("(America/New_York)") for value in values), values

@@ -15,8 +15,8 @@ from tests.web import builders
 
 
 def test_counts_have_thousands_separators_and_barred_participants_a_banner(staff_client, make_participant):
-    dso = make_participant("dso1.example.com", "DSO")
-    agr = make_participant("agr1.example.com", "AGR")
+    dso, _ = make_participant("dso1.example.com", "DSO")
+    agr, _ = make_participant("agr1.example.com", "AGR")
     make_participant("agr2.example.com", "AGR", status="barred")
     builders.bulk_registry(dso=dso, agr=agr, congestion_points=1, connections_per_cp=1200)
     page = staff_client.get(reverse("web:dashboard")).content.decode()

@@ -60,6 +60,8 @@ CRO_MODE = os.environ.get("CRO_MODE", "closed").strip().lower()
 if CRO_MODE not in CRO_MODES:
     raise ImproperlyConfigured("CRO_MODE must be 'closed' or 'open'")
 CRO_TIME_ZONE = os.environ.get("CRO_TIME_ZONE", "Europe/Amsterdam")
+# The one zone every page shows times in (web pages, parsed messages, Django admin), labelled.
+CRO_DISPLAY_TIME_ZONE = os.environ.get("CRO_DISPLAY_TIME_ZONE", CRO_TIME_ZONE)
 # How a newer AGR claim on a represented connection is handled: reject | supersede.
 CRO_AGR_CONFLICT_POLICY = os.environ.get("CRO_AGR_CONFLICT_POLICY", "reject").strip().lower()
 if CRO_AGR_CONFLICT_POLICY not in AGR_CONFLICT_POLICIES:
@@ -135,11 +137,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_tables2",
     "axes",
     "registry",
 ]
@@ -154,6 +159,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cro.csp.ContentSecurityPolicyMiddleware",
+    "registry.web.display_time.DisplayTimeZoneMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -172,6 +178,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "registry.web.display_time.display_time_zone",
             ],
         },
     },
@@ -206,6 +213,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Date-time formats that name the zone ("2026-03-01 14:00:00 CET"): the Django admin's too.
+FORMAT_MODULE_PATH = ["cro.formats"]
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -304,14 +313,25 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ShapeshifterVersionEnum": "registry.api.serializers.SHAPESHIFTER_VERSION_CHOICES"
     },
+    # Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar): no CDN, so the
+    # documentation works offline and the Content-Security-Policy stays 'self' only.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No request to validator.swagger.io; the session cookie and CSRF token make "try it" work.
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "deepLinking": True, "persistAuthorization": True},
 }
 
 # ------------------------------------------------------------------------------ Celery
 # Default: a broker on the local filesystem, which needs no server but still hands tasks
 # to a separate worker process (cro/celery.py creates its folders when the app is configured).
 # Set CELERY_BROKER_URL=redis://... in production.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The filesystem transport ignores the host, but kombu warns on every connection
+    # ("No hostname was supplied") when the URL has none.
+    if CELERY_BROKER_URL.rstrip("/") == "filesystem:":
+        CELERY_BROKER_URL = "filesystem://localhost/"
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),

@@ -17,6 +17,9 @@ os.environ.setdefault("CRO_VAR_DIR", "/tmp/cro-test-var")
 if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("CRO_TEST_VAR_DIR_SET"):
     os.environ["CRO_VAR_DIR"] = f"{os.environ['CRO_VAR_DIR']}-{os.environ['PYTEST_XDIST_WORKER']}"
     os.environ["CRO_TEST_VAR_DIR_SET"] = "1"  # child processes inherit it as it is
+# Settings only read: the SQLite test database's folder must exist before Django opens it
+# (a fresh machine has no /tmp/cro-test-var-gw0 yet).
+os.makedirs(os.environ["CRO_VAR_DIR"], exist_ok=True)
 # Tests that exercise the limit lower it themselves.
 os.environ.setdefault("CRO_RATE_LIMIT_PER_MINUTE", "100000")
 # The tests (and the processes the e2e tests start) speak plain HTTP: no redirect to HTTPS.

@@ -13,8 +13,6 @@ from contextlib import contextmanager
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.urls import reverse
-from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -22,14 +20,12 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.parsers import JSONParser
-from rest_framework.renderers import StaticHTMLRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from registry.api import filters, serializers
-from registry.api.docs import render_docs
 from registry.api.pagination import ApiPagination, RegistryPagination
 from registry.api.permissions import StaffReadRoleWrite
 from registry.api.schema import ApiAutoSchema
@@ -382,7 +378,7 @@ class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(message).data)
 
 
-# ------------------------------------------------------------------------------ the CRO, docs
+# ------------------------------------------------------------------------------ the CRO
 class CroView(ApiMixin, APIView):
     """What the CRO publishes about itself. Its private key is never exposed."""
 
@@ -393,16 +389,3 @@ class CroView(ApiMixin, APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(serializers.CroSerializer(serializers.CroSerializer.current()).data)
-
-
-class DocsView(ApiMixin, APIView):
-    """Browsable documentation rendered on the server from the OpenAPI schema (no JavaScript, no CDN)."""
-
-    renderer_classes = [StaticHTMLRenderer]
-
-    @extend_schema(exclude=True)
-    def get(self, request: Request) -> Response:
-        schema = SchemaGenerator().get_schema(request=request, public=True)
-        return Response(
-            render_docs(schema, schema_url=reverse("api:schema"), root_url=reverse("api:api-root"))
-        )

@@ -2,7 +2,7 @@
 each write needs its permission (the groups operator and administrator, or a superuser).
 
 Anonymous users are sent to the login page; a signed-in user who is not staff, or lacks the
-write's permission, gets 403. Every page renders in the market time zone (settings.CRO_TIME_ZONE).
+write's permission, gets 403. Every page renders in the display time zone (settings.CRO_DISPLAY_TIME_ZONE).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
             return redirect_to_login(request.get_full_path())
         if not is_administrator(request.user):
             raise PermissionDenied("the CRO's web interface is for staff users")
-        with timezone.override(ZoneInfo(settings.CRO_TIME_ZONE)):
+        with timezone.override(ZoneInfo(settings.CRO_DISPLAY_TIME_ZONE)):
             return view(request, *args, **kwargs)
 
     return wrapper

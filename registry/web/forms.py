@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from registry.models import Message, Participant
@@ -157,6 +158,8 @@ class RegistryFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["dso"].queryset = participants_of_role(role=Participant.Role.DSO)
         self.fields["agr"].queryset = participants_of_role(role=Participant.Role.AGR)
+        # The picker has no zone of its own: it is read in the display zone, and says so.
+        self.fields["as_of"].label = f"As known at ({settings.CRO_DISPLAY_TIME_ZONE})"
 
     def selection(self) -> RegistryFilter:
         data = self.cleaned_data if self.is_valid() else {}

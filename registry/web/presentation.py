@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
+from django.utils import timezone
 from lxml import etree
 
 from registry.models import Message
@@ -90,6 +91,10 @@ def _scalar(value) -> str:
         return "true" if value else "false"
     if isinstance(value, enum.Enum):
         return str(value.value)
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        # In the display zone, like every time on the pages (the XML above shows it as sent).
+        local = timezone.localtime(value)
+        return f"{local.isoformat()} ({timezone.get_current_timezone_name()})"
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return str(value)
@@ -163,6 +168,19 @@ class HourlyChart:
     total_out: int
 
 
+# A day label ("Tue 01 Dec") is about 70 px wide at the axis' font size.
+AXIS_LABEL_MIN_GAP = 80
+
+
+def _labels_spaced(labels: list[AxisLabel], *, min_gap: float) -> list[AxisLabel]:
+    """Labels at least `min_gap` apart; a midnight's label wins over the first hour's before it."""
+    kept: list[AxisLabel] = []
+    for label in reversed(labels):
+        if not kept or kept[-1].x - label.x >= min_gap:
+            kept.append(label)
+    return kept[::-1]
+
+
 def hourly_chart(hours: list[HourCount], *, width: int = 960, height: int = 220) -> HourlyChart:
     """Stacked bars (inbound below, outbound above) of messages per hour, drawn as inline SVG."""
     plot_left, plot_right, plot_top, plot_bottom = 40, width - 8, 10, height - 28
@@ -198,6 +216,7 @@ def hourly_chart(hours: list[HourCount], *, width: int = 960, height: int = 220)
         )
         if hour.hour.hour == 0 or index == 0:
             labels.append(AxisLabel(x=round(plot_left + index * slot, 2), text=f"{hour.hour:%a %d %b}"))
+    labels = _labels_spaced(labels, min_gap=AXIS_LABEL_MIN_GAP)
     gridlines = (
         [(round(plot_bottom - plot_height * step / 4, 2), scale_top * step // 4) for step in range(1, 5)]
         if scale_top

@@ -17,7 +17,9 @@ from registry.uftp import codec
 
 
 def listed(response) -> list[Message]:
-    return list(response.context["page"])
+    """The messages a list page shows (the message list's table, or a plain paginated page)."""
+    context = response.context
+    return list(context["records"] if "records" in context else context["page"])
 
 
 def test_list_shows_everything_newest_first(staff_client, example):
@@ -40,7 +42,8 @@ def test_list_filters(staff_client, example):
     assert set(by_id) == {example.update_dso1, example.failed}
     today = market_today()
     Message.objects.filter(pk=example.failed.pk).update(created_at=timezone.now() - dt.timedelta(days=3))
-    on_day = listed(staff_client.get(url, {"day": (today - dt.timedelta(days=3)).isoformat()}))
+    three_days_ago = (today - dt.timedelta(days=3)).isoformat()
+    on_day = listed(staff_client.get(url, {"date_from": three_days_ago, "date_to": three_days_ago}))
     assert on_day == [example.failed]
 
 

@@ -20,15 +20,15 @@ def test_list_filters_by_role_status_and_text(staff_client, make_participant):
     make_participant("agr1.example.com", "AGR", status="barred")
     make_participant("agr2.example.com", "AGR")
     page = staff_client.get(reverse("web:participant-list"))
-    assert [p.domain for p in page.context["page"]] == [
+    assert [p.domain for p in page.context["records"]] == [
         "agr1.example.com",
         "agr2.example.com",
         "dso1.example.com",
     ]
     page = staff_client.get(reverse("web:participant-list"), {"role": "AGR", "status": "active"})
-    assert [p.domain for p in page.context["page"]] == ["agr2.example.com"]
+    assert [p.domain for p in page.context["records"]] == ["agr2.example.com"]
     page = staff_client.get(reverse("web:participant-list"), {"q": "dso"})
-    assert [p.domain for p in page.context["page"]] == ["dso1.example.com"]
+    assert [p.domain for p in page.context["records"]] == ["dso1.example.com"]
 
 
 def test_add_registers_a_participant(staff_client, keypair):

@@ -33,7 +33,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "sweep_after_seconds": settings.CRO_SWEEP_AFTER_SECONDS,
             "cro_domain": settings.CRO_DOMAIN,
             "cro_mode": settings.CRO_MODE,
-            "cro_time_zone": settings.CRO_TIME_ZONE,
             # Only the public half: the private signing key is never shown.
             "cro_public_key": keys.to_cs1(cro_public_key()),
         },

@@ -14,15 +14,28 @@ from registry.selectors import messages as message_selectors
 from registry.services import outbound
 from registry.services.audit import audited
 from registry.web.access import permission_required, staff_required
-from registry.web.forms import MessageFilterForm
+from registry.web.filters import MessageFilterSet
 from registry.web.presentation import message_outline, paginate, signed_message_pretty, xml_pretty
+from registry.web.tables import PER_PAGE_CHOICES, MessageTable, table_configure
 
 
 @staff_required
 def message_list(request: HttpRequest) -> HttpResponse:
-    form = MessageFilterForm(request.GET or None)
-    page = paginate(request, message_selectors.message_list(selection=form.selection()), per_page=50)
-    return render(request, "web/message_list.html", {"nav": "messages", "form": form, "page": page})
+    filterset = MessageFilterSet(
+        request.GET or None, queryset=message_selectors.message_list(include_xml=False)
+    )
+    table = table_configure(request, MessageTable(filterset.qs), per_page=50)
+    return render(
+        request,
+        "web/message_list.html",
+        {
+            "nav": "messages",
+            "filterset": filterset,
+            "table": table,
+            "records": [row.record for row in table.page.object_list],
+            "per_page_choices": PER_PAGE_CHOICES,
+        },
+    )
 
 
 def _message_or_404(pk: int):

@@ -17,21 +17,26 @@ from registry.services import outbound, participants
 from registry.services.audit import audited
 from registry.uftp import keys
 from registry.web.access import permission_required, staff_required
-from registry.web.forms import KeyRotateForm, ParticipantFilterForm, ParticipantForm, service_errors_to_form
-from registry.web.presentation import paginate, test_messages_waiting
+from registry.web.filters import ParticipantFilterSet
+from registry.web.forms import KeyRotateForm, ParticipantForm, service_errors_to_form
+from registry.web.presentation import test_messages_waiting
+from registry.web.tables import PER_PAGE_CHOICES, ParticipantTable, table_configure
 
 
 @staff_required
 def participant_list(request: HttpRequest) -> HttpResponse:
-    form = ParticipantFilterForm(request.GET or None)
-    data = form.cleaned_data if form.is_valid() else {}
-    queryset = participant_selectors.participant_list(
-        role=data.get("role") or "", status=data.get("status") or "", q=(data.get("q") or "").strip()
-    )
+    filterset = ParticipantFilterSet(request.GET or None, queryset=participant_selectors.participant_list())
+    table = table_configure(request, ParticipantTable(filterset.qs), per_page=50)
     return render(
         request,
         "web/participant_list.html",
-        {"nav": "participants", "form": form, "page": paginate(request, queryset, per_page=50)},
+        {
+            "nav": "participants",
+            "filterset": filterset,
+            "table": table,
+            "records": [row.record for row in table.page.object_list],
+            "per_page_choices": PER_PAGE_CHOICES,
+        },
     )
 
 

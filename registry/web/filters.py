@@ -1,0 +1,83 @@
+"""The list pages' filters (django-filter), NetBox-style: a free-text search `q` beside field
+filters. Each FilterSet narrows the queryset its selector gives; dates are market days."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+
+from registry.models import Message, Participant
+from registry.selectors.market_days import market_day_bounds
+from registry.selectors.messages import message_types
+
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"})
+
+
+def _search(queryset: QuerySet, fields: tuple[str, ...], value: str) -> QuerySet:
+    value = value.strip()
+    if not value:
+        return queryset
+    condition = Q()
+    for field in fields:
+        condition |= Q(**{f"{field}__icontains": value})
+    return queryset.filter(condition)
+
+
+class ParticipantFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label="Search",
+        method="search",
+        widget=forms.TextInput(attrs={"placeholder": "domain or URL", "type": "search"}),
+    )
+    role = django_filters.ChoiceFilter(choices=Participant.Role.choices, empty_label="any role")
+    status = django_filters.ChoiceFilter(choices=Participant.Status.choices, empty_label="any status")
+
+    class Meta:
+        model = Participant
+        fields = ["q", "role", "status"]
+
+    def search(self, queryset, name, value):
+        return _search(queryset, ("domain", "endpoint_url"), value)
+
+
+class MessageFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label="Search",
+        method="search",
+        widget=forms.TextInput(
+            attrs={"placeholder": "MessageID, ConversationID, domain, type", "type": "search"}
+        ),
+    )
+    direction = django_filters.ChoiceFilter(choices=Message.Direction.choices, empty_label="in and out")
+    message_type = django_filters.ChoiceFilter(label="Type", empty_label="any type")
+    participant = django_filters.ModelChoiceFilter(
+        queryset=Participant.objects.none(), empty_label="any participant"
+    )
+    status = django_filters.ChoiceFilter(choices=Message.Status.choices, empty_label="any status")
+    result = django_filters.ChoiceFilter(
+        choices=[("Accepted", "Accepted"), ("Rejected", "Rejected")], empty_label="any result"
+    )
+    date_from = django_filters.DateFilter(label="From (day)", method="from_day", widget=DATE_WIDGET)
+    date_to = django_filters.DateFilter(label="To (day)", method="to_day", widget=DATE_WIDGET)
+
+    class Meta:
+        model = Message
+        fields = ["q", "direction", "message_type", "participant", "status", "result", "date_from", "date_to"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters["message_type"].extra["choices"] = [(name, name) for name in message_types()]
+        self.filters["participant"].queryset = Participant.objects.order_by("domain", "role")
+
+    def search(self, queryset, name, value):
+        fields = ("message_id", "conversation_id", "sender_domain", "recipient_domain", "message_type")
+        return _search(queryset, fields, value)
+
+    def from_day(self, queryset, name, value):
+        """From the start of that market day (inclusive)."""
+        return queryset.filter(created_at__gte=market_day_bounds(value)[0])
+
+    def to_day(self, queryset, name, value):
+        """To the end of that market day (inclusive)."""
+        return queryset.filter(created_at__lt=market_day_bounds(value)[1])

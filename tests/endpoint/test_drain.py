@@ -7,7 +7,7 @@ from django.test import Client
 
 from registry import tasks
 from registry.models import Message
-from registry.services import inbound, processing
+from registry.services import processing
 from registry.uftp import codec
 from tests import factories
 from tests.peer_server import RecordingPeer
@@ -80,13 +80,13 @@ def test_a_failing_message_stays_pending_and_holds_up_no_other_sender(make_parti
                 raise RuntimeError("a bug")
             return original(message=message, enqueue_delivery=enqueue_delivery)
 
-        monkeypatch.setattr(inbound, "_process_locked", failing)
+        monkeypatch.setattr(processing, "_process_locked", failing)
         assert tasks.drain_inbound_messages.apply().get() == 1
         assert answered(peer) == [fine]
         assert Message.objects.get(direction="in", conversation_id=stuck).status == "received"
         assert not Message.objects.filter(direction="out", conversation_id=stuck).exists()
 
-        monkeypatch.setattr(inbound, "_process_locked", original)
+        monkeypatch.setattr(processing, "_process_locked", original)
         assert tasks.drain_inbound_messages.apply().get() == 1  # the sweep's drain, later
         assert answered(peer) == [stuck]
 

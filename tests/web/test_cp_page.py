@@ -91,7 +91,8 @@ def test_dso_portfolio_as_known_at_a_moment(staff_client, example):
         {
             "dso": example.dso1.pk,
             "day": "2024-07-15",
-            "as_of": (recorded - dt.timedelta(seconds=1)).isoformat(),
+            # Just before the AGR's update: the DSO's, applied a moment earlier, is known.
+            "as_of": (recorded - dt.timedelta(microseconds=1)).isoformat(),
         },
     )
     listed = {m.connection_address: m.agr_list for m in response.context["page"]}

@@ -189,8 +189,9 @@ def test_preview_lists_every_rejection_of_the_rules(staff_client, example):
             "ean.000000000002,2024-01-01,,true,DSO,AGR,ean.100000000060,2024-01-01,",
             # ...004 is in dso2's CP in 2024
             "ean.000000000006,2024-01-01,,true,DSO,AGR,ean.100000000004,2024-06-01,",
-            # connection outside its CP's Period, and a CP that ends before it starts
-            "ean.000000000007,2024-01-01,2024-06-30,true,DSO,AGR,ean.100000000070,2024-01-01,",
+            # connection starting before its CP's Period (an end after the CP's is clipped, cro-rules
+            # §4, a start before it is not), and a CP that ends before it starts
+            "ean.000000000007,2024-02-01,2024-06-30,true,DSO,AGR,ean.100000000070,2024-01-01,",
             "ean.000000000008,2024-06-01,2024-01-01,true,DSO,,,,",
             # one connection listed twice in one CP
             "ean.000000000009,2024-01-01,,true,DSO,,ean.100000000090,2024-01-01,",

@@ -60,10 +60,28 @@ class MessageFilterSet(django_filters.FilterSet):
     )
     date_from = django_filters.DateFilter(label="From (day)", method="from_day", widget=DATE_WIDGET)
     date_to = django_filters.DateFilter(label="To (day)", method="to_day", widget=DATE_WIDGET)
+    # The dashboard chart's bars link to one hour: [after, before), as aware ISO datetimes.
+    after = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", widget=forms.HiddenInput
+    )
+    before = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", widget=forms.HiddenInput
+    )
 
     class Meta:
         model = Message
-        fields = ["q", "direction", "message_type", "participant", "status", "result", "date_from", "date_to"]
+        fields = [
+            "q",
+            "direction",
+            "message_type",
+            "participant",
+            "status",
+            "result",
+            "date_from",
+            "date_to",
+            "after",
+            "before",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

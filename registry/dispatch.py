@@ -107,10 +107,13 @@ def doorbell_answer() -> None:
             logger.warning("could not clear the doorbell", exc_info=True)
 
 
-def inbound_drain_enqueue() -> bool:
+def inbound_drain_enqueue(*, countdown: float | None = None) -> bool:
     """Publish one drain task (the doorbell, or the sweep for what is stuck)."""
     return task_enqueue(
-        name=DRAIN_INBOUND_MESSAGES, args=[], unreachable="received messages left for the sweep"
+        name=DRAIN_INBOUND_MESSAGES,
+        args=[],
+        countdown=countdown,
+        unreachable="received messages left for the sweep",
     )
 
 

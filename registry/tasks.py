@@ -57,6 +57,7 @@ def drain_inbound_messages(self) -> int:
     processed = 0
     batch = DRAIN_BATCH
     failing: set[tuple[str, str]] = set()
+    held_elsewhere: set[tuple[str, str]] = set()
     while True:
         if time.monotonic() - began > DRAIN_SECONDS:
             # Tasks stay short (far below the time limit): another drain takes over.
@@ -64,7 +65,9 @@ def drain_inbound_messages(self) -> int:
             return processed
         task_id = _metrics_start(metrics.PROCESS_TASK, None)
         try:
-            step = processing.message_process_next(batch=batch, skip_senders=frozenset(failing))
+            step = processing.message_process_next(
+                batch=batch, skip_senders=frozenset(failing), held_elsewhere=held_elsewhere
+            )
         except processing.OriginalStillPending as exc:
             raise self.retry(exc=exc, countdown=2) from exc
         except processing.SenderMessageFailed as failed:
@@ -82,6 +85,10 @@ def drain_inbound_messages(self) -> int:
                 failing.add(failed.sender)
             continue
         if step is None:
+            if held_elsewhere:
+                # Senders another drain held: should that drain be dead (killed, its lock not yet
+                # released), nobody would answer them before the sweep; look again shortly.
+                dispatch.inbound_drain_enqueue(countdown=DRAIN_HELD_RETRY_SECONDS)
             return processed
         processed += len(step.message_pks)
         for message_pk in step.message_pks:
@@ -93,6 +100,7 @@ def drain_inbound_messages(self) -> int:
 # Messages of one sender processed in one transaction: one commit (one WAL flush) for them all.
 DRAIN_BATCH = 20
 DRAIN_SECONDS = 60
+DRAIN_HELD_RETRY_SECONDS = 1.0
 
 
 def _deliver_now(message_pk: int) -> None:

@@ -86,7 +86,10 @@ def _sender_lock_try(*, domain: str, role: str) -> bool:
 
 
 def message_process_next(
-    *, batch: int = 1, skip_senders: frozenset[tuple[str, str]] = frozenset()
+    *,
+    batch: int = 1,
+    skip_senders: frozenset[tuple[str, str]] = frozenset(),
+    held_elsewhere: set[tuple[str, str]] | None = None,
 ) -> Processed | None:
     """Process the oldest pending inbound messages (up to `batch`, in pk order) of one sender
     no other drain holds, in ONE transaction (one commit for the batch); their responses are
@@ -109,7 +112,11 @@ def message_process_next(
                 continue
             tried.add(sender)
             if not _sender_lock_try(domain=sender[0], role=sender[1]):
-                continue  # another drain answers this sender, in order
+                # Another drain answers this sender, in order (or one just killed, whose
+                # session still holds the lock): the caller looks again later.
+                if held_elsewhere is not None:
+                    held_elsewhere.add(sender)
+                continue
             batch_messages = list(
                 Message.objects.select_for_update(of=("self",))
                 .select_related("participant")

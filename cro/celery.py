@@ -104,7 +104,7 @@ app.steps["worker"].add(WorkerHeartbeat)
 @after_task_publish.connect
 def _beat_heartbeat(sender=None, **kwargs):
     """The beat scheduler's heartbeat: the time it last sent the sweep."""
-    from registry.metrics import SWEEP_TASK
+    from registry.dispatch import SWEEP_MESSAGES as SWEEP_TASK
 
     if sender == SWEEP_TASK:
         _record_heartbeat("beat", "beat")

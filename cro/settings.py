@@ -126,8 +126,8 @@ CRO_REFUSALS_RETENTION_DAYS = env_int("CRO_REFUSALS_RETENTION_DAYS", 30)
 CRO_METRICS_TOKEN = os.environ.get("CRO_METRICS_TOKEN", "")
 # Every process (gunicorn workers, Celery pool processes) writes its metric samples here and
 # /metrics adds them up; bin/run empties it at start. Set before prometheus_client is imported.
+# (registry.metrics creates the folder: settings only read.)
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
-Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 # ------------------------------------------------------------------------------ Django
 INSTALLED_APPS = [

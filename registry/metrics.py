@@ -18,11 +18,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from registry.dispatch import DELIVER_OUTBOUND_MESSAGE as DELIVER_TASK
+from registry.dispatch import PROCESS_INBOUND_MESSAGE as PROCESS_TASK
+
 logger = logging.getLogger("registry.ops")
 
-PROCESS_TASK = "registry.tasks.process_inbound_message"
-DELIVER_TASK = "registry.tasks.deliver_outbound_message"
-SWEEP_TASK = "registry.tasks.sweep_messages"
+# Each process writes its samples into files there, from the first metric defined below on.
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 DELIVERY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)

@@ -63,7 +63,7 @@ def drain_inbound_messages(self) -> int:
             # Tasks stay short (far below the time limit): another drain takes over.
             dispatch.inbound_drain_enqueue()
             return processed
-        task_id = _metrics_start(metrics.PROCESS_TASK, None)
+        task_id = _metrics_start(dispatch.PROCESS_INBOUND_MESSAGE, None)
         try:
             step = processing.message_process_next(
                 batch=batch, skip_senders=frozenset(failing), held_elsewhere=held_elsewhere
@@ -92,7 +92,7 @@ def drain_inbound_messages(self) -> int:
             return processed
         processed += len(step.message_pks)
         for message_pk in step.message_pks:
-            _metrics_finish(metrics.PROCESS_TASK, message_pk, task_id)
+            _metrics_finish(dispatch.PROCESS_INBOUND_MESSAGE, message_pk, task_id)
         for response in step.responses:
             _deliver_now(response.pk)
 
@@ -105,7 +105,7 @@ DRAIN_HELD_RETRY_SECONDS = 1.0
 
 def _deliver_now(message_pk: int) -> None:
     """Deliver in this task; a retry, or an error, goes to the delivery task (and the sweep)."""
-    task_id = _metrics_start(metrics.DELIVER_TASK, message_pk)
+    task_id = _metrics_start(dispatch.DELIVER_OUTBOUND_MESSAGE, message_pk)
     try:
         with transaction.atomic():
             # The delivery's bookkeeping need not wait for its WAL flush: were it lost in a
@@ -116,7 +116,7 @@ def _deliver_now(message_pk: int) -> None:
     except Exception:
         logger.exception("delivery of message %s failed, the sweep retries it", message_pk)
         return
-    _metrics_finish(metrics.DELIVER_TASK, message_pk, task_id)
+    _metrics_finish(dispatch.DELIVER_OUTBOUND_MESSAGE, message_pk, task_id)
     if outcome is not None and outcome.retry_in is not None:
         dispatch.message_delivery_enqueue(message_pk=message_pk, countdown=outcome.retry_in)
 

@@ -191,6 +191,7 @@ def test_importing_the_settings_creates_nothing(tmp_path, debug):
         }
     )
     env.pop("CRO_SIGNING_KEY_FILE", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # its default lies in var/ too
     result = subprocess.run(
         [sys.executable, "-c", "import cro.settings as s; print(s.DATABASES['default']['ENGINE'])"],
         cwd=ROOT,

@@ -38,6 +38,8 @@ _SKIPPED = {
 class AuditContext:
     target: models.Model | None
     before: dict = field(default_factory=dict)
+    # The block may complete the reason with what it found (e.g. the value it replaced).
+    reason: str = ""
 
 
 def audit_snapshot(obj: models.Model | None) -> dict:
@@ -98,7 +100,7 @@ def audited(
 ) -> Iterator[AuditContext]:
     """Record `action` on `target` by the request's user if the block succeeds. A block that
     creates its target sets `context.target`."""
-    context = AuditContext(target=target, before=audit_snapshot(target))
+    context = AuditContext(target=target, before=audit_snapshot(target), reason=reason)
     with transaction.atomic():
         yield context
         after = None
@@ -110,7 +112,7 @@ def audited(
             channel=_channel(request),
             action=action,
             target=context.target,
-            reason=reason,
+            reason=context.reason,
             before=context.before,
             after=after,
         )

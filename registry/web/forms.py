@@ -118,6 +118,16 @@ class KeyRotateForm(forms.Form):
     FIELD_MAP = {"public_keys": "new_public_key", "public_key": "new_public_key"}
 
 
+class TimeStampResetForm(forms.Form):
+    entity_address = forms.CharField(
+        max_length=255,
+        label="Entity address",
+        help_text="The congestion point (DSO) or connection (AGR) whose updates are refused as "
+        '"Subordinate sequence number" because of a TimeStamp in the future.',
+        widget=forms.TextInput(attrs={"class": "mono", "autocomplete": "off", "spellcheck": "false"}),
+    )
+
+
 # ------------------------------------------------------------------------------ filters
 
 

@@ -32,6 +32,11 @@ urlpatterns = [
         name="participant-key-rotation-complete",
     ),
     path(
+        "participants/<int:pk>/time-stamp-reset/",
+        participants.participant_time_stamp_reset,
+        name="participant-time-stamp-reset",
+    ),
+    path(
         "participants/<int:pk>/test-message/",
         participants.participant_test_message_send,
         name="participant-test-message",

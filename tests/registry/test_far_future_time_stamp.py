@@ -102,3 +102,28 @@ def test_resetting_an_unknown_entity_is_a_clear_error(dso1):
         call_command(
             "cro_time_stamp_reset", "--domain", dso1.domain, "--role", "DSO", "--entity-address", CP1
         )
+
+
+def test_an_administrator_resets_a_locked_entity_in_the_web_interface(client, make_role_user, dso1):
+    """The web twin of the command: the reset lets the next update through and is in the audit trail."""
+    from django.urls import reverse
+
+    from registry.models import AuditEntry
+
+    assert dso_apply(dso1, C2, time_stamp=now() + dt.timedelta(hours=20)).accepted
+    assert dso_apply(dso1, C1).rejection_reason.startswith("Subordinate sequence number")
+    client.force_login(make_role_user("administrator", username="admin", password="a-long-password-123"))
+    url = reverse("web:participant-time-stamp-reset", kwargs={"pk": dso1.pk})
+
+    unknown = client.post(url, {"entity_address": "ean.000000000099"}, follow=True)
+    assert "has no update recorded" in unknown.content.decode()
+    assert dso_apply(dso1, C1).rejection_reason.startswith("Subordinate sequence number")
+
+    response = client.post(url, {"entity_address": CP1}, follow=True)
+
+    assert (
+        response.status_code == 200 and f"Last TimeStamp of {CP1} reset to now" in response.content.decode()
+    )
+    assert dso_apply(dso1, C1).accepted
+    entry = AuditEntry.objects.get(action="entity_time_stamp_reset")
+    assert entry.reason.startswith(f"{CP1}: last TimeStamp ") and entry.user.username == "admin"

@@ -22,6 +22,7 @@ WRITES = [
     ("participant-reactivate", "participant", ("post",), MANAGE),
     ("participant-key-rotate", "participant", ("get", "post"), MANAGE),
     ("participant-key-rotation-complete", "participant", ("post",), MANAGE),
+    ("participant-time-stamp-reset", "participant", ("post",), MANAGE),
     ("participant-test-message", "participant", ("post",), OPERATE),
     ("message-retry", "message", ("post",), OPERATE),
     ("import", None, ("post",), OPERATE),

@@ -15,10 +15,11 @@ from registry.selectors import participants as participant_selectors
 from registry.selectors import refusals as refusal_selectors
 from registry.services import outbound, participants
 from registry.services.audit import audited
+from registry.services.sequence import entity_time_stamp_reset
 from registry.uftp import keys
 from registry.web.access import permission_required, staff_required
 from registry.web.filters import ParticipantFilterSet
-from registry.web.forms import KeyRotateForm, ParticipantForm, service_errors_to_form
+from registry.web.forms import KeyRotateForm, ParticipantForm, TimeStampResetForm, service_errors_to_form
 from registry.web.presentation import test_messages_waiting
 from registry.web.tables import PER_PAGE_CHOICES, ParticipantTable, table_configure
 
@@ -55,6 +56,7 @@ def participant_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "recent_messages": participant_selectors.participant_recent_messages(participant=participant),
             "rotate_form": KeyRotateForm(),
+            "time_stamp_reset_form": TimeStampResetForm(),
             "refusals": refusal_selectors.participant_refusal_summary(participant=participant),
             "audit_entries": audit_selectors.audit_entries_for(target=participant)[:20],
         },
@@ -213,3 +215,31 @@ def participant_test_message_send(request: HttpRequest, pk: int) -> HttpResponse
         f"TestMessage {message.message_id} queued for {participant}; its answer appears below when it comes back.",
     )
     return redirect(f"{reverse('web:participant-detail', kwargs={'pk': participant.pk})}#test-messages")
+
+
+@permission_required(roles.MANAGE_PARTICIPANTS)
+@require_POST
+def participant_time_stamp_reset(request: HttpRequest, pk: int) -> HttpResponse:
+    """Reset the last TimeStamp of one of the participant's entities to now (cro-rules §3 item 9),
+    the web twin of `manage.py cro_time_stamp_reset`."""
+    participant = get_object_or_404(Participant, pk=pk)
+    form = TimeStampResetForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the entity address whose last TimeStamp to reset.")
+        return redirect("web:participant-detail", pk=participant.pk)
+    address = form.cleaned_data["entity_address"].strip()
+    try:
+        with audited(request=request, action="entity_time_stamp_reset", target=participant) as audit:
+            reset = entity_time_stamp_reset(
+                participant=participant, entity_address=address, reset_by=f"{request.user} (web)"
+            )
+            previous = reset.previous.isoformat() if reset.previous else "none"
+            audit.reason = f"{address}: last TimeStamp {previous} -> {reset.current.isoformat()}"
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"Last TimeStamp of {address} reset to now: {participant}'s next update to it is accepted.",
+        )
+    return redirect("web:participant-detail", pk=participant.pk)

@@ -109,6 +109,26 @@ def participant_upsert(
         endpoints=endpoints,
         newest_version=newest_version,
     )
+    return _participant_save(
+        domain=domain,
+        role=role,
+        cleaned_keys=cleaned_keys,
+        endpoint_url=endpoint_url,
+        endpoints=endpoints,
+        newest_version=newest_version,
+    )
+
+
+def _participant_save(
+    *,
+    domain: str,
+    role: str,
+    cleaned_keys: list[str],
+    endpoint_url: str,
+    endpoints: dict | None,
+    newest_version: str | None,
+) -> ParticipantSaved:
+    """Create or update (domain, role) from values `_clean` accepted."""
     values: dict[str, Any] = {
         "public_key": cleaned_keys[0],
         "public_key_previous": cleaned_keys[1] if len(cleaned_keys) > 1 else "",
@@ -148,13 +168,14 @@ def participant_create(
         "endpoints": endpoints,
         "newest_version": newest_version,
     }
-    _clean(**fields)
+    cleaned_keys = _clean(**fields)
     with transaction.atomic():
         if Participant.objects.filter(domain=domain, role=role).exists():
             raise ParticipantExists(
                 {"domain": f"{domain} is registered as {role} already; change it instead of adding it"}
             )
-        return participant_upsert(**fields).participant
+        del fields["public_keys"]
+        return _participant_save(cleaned_keys=cleaned_keys, **fields).participant
 
 
 def _clean(

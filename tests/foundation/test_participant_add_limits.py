@@ -49,3 +49,23 @@ def test_service_refuses_an_over_long_endpoint(db):
         )
     assert "at most 500" in caught.value.message_dict["endpoint_url"][0]
     assert not Participant.objects.exists()
+
+
+@pytest.mark.django_db
+def test_registering_a_participant_validates_its_input_once(monkeypatch):
+    """participant_create checks the fields, then saves them without checking them again."""
+    from registry.services import participants
+
+    calls = []
+    real_clean = participants._clean
+    monkeypatch.setattr(participants, "_clean", lambda **fields: calls.append(fields) or real_clean(**fields))
+
+    participant_create(
+        domain="dso1.example.com",
+        role="DSO",
+        public_keys=[keys.generate_keypair()[1]],
+        endpoint_url="https://dso1.example.com/shapeshifter/api/v3/message",
+    )
+
+    assert Participant.objects.filter(domain="dso1.example.com").exists()
+    assert len(calls) == 1

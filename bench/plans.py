@@ -35,7 +35,9 @@ DSOS = 10
 AGRS = 20
 
 
-def sql_fill(*, public_key: str, first_connection: int, first_cp: int, connections: int, history: float) -> None:
+def sql_fill(
+    *, public_key: str, first_connection: int, first_cp: int, connections: int, history: float
+) -> None:
     """Connections [first, first + N) in CPs of 1,000 from `first_cp`; see the module docstring."""
     from django.db import connection
 
@@ -124,7 +126,10 @@ def sql_fill(*, public_key: str, first_connection: int, first_cp: int, connectio
         for label, sql, params in steps:
             started = time.perf_counter()
             cursor.execute(sql, params)
-            print(f"  {label}: {cursor.rowcount:,} rows in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            print(
+                f"  {label}: {cursor.rowcount:,} rows in {time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+            )
         started = time.perf_counter()
         with connection.schema_editor() as editor:
             exclusion.exclusion_constraints_create(None, editor)
@@ -166,7 +171,6 @@ def main() -> None:
     arguments = parser.parse_args()
 
     if arguments.reuse:
-        import psycopg  # noqa: F401
         from urllib.parse import urlsplit, urlunsplit
 
         parts = urlsplit(os.environ["DATABASE_URL"])
@@ -187,7 +191,9 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     registry = scale.Registry()
     addresses = scale.Addresses()
-    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True, "is_staff": True})
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench", defaults={"is_superuser": True, "is_staff": True}
+    )
     client = Client()
     client.force_login(user)
 
@@ -215,7 +221,9 @@ def main() -> None:
         )
         print(f"  filled in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         addresses.next_connection += arguments.connections
-        addresses.next_cp += (arguments.connections + scale.CONNECTIONS_PER_CP - 1) // scale.CONNECTIONS_PER_CP
+        addresses.next_cp += (
+            arguments.connections + scale.CONNECTIONS_PER_CP - 1
+        ) // scale.CONNECTIONS_PER_CP
     print("measuring on the full registry", file=sys.stderr, flush=True)
     full = scale.measure(registry, addresses, repeats=arguments.repeats, client=client)
 

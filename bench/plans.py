@@ -202,30 +202,37 @@ def main() -> None:
         # Start after everything the kept database holds.
         registry.next_participant = Participant.objects.count() + 1000
         with connection.cursor() as cursor:
-            cursor.execute("SELECT max(entity_address) FROM registry_connection")
+            cursor.execute(
+                "SELECT greatest((SELECT max(entity_address) FROM registry_connection), "
+                "(SELECT max(connection_address) FROM registry_membership))"
+            )
             addresses.next_connection = int(cursor.fetchone()[0][4:]) + 1
             cursor.execute("SELECT max(entity_address) FROM registry_congestionpoint")
             addresses.next_cp = int(cursor.fetchone()[0][5:]) + 1
     else:
-        if not arguments.skip_empty:
+        if not arguments.skip_empty or not arguments.connections:
             print("measuring on the empty registry", file=sys.stderr, flush=True)
             empty = scale.measure(registry, addresses, repeats=arguments.repeats, client=client)
         print(f"filling {arguments.connections:,} connections with SQL", file=sys.stderr, flush=True)
         started = time.perf_counter()
-        sql_fill(
-            public_key=registry.public_key,
-            first_connection=addresses.next_connection,
-            first_cp=addresses.next_cp,
-            connections=arguments.connections,
-            history=arguments.history,
-        )
+        if arguments.connections:
+            sql_fill(
+                public_key=registry.public_key,
+                first_connection=addresses.next_connection,
+                first_cp=addresses.next_cp,
+                connections=arguments.connections,
+                history=arguments.history,
+            )
         print(f"  filled in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         addresses.next_connection += arguments.connections
         addresses.next_cp += (
             arguments.connections + scale.CONNECTIONS_PER_CP - 1
         ) // scale.CONNECTIONS_PER_CP
-    print("measuring on the full registry", file=sys.stderr, flush=True)
-    full = scale.measure(registry, addresses, repeats=arguments.repeats, client=client)
+    if arguments.connections or arguments.reuse:
+        print("measuring on the full registry", file=sys.stderr, flush=True)
+        full = scale.measure(registry, addresses, repeats=arguments.repeats, client=client)
+    else:  # --connections 0: the empty registry only
+        full, empty = empty, {}
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM registry_membership WHERE superseded_at IS NULL")

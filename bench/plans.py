@@ -119,7 +119,7 @@ def sql_fill(
         )
     )
     # The exclusion constraints' GiST indexes are built once at the end rather than row by row.
-    exclusion = importlib.import_module("registry.migrations.0012_exclusion_constraints_keyed_for_locality")
+    exclusion = importlib.import_module("registry.migrations.0003_portfolio_exclusion_constraints")
     with connection.cursor() as cursor:
         for table, name in exclusion.EXCLUSION_CONSTRAINTS:
             cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
@@ -132,7 +132,7 @@ def sql_fill(
             )
         started = time.perf_counter()
         with connection.schema_editor() as editor:
-            exclusion.exclusion_constraints_group(None, editor)
+            exclusion.exclusion_constraints_create(None, editor)
         print(f"  exclusion constraints in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         cursor.execute("VACUUM ANALYZE")
 

@@ -230,25 +230,3 @@ def test_plans_are_explained_as_json():
     """The helpers above read EXPLAIN's JSON shape: a node tree under "Plan"."""
     plan = json.loads('{"Node Type": "Seq Scan", "Relation Name": "registry_membership", "Plans": []}')
     assert whole_table_scans([("SELECT 1", plan)]) == ["registry_membership in: SELECT 1"]
-
-
-@pytest.mark.parametrize(
-    "table", ["registry_membership", "registry_representation"], ids=["membership", "representation"]
-)
-def test_the_exclusion_gist_is_keyed_first_by_the_address_group_then_by_the_address(table):
-    """Neighbouring addresses (all but the last 3 characters alike) share GiST pages: a 1,000-connection
-    update touches a few pages, not 1,000 scattered ones (migration 0012). The whole address's hash
-    and the Period stay in the key, partial on the current rows."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'x'",
-            [table],
-        )
-        (definition,) = (row[0] for row in cursor.fetchall())
-
-    assert definition == (
-        "EXCLUDE USING gist ("
-        """hashtextextended("left"((connection_address)::text, '-3'::integer), (0)::bigint) WITH =, """
-        "hashtextextended((connection_address)::text, (0)::bigint) WITH =, "
-        "daterange(start_period, end_period, '[]'::text) WITH &&) WHERE ((superseded_at IS NULL))"
-    )

@@ -12,7 +12,8 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import OuterRef, Subquery
+from django.db import connection
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from registry.models import CongestionPointVersion, Participant
 from registry.selectors.registry_state import registry_rows
@@ -113,13 +114,18 @@ def agr_portfolio_query_answer(
     Built from plain tuples (no model or per-connection object): for 50,000 connections the answer
     costs the two queries and a sort of the addresses.
     """
-    represented, terms_of = _agr_placements(agr=agr, day=period, as_of=as_of)
+    represented = _rows_fetched(
+        _agr_represented(agr=agr, day=period, as_of=as_of).values_list("connection_address", "placed_in")
+    )
     if not represented:
         return QueryAnswer(accepted=False, rejection_reason=NO_CONNECTIONS_AVAILABLE)
+    terms_of = _cp_terms(
+        cp_ids={cp_id for _, cp_id in represented if cp_id is not None}, day=period, as_of=as_of
+    )
 
     by_cp: dict[int, list[str]] = defaultdict(list)
     unallocated: list[str] = []
-    for address, _start, _end, cp_id in represented:
+    for address, cp_id in represented:
         if cp_id in terms_of:
             by_cp[cp_id].append(address)
         else:
@@ -178,7 +184,14 @@ def agr_portfolio_on_day(
     *, agr: Participant, day: dt.date, as_of: dt.datetime | None = None
 ) -> list[AGRConnectionOnDay]:
     """Every connection the AGR represents on `day`, sorted by address (2 queries)."""
-    represented, terms_of = _agr_placements(agr=agr, day=day, as_of=as_of)
+    represented = list(
+        _agr_represented(agr=agr, day=day, as_of=as_of).values_list(
+            "connection_address", "start_period", "end_period", "placed_in"
+        )
+    )
+    terms_of = _cp_terms(
+        cp_ids={cp_id for *_, cp_id in represented if cp_id is not None}, day=day, as_of=as_of
+    )
     placed = []
     for address, start, end, cp_id in sorted(represented):
         terms = terms_of.get(cp_id, _NOT_PLACED) if cp_id is not None else _NOT_PLACED
@@ -201,14 +214,9 @@ def agr_portfolio_on_day(
 # ------------------------------------------------------------------------------ helpers
 
 
-def _agr_placements(
-    *, agr: Participant, day: dt.date, as_of: dt.datetime | None
-) -> tuple[list[tuple[str, dt.date, dt.date | None, int | None]], dict[int, tuple]]:
-    """This AGR's connections on `day` as (address, start, end, id of the CP it is in on `day`),
-    and per such CP active on `day` (cp address, dso domain, mutex, day-ahead, intraday): 2 queries.
-
-    A connection whose CP is not active on `day` (no id in the second) is unallocated.
-    """
+def _agr_represented(*, agr: Participant, day: dt.date, as_of: dt.datetime | None) -> QuerySet:
+    """This AGR's representations on `day`, each annotated `placed_in`: the id of the CP its
+    connection is in on `day` (None: in none). Lazy."""
     on_day = registry_rows(as_of=as_of, day=day)
     # The CP each represented connection is in on `day`, looked up by its address (one index probe
     # per connection: no join whose plan could scan the whole membership table). The memberships
@@ -218,28 +226,45 @@ def _agr_placements(
         .order_by()
         .values("congestion_point_id")[:1]
     )
-    represented = list(
-        registry_rows(as_of=as_of, day=day, agr=agr)
-        .representations.order_by()
-        .annotate(placed_in=placed_in)
-        .values_list("connection_address", "start_period", "end_period", "placed_in")
+    return (
+        registry_rows(as_of=as_of, day=day, agr=agr).representations.order_by().annotate(placed_in=placed_in)
     )
-    cp_ids = sorted({cp_id for *_, cp_id in represented if cp_id is not None})
+
+
+def _cp_terms(*, cp_ids: set[int], day: dt.date, as_of: dt.datetime | None) -> dict[int, tuple]:
+    """Per CP active on `day` among `cp_ids`: (cp address, dso domain, mutex, day-ahead, intraday).
+
+    A CP not active on `day` is missing: its connections are unallocated.
+    """
+    ordered = sorted(cp_ids)
     terms_of: dict[int, tuple] = {}
-    for offset in range(0, len(cp_ids), _CP_CHUNK):
-        versions = on_day.versions.filter(
-            congestion_point_id__in=cp_ids[offset : offset + _CP_CHUNK]
-        ).values_list(
-            "congestion_point_id",
-            "congestion_point__entity_address",
-            "congestion_point__dso__domain",
-            "mutex_offers_supported",
-            "day_ahead_redispatch_by",
-            "intraday_redispatch_by",
+    for offset in range(0, len(ordered), _CP_CHUNK):
+        versions = (
+            registry_rows(as_of=as_of, day=day)
+            .versions.filter(congestion_point_id__in=ordered[offset : offset + _CP_CHUNK])
+            .values_list(
+                "congestion_point_id",
+                "congestion_point__entity_address",
+                "congestion_point__dso__domain",
+                "mutex_offers_supported",
+                "day_ahead_redispatch_by",
+                "intraday_redispatch_by",
+            )
         )
         for cp_id, *terms in versions.order_by():
             terms_of.setdefault(cp_id, tuple(terms))
-    return represented, terms_of
+    return terms_of
+
+
+def _rows_fetched(queryset: QuerySet) -> list[tuple]:
+    """Every row of a values_list queryset in one fetch (the ORM fetches 100 rows a call).
+
+    Only for columns that need no conversion from the database's values (text, integers).
+    """
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _version_active_on(version: CongestionPointVersion, day: dt.date) -> bool:

@@ -81,12 +81,17 @@ class RecordedRow(models.Model):
     """Transaction time of a bitemporal row, and what recorded or superseded it."""
 
     recorded_at = models.DateTimeField()
+    # No index of every row on these two: nothing reads the registry by message, and an index
+    # whose key is NULL on every current row costs on each of the millions of inserts.
+    # rows_by_message_indexes() indexes the rows that name a message (what protecting a
+    # message from deletion looks up).
     recorded_by = models.ForeignKey(
         "registry.Message",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="recorded_%(class)s_set",
+        db_index=False,
     )
     superseded_at = models.DateTimeField(null=True, blank=True)
     superseded_by = models.ForeignKey(
@@ -95,6 +100,7 @@ class RecordedRow(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="superseded_%(class)s_set",
+        db_index=False,
     )
     # Where the change came from when there is no message: "uftp", "csv", "admin", ...
     source = models.CharField(max_length=32, blank=True, default="")
@@ -107,6 +113,20 @@ class RecordedRow(models.Model):
     @property
     def is_current(self) -> bool:
         return self.superseded_at is None
+
+
+def rows_by_message_indexes(prefix: str) -> list[models.Index]:
+    """The rows a message recorded / superseded, indexed only where they name one (partial)."""
+    return [
+        models.Index(
+            fields=["recorded_by"], condition=Q(recorded_by__isnull=False), name=f"{prefix}_recorded_idx"
+        ),
+        models.Index(
+            fields=["superseded_by"],
+            condition=Q(superseded_by__isnull=False),
+            name=f"{prefix}_superseded_idx",
+        ),
+    ]
 
 
 def _period_is_ordered(prefix: str) -> models.CheckConstraint:
@@ -174,6 +194,7 @@ class CongestionPointVersion(RecordedRow):
 
     class Meta:
         ordering = ["congestion_point_id", "recorded_at", "id"]
+        indexes = rows_by_message_indexes("cp_version")
         constraints = [
             models.UniqueConstraint(
                 fields=["congestion_point"],
@@ -201,11 +222,15 @@ class Membership(RecordedRow):
     """A connection is part of a congestion point for a Period range.
 
     On PostgreSQL an exclusion constraint (migration 0003) keeps the current memberships of one
-    connection from overlapping, across all congestion points.
+    connection from overlapping, across all congestion points. Its GiST index is by far the
+    costliest to maintain at scale: with 2,000,000 current rows an insert spends about 150-200 µs
+    in it (CPU: about 12 buffer hits a row, all cached) against about 40 µs for every btree index
+    together; a key grouping neighbouring addresses first was tried and did not help (bench/plans.py).
     """
 
+    # Indexed with superseded_at below (membership_cp_idx), not alone.
     congestion_point = models.ForeignKey(
-        CongestionPoint, on_delete=models.PROTECT, related_name="memberships"
+        CongestionPoint, on_delete=models.PROTECT, related_name="memberships", db_index=False
     )
     connection_address = models.CharField(
         max_length=ENTITY_ADDRESS_MAX_LENGTH, validators=[validate_entity_address]
@@ -215,24 +240,21 @@ class Membership(RecordedRow):
 
     class Meta:
         ordering = ["congestion_point_id", "connection_address", "recorded_at", "id"]
-        # Few indexes: every one costs on the 50k-row inserts and supersedes. connection_address
-        # (all rows) serves conflicts and history; current rows of one CP are read on every update.
-        # (A Meta index rather than db_index: PostgreSQL then gets no extra LIKE index.)
-        # The current rows keyed by connection (covering the Period) serve conflicts and the AGR
-        # query: their cost follows the connections asked, not the history the table holds.
+        # Few indexes: each one costs on the inserts and supersedes of millions of rows. One per way
+        # in, each keyed (entity, superseded_at) so that the current rows (superseded_at IS NULL, an
+        # index condition) and the rows known at a moment come from the same index:
+        # - by connection, covering the CP and the Period: conflict checks and the AGR query probe
+        #   it index-only, one probe per connection asked, whatever the registry holds;
+        # - by CP: a CP's rows for the DSO query and update, the web pages and the export.
+        # (Meta indexes rather than db_index: PostgreSQL then gets no extra LIKE index.)
         indexes = [
-            models.Index(fields=["connection_address"], name="membership_connection_idx"),
             models.Index(
-                fields=["congestion_point"],
-                condition=Q(superseded_at__isnull=True),
-                name="membership_current_cp_idx",
-            ),
-            models.Index(
-                fields=["connection_address"],
+                fields=["connection_address", "superseded_at"],
                 include=["congestion_point", "start_period", "end_period"],
-                condition=Q(superseded_at__isnull=True),
-                name="membership_current_conn_idx",
+                name="membership_conn_idx",
             ),
+            models.Index(fields=["congestion_point", "superseded_at"], name="membership_cp_idx"),
+            *rows_by_message_indexes("membership"),
         ]
         constraints = [
             _period_is_ordered("membership"),
@@ -251,11 +273,13 @@ class Representation(RecordedRow):
     connection from overlapping, across all AGRs.
     """
 
+    # Indexed with superseded_at below (representation_agr_idx), not alone.
     agr = models.ForeignKey(
         "registry.Participant",
         on_delete=models.PROTECT,
         related_name="representations",
         limit_choices_to={"role": "AGR"},
+        db_index=False,
     )
     connection_address = models.CharField(
         max_length=ENTITY_ADDRESS_MAX_LENGTH, validators=[validate_entity_address]
@@ -265,19 +289,16 @@ class Representation(RecordedRow):
 
     class Meta:
         ordering = ["agr_id", "connection_address", "recorded_at", "id"]
-        # connection_address (all rows) serves conflicts and history; an AGR's current rows its queries.
-        # Current rows keyed by connection (covering AGR and Period): conflicts and the DSO query.
+        # As for Membership: by connection (covering the AGR and the Period: conflict checks and the
+        # DSO query probe it index-only) and by AGR (an AGR's query and pages), each with superseded_at.
         indexes = [
-            models.Index(fields=["connection_address"], name="representation_connection_idx"),
             models.Index(
-                fields=["agr"], condition=Q(superseded_at__isnull=True), name="representation_curr_agr_idx"
-            ),
-            models.Index(
-                fields=["connection_address"],
+                fields=["connection_address", "superseded_at"],
                 include=["agr", "start_period", "end_period"],
-                condition=Q(superseded_at__isnull=True),
-                name="representation_curr_conn_idx",
+                name="representation_conn_idx",
             ),
+            models.Index(fields=["agr", "superseded_at"], name="representation_agr_idx"),
+            *rows_by_message_indexes("repr"),
         ]
         constraints = [
             _period_is_ordered("representation"),

@@ -2,7 +2,9 @@
 
 Checked through the plans PostgreSQL picks (EXPLAIN), not timing: a registry of 40,000 current
 memberships and representations plus as many superseded rows is filled with SQL, then every SQL
-statement of a small query or update is explained. None may scan a registry table whole.
+statement of a small query or update is explained. None may scan a registry table whole, and each
+uses the index meant for it: current reads and reads "as known at T" alike. bench/plans.py prints
+the same plans with their buffers on a registry of millions of connections.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ CONNECTIONS = 40_000
 PER_CP = 1_000
 # The tables that grow with the connections (the 40 CPs are rightly read whole at this size).
 LARGE_TABLES = ("registry_membership", "registry_representation", "registry_connection")
+# The indexes each read is meant to use (registry/models/portfolio.py): one per way in, keyed
+# (entity, superseded_at), for the current rows and the rows known at a moment alike.
+MEMBERSHIP_BY_CONNECTION = "membership_conn_idx"
+MEMBERSHIP_BY_CP = "membership_cp_idx"
+REPRESENTATION_BY_CONNECTION = "representation_conn_idx"
+REPRESENTATION_BY_AGR = "representation_agr_idx"
 
 
 def address(n: int) -> str:
@@ -116,7 +124,7 @@ def test_the_agr_query_probes_the_current_memberships_by_connection(large_regist
 
     assert sum(len(c.connections) for p in answered[0].dso_portfolios for c in p.congestion_points) == 100
     assert whole_table_scans(plans) == []
-    assert {"representation_curr_agr_idx", "membership_current_conn_idx"} <= indexes_used(plans)
+    assert {REPRESENTATION_BY_AGR, MEMBERSHIP_BY_CONNECTION} <= indexes_used(plans)
 
 
 def test_the_dso_query_probes_the_current_representations_by_connection(large_registry, dso1):
@@ -129,7 +137,7 @@ def test_the_dso_query_probes_the_current_representations_by_connection(large_re
 
     assert len(answered[0].congestion_point.connections) == PER_CP
     assert whole_table_scans(plans) == []
-    assert "representation_curr_conn_idx" in indexes_used(plans)
+    assert REPRESENTATION_BY_CONNECTION in indexes_used(plans)
 
 
 def test_a_small_dso_update_reads_only_the_rows_of_its_connections(large_registry, dso1):
@@ -146,7 +154,7 @@ def test_a_small_dso_update_reads_only_the_rows_of_its_connections(large_registr
 
     assert not outcomes[0].accepted  # the connections are in another CP of this DSO: a conflict
     assert whole_table_scans(plans) == []
-    assert "membership_current_conn_idx" in indexes_used(plans)
+    assert MEMBERSHIP_BY_CONNECTION in indexes_used(plans)
 
 
 def test_a_small_agr_update_reads_only_the_rows_of_its_connections(large_registry, agr_a):
@@ -160,7 +168,62 @@ def test_a_small_agr_update_reads_only_the_rows_of_its_connections(large_registr
 
     assert outcomes[0].accepted
     assert whole_table_scans(plans) == []
-    assert "representation_curr_conn_idx" in indexes_used(plans)
+    assert REPRESENTATION_BY_CONNECTION in indexes_used(plans)
+
+
+def test_a_dso_update_replacing_a_cp_reads_that_cps_current_memberships(large_registry, dso1):
+    """Re-listing a CP with 10% of its connections changed: its current rows come by the CP's index."""
+    listed = [
+        conn(address(n), "2024-01-01", "2024-12-31" if n % 10 == 0 else None)
+        for n in range(3 * PER_CP, 4 * PER_CP)
+    ]
+    outcomes = []
+    plans = plans_of(
+        lambda: outcomes.append(
+            dso_portfolio_update_apply(
+                dso=dso1,
+                message=dso_update(dso1.domain, cp("ean.900000000000003", "2024-01-01", None, *listed)),
+            )
+        )
+    )
+
+    assert outcomes[0].accepted
+    assert len(outcomes[0].changes) == PER_CP // 10
+    assert whole_table_scans(plans) == []
+    assert {MEMBERSHIP_BY_CP, MEMBERSHIP_BY_CONNECTION} <= indexes_used(plans)
+
+
+def test_the_agr_query_as_known_at_a_moment_probes_the_history_by_connection(large_registry, agr_a):
+    """As the registry knew it 36 hours ago (the superseded rows): by the indexes of all rows."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now() - interval '36 hours'")
+        (moment,) = cursor.fetchone()
+    answered = []
+    plans = plans_of(
+        lambda: answered.append(agr_portfolio_query_answer(agr=agr_a, period=d("2024-06-01"), as_of=moment))
+    )
+
+    assert sum(len(c.connections) for p in answered[0].dso_portfolios for c in p.congestion_points) == 100
+    assert whole_table_scans(plans) == []
+    assert MEMBERSHIP_BY_CONNECTION in indexes_used(plans)
+
+
+def test_the_dso_query_as_known_at_a_moment_reads_the_cp_and_probes_by_connection(large_registry, dso1):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now() - interval '36 hours'")
+        (moment,) = cursor.fetchone()
+    answered = []
+    plans = plans_of(
+        lambda: answered.append(
+            dso_portfolio_query_answer(
+                dso=dso1, entity_address="ean.900000000000003", period=d("2024-06-01"), as_of=moment
+            )
+        )
+    )
+
+    assert len(answered[0].congestion_point.connections) == PER_CP
+    assert whole_table_scans(plans) == []
+    assert {MEMBERSHIP_BY_CP, REPRESENTATION_BY_CONNECTION} <= indexes_used(plans)
 
 
 def test_plans_are_explained_as_json():

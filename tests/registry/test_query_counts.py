@@ -117,3 +117,28 @@ def test_a_1000_connection_update_is_applied_with_bulk_queries(dso1, agr_a):
     assert dso_outcome.accepted and agr_outcome.accepted
     assert dso_queries <= 30, dso_queries
     assert agr_queries <= 35, agr_queries
+
+
+def update_statement_counts(*, dso, agr, first: int, size: int) -> tuple[int, int]:
+    """Statements of a DSO update putting `size` new connections in a new CP, then of an AGR update
+    representing them."""
+    connections = [conn(f"ean.{first + n}", "2024-01-01") for n in range(size)]
+    cp_address = f"ean.{first + 999_999}"
+    dso_message = dso_update(dso.domain, cp(cp_address, "2024-01-01", None, *connections))
+    agr_message = agr_update(agr.domain, *connections)
+    dso_queries, dso_outcome = queries_of(lambda: dso_portfolio_update_apply(dso=dso, message=dso_message))
+    agr_queries, agr_outcome = queries_of(lambda: agr_portfolio_update_apply(agr=agr, message=agr_message))
+    assert dso_outcome.accepted and agr_outcome.accepted
+    return dso_queries, agr_queries
+
+
+@pytest.mark.postgres
+def test_update_statements_do_not_grow_with_the_update_or_the_registry(dso1, agr_a):
+    """On PostgreSQL (arrays and COPY: elsewhere rows go in batches), an update of 1,000 connections sends as many statements as one of 10, on a registry holding
+    a few thousand connections as on an empty one: every read and write is one set-based statement."""
+    small = update_statement_counts(dso=dso1, agr=agr_a, first=500_000_000_000, size=10)
+    large = update_statement_counts(dso=dso1, agr=agr_a, first=600_000_000_000, size=1000)
+    portfolio_build(dso=dso1, agr=agr_a, size=3000)
+    large_on_full = update_statement_counts(dso=dso1, agr=agr_a, first=700_000_000_000, size=1000)
+
+    assert small == large == large_on_full

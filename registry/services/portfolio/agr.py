@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from registry.models import Connection, Message, Participant, Representation, RepresentationSequence
@@ -138,15 +139,7 @@ def _agr_current_read(
     *, agr: Participant, listed: dict[str, list[Period]], time_stamp: dt.datetime
 ) -> _AgrCurrent:
     addresses = sorted(listed)
-    connection_ids = _connections_lock(addresses)
-
-    newer: list[str] = []
-    for among in _bulk.in_batches("connection_id", list(connection_ids.values())):
-        newer.extend(
-            RepresentationSequence.objects.filter(among, agr=agr, last_time_stamp__gt=time_stamp).values_list(
-                "connection__entity_address", flat=True
-            )
-        )
+    connection_ids, newer = _connections_lock(agr=agr, addresses=addresses, time_stamp=time_stamp)
 
     own: dict[str, dict[Period, int]] = defaultdict(dict)
     others: list[dict] = []
@@ -167,17 +160,33 @@ def _agr_current_read(
     return _AgrCurrent(connection_ids=connection_ids, newer=newer, own=own, others=others)
 
 
-def _connections_lock(addresses: list[str]) -> dict[str, int]:
+def _connections_lock(
+    *, agr: Participant, addresses: list[str], time_stamp: dt.datetime
+) -> tuple[dict[str, int], list[str]]:
     """Create the unknown connections, then lock every listed connection row in address order.
 
-    Returns the row id per address.
+    Returns the row id per address, and the addresses this AGR updated with a TimeStamp newer than
+    `time_stamp` (item 9), read by the same statement.
     """
     _bulk.connections_create(addresses)
+    newer_update = RepresentationSequence.objects.filter(
+        agr=agr, connection=OuterRef("pk"), last_time_stamp__gt=time_stamp
+    )
     locked: dict[str, int] = {}
+    newer: list[str] = []
     for among in _bulk.in_batches("entity_address", addresses):
-        rows = Connection.objects.select_for_update().filter(among).order_by("entity_address")
-        locked.update(rows.values_list("entity_address", "pk"))
-    return locked
+        rows = (
+            Connection.objects.select_for_update(of=("self",))
+            .filter(among)
+            .order_by("entity_address")
+            .annotate(newer=Exists(newer_update))
+            .values_list("entity_address", "pk", "newer")
+        )
+        for address, pk, is_newer in rows:
+            locked[address] = pk
+            if is_newer:
+                newer.append(address)
+    return locked, newer
 
 
 # ------------------------------------------------------------------------------ check

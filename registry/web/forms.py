@@ -151,7 +151,7 @@ class RegistryFilterForm(forms.Form):
     q = forms.CharField(
         required=False,
         label="Address",
-        widget=forms.TextInput(attrs={"placeholder": "CP or connection address"}),
+        widget=forms.TextInput(attrs={"placeholder": "part of a CP address, or a whole connection address"}),
     )
 
     def __init__(self, *args, **kwargs):

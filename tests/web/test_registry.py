@@ -21,7 +21,7 @@ def cps(response) -> dict[str, list[str]]:
     """CP address -> the connection addresses the page lists for it."""
     return {
         cp.entity_address: [membership.connection_address for membership in cp.state_memberships]
-        for cp in response.context["page"]
+        for cp in response.context["records"]
     }
 
 

@@ -13,6 +13,7 @@ from registry.selectors import portfolio_queries, registry_history, registry_sta
 from registry.selectors.market_days import market_today
 from registry.services import csv_io
 from registry.web.access import staff_required
+from registry.web.filters import RegistryFilterSet
 from registry.web.forms import (
     AgrPortfolioForm,
     DsoPortfolioForm,
@@ -21,21 +22,21 @@ from registry.web.forms import (
     today_initial,
 )
 from registry.web.presentation import history_events, membership_timeline, paginate
+from registry.web.tables import PER_PAGE_CHOICES, CongestionPointTable, table_configure
 
 CONNECTIONS_PER_CP = 10
 
 
 @staff_required
 def registry_list(request: HttpRequest) -> HttpResponse:
-    form = RegistryFilterForm(request.GET or None)
-    selection = form.selection()
-    page = paginate(
-        request,
-        registry_state.congestion_point_state_list(
-            selection=selection, connections_per_cp=CONNECTIONS_PER_CP
-        ),
-        per_page=25,
+    filterset = RegistryFilterSet(
+        request.GET or None,
+        queryset=registry_state.congestion_point_base_list(),
+        connections_per_cp=CONNECTIONS_PER_CP,
     )
+    selection = filterset.selection()
+    table = table_configure(request, CongestionPointTable(filterset.qs), per_page=25)
+    page = [row.record for row in table.page.object_list]
     addresses = [membership.connection_address for cp in page for membership in cp.state_memberships]
     representations = registry_state.representations_by_connection(
         addresses=addresses, day=selection.day, as_of=selection.as_of
@@ -53,9 +54,11 @@ def registry_list(request: HttpRequest) -> HttpResponse:
         "web/registry_list.html",
         {
             "nav": "registry",
-            "form": form,
+            "filterset": filterset,
             "selection": selection,
-            "page": page,
+            "table": table,
+            "records": page,
+            "per_page_choices": PER_PAGE_CHOICES,
         },
     )
 

@@ -122,6 +122,7 @@ def pages(*, big: bool) -> dict[str, str]:
         "registry page, search CP": "/registry/?q=ean.900000000000042",
         "registry page, search connection": "/registry/?q=ean.000000000123456",
         "registry page, active on day": "/registry/?day=2024-06-01",
+        "registry page, as known at": "/registry/?as_of=2030-01-01T00:00",
         "CP detail": f"/registry/congestion-points/{cp_pk}/",
         "AGR portfolio (page 1)": f"/registry/agr-portfolio/?agr={agr_pk}&day=2024-06-01",
         "DSO portfolio (page 1)": f"/registry/dso-portfolio/?dso={dso_pk}&day=2024-06-01",

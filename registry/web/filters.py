@@ -140,8 +140,12 @@ class CsvImportFilterSet(django_filters.FilterSet):
         method="search",
         widget=forms.TextInput(attrs={"placeholder": "file name, DSO or user", "type": "search"}),
     )
+    # Its own id: the upload form on the same page has a "dso" field too.
     dso = django_filters.ModelChoiceFilter(
-        label="DSO", queryset=Participant.objects.none(), empty_label="any DSO"
+        label="DSO",
+        queryset=Participant.objects.none(),
+        empty_label="any DSO",
+        widget=forms.Select(attrs={"id": "id_filter_dso"}),
     )
     status = django_filters.ChoiceFilter(choices=CsvImport.Status.choices, empty_label="any status")
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from registry.selectors import dso_portfolio as dso_portfolio_selectors
 from registry.selectors import imports as import_selectors
-from registry.selectors import portfolio_queries, registry_history, registry_state
+from registry.selectors import agr_portfolio_pages, registry_history, registry_state
 from registry.selectors.market_days import market_today
 from registry.services import csv_io
 from registry.web.access import staff_required
@@ -169,24 +169,13 @@ def dso_portfolio(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def agr_portfolio(request: HttpRequest) -> HttpResponse:
+    """An AGR's portfolio on a day, 100 connections a page: only the page's rows are read."""
     form = AgrPortfolioForm(request.GET or None, initial=today_initial())
-    connections, page = None, None
+    page = None
     if form.is_bound and form.is_valid():
-        connections = portfolio_queries.agr_portfolio_on_day(
-            agr=form.cleaned_data["agr"], day=form.cleaned_data["day"]
-        )
-        page = paginate(request, connections, per_page=100)
-    return render(
-        request,
-        "web/agr_portfolio.html",
-        {
-            "nav": "registry",
-            "form": form,
-            "page": page,
-            "total": len(connections) if connections is not None else 0,
-            "allocated": sum(1 for c in connections if c.congestion_point) if connections else 0,
-        },
-    )
+        rows = agr_portfolio_pages.AgrPortfolioPages(agr=form.cleaned_data["agr"], day=form.cleaned_data["day"])
+        page = paginate(request, rows, per_page=100)
+    return render(request, "web/agr_portfolio.html", {"nav": "registry", "form": form, "page": page})
 
 
 @staff_required

@@ -173,7 +173,9 @@ def measure(*, repeats: int, explain: bool, big: bool) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--connections", type=int, default=2_000_000)
     parser.add_argument("--per-cp", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=5)

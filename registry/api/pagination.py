@@ -3,8 +3,8 @@
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
-from rest_framework.utils.urls import replace_query_param
 from rest_framework.settings import api_settings
+from rest_framework.utils.urls import replace_query_param
 
 
 class ApiPagination(LimitOffsetPagination):

@@ -8,11 +8,11 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from registry.models import CongestionPoint, CsvImport, Message, Participant
+from registry.selectors.market_days import market_day_bounds
+from registry.selectors.messages import message_types
 from registry.selectors.participants import participants_of_role
 from registry.selectors.registry_state import RegistryFilter, congestion_point_state_list
 from registry.web.forms import RegistryFilterForm
-from registry.selectors.market_days import market_day_bounds
-from registry.selectors.messages import message_types
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"})
 
@@ -129,7 +129,9 @@ class RegistryFilterSet(django_filters.FilterSet):
     def qs(self):
         if not hasattr(self, "_qs"):
             self._qs = congestion_point_state_list(
-                selection=self.selection(), queryset=self.queryset.all(), connections_per_cp=self.connections_per_cp
+                selection=self.selection(),
+                queryset=self.queryset.all(),
+                connections_per_cp=self.connections_per_cp,
             )
         return self._qs
 

@@ -160,13 +160,14 @@ class CongestionPointTable(CroTable):
     entity_address = tables.Column(
         verbose_name="Congestion point",
         linkify=("web:congestion-point-detail", {"pk": tables.A("pk")}),
-        attrs={"td": {"class": "mono"}},
+        attrs={"td": {"class": "mono nowrap"}},
     )
     dso = tables.Column(
         verbose_name="DSO",
         accessor="dso__domain",
         order_by=("dso__domain", "entity_address"),
         linkify=("web:participant-detail", {"pk": tables.A("dso_id")}),
+        attrs={"td": {"class": "nowrap"}},
     )
     period = tables.Column(empty_values=(), orderable=False, attrs={"td": {"class": "nowrap small"}})
     mutex = tables.Column(empty_values=(), orderable=False, verbose_name="Mutex")

@@ -3,7 +3,6 @@ recorded at T0 and changed at T1 (see conftest), read on day D as known at time 
 
 import pytest
 
-from registry.models import Membership
 from tests.api.conftest import (
     AGR_A,
     AGR_B,

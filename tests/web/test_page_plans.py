@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (large_registry, imported from test_plans.py, is a fixture: a test parameter here)
 """The administrators' pages and the API lists read only the rows they show (issue 10).
 
 Checked through the plans PostgreSQL picks (EXPLAIN), not timing, on the registry of

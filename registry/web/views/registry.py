@@ -7,9 +7,9 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 from django.utils import timezone
 
+from registry.selectors import agr_portfolio_pages, registry_history, registry_state
 from registry.selectors import dso_portfolio as dso_portfolio_selectors
 from registry.selectors import imports as import_selectors
-from registry.selectors import agr_portfolio_pages, registry_history, registry_state
 from registry.selectors.market_days import market_today
 from registry.services import csv_io
 from registry.web.access import staff_required
@@ -173,7 +173,9 @@ def agr_portfolio(request: HttpRequest) -> HttpResponse:
     form = AgrPortfolioForm(request.GET or None, initial=today_initial())
     page = None
     if form.is_bound and form.is_valid():
-        rows = agr_portfolio_pages.AgrPortfolioPages(agr=form.cleaned_data["agr"], day=form.cleaned_data["day"])
+        rows = agr_portfolio_pages.AgrPortfolioPages(
+            agr=form.cleaned_data["agr"], day=form.cleaned_data["day"]
+        )
         page = paginate(request, rows, per_page=100)
     return render(request, "web/agr_portfolio.html", {"nav": "registry", "form": form, "page": page})
 

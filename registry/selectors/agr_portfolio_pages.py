@@ -9,7 +9,7 @@ the CP each of those is in on the day and that CP's attributes (index probes per
 from __future__ import annotations
 
 import datetime as dt
-from typing import overload
+from typing import Any, overload
 
 from registry.models import Participant
 from registry.selectors.portfolio_queries import AGRConnectionOnDay
@@ -28,13 +28,14 @@ def agr_portfolio_slice(
     if not represented:
         return []
     on_day = registry_rows(as_of=as_of, day=day)
-    cp_of = dict(
+    cp_of: dict[str, int] = dict(
         on_day.memberships.filter(connection_address__in=[address for address, _, _ in represented])
         .order_by()
         .values_list("connection_address", "congestion_point_id")
     )
-    terms_of = {
-        cp_id: terms
+    # CP id -> (CP address, DSO domain, mutex, day-ahead redispatch, intraday redispatch)
+    terms_of: dict[int, tuple[Any, ...]] = {
+        cp_id: tuple(terms)
         for cp_id, *terms in on_day.versions.filter(congestion_point_id__in=set(cp_of.values()))
         .order_by()
         .values_list(
@@ -46,9 +47,13 @@ def agr_portfolio_slice(
             "intraday_redispatch_by",
         )
     }
+    none: tuple[Any, ...] = (None,) * 5
     rows = []
     for address, start, end in represented:
-        cp_address, dso_domain, mutex, day_ahead, intraday = terms_of.get(cp_of.get(address), (None,) * 5)
+        cp_id = cp_of.get(address)
+        cp_address, dso_domain, mutex, day_ahead, intraday = (
+            none if cp_id is None else terms_of.get(cp_id, none)
+        )
         rows.append(
             AGRConnectionOnDay(
                 entity_address=address,

@@ -21,7 +21,7 @@ def test_the_admin_shows_the_newer_participant_fields(admin_client, make_partici
     page = admin_client.get(
         reverse("admin:registry_participant_change", args=[participant.pk])
     ).content.decode()
-    assert "endpoint per major version" in page and "/shapeshifter/api/v4/message" in page
+    assert "Endpoint per major version" in page and "/shapeshifter/api/v4/message" in page
     assert "Newest version" in page and "Public key previous" in page
 
 

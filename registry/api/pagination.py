@@ -2,7 +2,9 @@
 
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.utils.urls import replace_query_param
 
 
 class ApiPagination(LimitOffsetPagination):
@@ -46,3 +48,35 @@ class RegistryPagination(ApiPagination):
     so that an unparameterised request answers in kilobytes, not megabytes, at national scale."""
 
     default_limit = 10
+
+
+class UncountedPagination(ApiPagination):
+    """Limit/offset pages of a table that grows without bound (the registry's history: every row
+    ever recorded, millions at national scale): no `count`, whose count(*) would read the whole
+    table on every page. One more row than asked is read to know whether there is a next page."""
+
+    template = None
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.limit = self.get_limit(request)
+        self.offset = self.get_offset(request)
+        rows = list(queryset[self.offset : self.offset + self.limit + 1])
+        self.has_next = len(rows) > self.limit
+        return rows[: self.limit]
+
+    def get_next_link(self):
+        if not self.has_next:
+            return None
+        url = self.request.build_absolute_uri()
+        url = replace_query_param(url, self.limit_query_param, self.limit)
+        return replace_query_param(url, self.offset_query_param, self.offset + self.limit)
+
+    def get_paginated_response(self, data):
+        return Response({"next": self.get_next_link(), "previous": self.get_previous_link(), "results": data})
+
+    def get_paginated_response_schema(self, schema):
+        full = super().get_paginated_response_schema(schema)
+        full["properties"].pop("count", None)
+        full["required"] = [name for name in full.get("required", []) if name != "count"]
+        return full

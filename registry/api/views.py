@@ -26,7 +26,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from registry.api import filters, serializers
-from registry.api.pagination import ApiPagination, RegistryPagination
+from registry.api.pagination import ApiPagination, RegistryPagination, UncountedPagination
 from registry.api.permissions import StaffReadRoleWrite
 from registry.api.schema import ApiAutoSchema
 from registry.models import Participant
@@ -308,10 +308,12 @@ class AgrPortfolioViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     retrieve=extend_schema(summary="One recorded congestion point version"),
 )
 class CongestionPointVersionViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
-    """Every recorded state of congestion point attributes, superseded ones too (oldest first)."""
+    """Every recorded state of congestion point attributes, superseded ones too, in the order recorded.
+    Pages carry no `count` (the history grows without bound): follow `next` until it is null."""
 
     queryset = registry_history.congestion_point_version_history()
     serializer_class = serializers.CongestionPointVersionSerializer
+    pagination_class = UncountedPagination
     filterset_class = filters.CongestionPointVersionFilter
 
 
@@ -320,10 +322,12 @@ class CongestionPointVersionViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     retrieve=extend_schema(summary="One recorded membership"),
 )
 class MembershipViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
-    """Every recorded connection-in-congestion-point row, superseded ones too (oldest first)."""
+    """Every recorded connection-in-congestion-point row, superseded ones too, in the order recorded.
+    Pages carry no `count` (the history grows without bound): follow `next` until it is null."""
 
     queryset = registry_history.membership_history()
     serializer_class = serializers.MembershipSerializer
+    pagination_class = UncountedPagination
     filterset_class = filters.MembershipFilter
 
 
@@ -332,10 +336,12 @@ class MembershipViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     retrieve=extend_schema(summary="One recorded representation"),
 )
 class RepresentationViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
-    """Every recorded AGR representation row, superseded ones too (oldest first)."""
+    """Every recorded AGR representation row, superseded ones too, in the order recorded.
+    Pages carry no `count` (the history grows without bound): follow `next` until it is null."""
 
     queryset = registry_history.representation_history()
     serializer_class = serializers.RepresentationSerializer
+    pagination_class = UncountedPagination
     filterset_class = filters.RepresentationFilter
 
 

@@ -11,8 +11,13 @@ from registry.models import CsvImport
 
 
 def csv_import_list() -> QuerySet[CsvImport]:
+    """Imports newest first, without the uploaded text and the change lists (a national import's
+    preview holds hundreds of thousands of changes: a list row needs only its counts). The
+    preview's refusals stay: "accepted" is their absence."""
     return (
-        CsvImport.objects.select_related("dso", "created_by").defer("csv_text").order_by("-created_at", "-id")
+        CsvImport.objects.select_related("dso", "created_by")
+        .defer("csv_text", "preview_changes", "result_changes", "result_reasons")
+        .order_by("-created_at", "-id")
     )
 
 

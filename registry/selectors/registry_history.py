@@ -31,20 +31,19 @@ def recorded_row_list(
 
 
 def congestion_point_version_history() -> QuerySet[CongestionPointVersion]:
-    """Every CP version ever recorded, oldest first."""
-    return CongestionPointVersion.objects.select_related("congestion_point__dso").order_by(
-        "recorded_at", "id"
-    )
+    """Every CP version ever recorded, in the order recorded (the primary key: an index walk, where
+    ordering by recorded_at would sort the whole history for every page)."""
+    return CongestionPointVersion.objects.select_related("congestion_point__dso").order_by("id")
 
 
 def membership_history() -> QuerySet[Membership]:
-    """Every membership ever recorded, oldest first."""
-    return Membership.objects.select_related("congestion_point__dso").order_by("recorded_at", "id")
+    """Every membership ever recorded, in the order recorded (by primary key, as above)."""
+    return Membership.objects.select_related("congestion_point__dso").order_by("id")
 
 
 def representation_history() -> QuerySet[Representation]:
-    """Every representation ever recorded, oldest first."""
-    return Representation.objects.select_related("agr").order_by("recorded_at", "id")
+    """Every representation ever recorded, in the order recorded (by primary key, as above)."""
+    return Representation.objects.select_related("agr").order_by("id")
 
 
 def congestion_point_get(*, pk: int) -> CongestionPoint | None:

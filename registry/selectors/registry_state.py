@@ -36,7 +36,7 @@ class RegistryFilter:
     # only those connections.
     agr: Participant | str | None = None
     connection: str = ""  # only CPs holding this connection (exact address)
-    q: str = ""  # part of a CP's or a connection's address
+    q: str = ""  # part of a CP's address, or a connection's whole address (connection_search_addresses)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -270,8 +270,21 @@ def _congestion_points_selected(
             Q(entity_address__icontains=selection.q)
             | Exists(
                 rows.memberships.filter(
-                    congestion_point=OuterRef("pk"), connection_address__icontains=selection.q
+                    congestion_point=OuterRef("pk"),
+                    connection_address__in=connection_search_addresses(q=selection.q),
                 )
             )
         )
     return queryset
+
+
+def connection_search_addresses(*, q: str) -> list[str]:
+    """The connection addresses a search text stands for: the whole address, the "ean." one may
+    leave out included. Part of a CP's address is searched as text (the CPs are tens of thousands),
+    a connection by its whole address only: a part of one would read every membership (millions)
+    where a whole one is an index probe."""
+    q = q.strip()
+    addresses = [q]
+    if "." not in q.partition(":")[0]:
+        addresses.append(f"ean.{q}")
+    return addresses

@@ -7,9 +7,12 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
-from registry.models import Message, Participant
+from registry.models import CongestionPoint, CsvImport, Message, Participant
 from registry.selectors.market_days import market_day_bounds
 from registry.selectors.messages import message_types
+from registry.selectors.participants import participants_of_role
+from registry.selectors.registry_state import RegistryFilter, congestion_point_state_list
+from registry.web.forms import RegistryFilterForm
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"})
 
@@ -99,3 +102,62 @@ class MessageFilterSet(django_filters.FilterSet):
     def to_day(self, queryset, name, value):
         """To the end of that market day (inclusive)."""
         return queryset.filter(created_at__lt=market_day_bounds(value)[1])
+
+
+class RegistryFilterSet(django_filters.FilterSet):
+    """The registry page's selection as a filter set: the fields are RegistryFilterForm's (DSO, AGR,
+    active on a day, as known at a moment, address), shared with the CSV export of that selection.
+
+    The selection is bitemporal, so it is not a set of field lookups: `qs` hands it whole to the
+    selector (registry_state.congestion_point_state_list), which narrows the CPs and prefetches
+    their version and first connections. Always applied, also with no parameter (the current state).
+    """
+
+    class Meta:
+        model = CongestionPoint
+        fields: list[str] = []
+        form = RegistryFilterForm
+
+    def __init__(self, *args, connections_per_cp: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connections_per_cp = connections_per_cp
+
+    def selection(self) -> RegistryFilter:
+        return self.form.selection()
+
+    @property
+    def qs(self):
+        if not hasattr(self, "_qs"):
+            self._qs = congestion_point_state_list(
+                selection=self.selection(),
+                queryset=self.queryset.all(),
+                connections_per_cp=self.connections_per_cp,
+            )
+        return self._qs
+
+
+class CsvImportFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label="Search",
+        method="search",
+        widget=forms.TextInput(attrs={"placeholder": "file name, DSO or user", "type": "search"}),
+    )
+    # Its own id: the upload form on the same page has a "dso" field too.
+    dso = django_filters.ModelChoiceFilter(
+        label="DSO",
+        queryset=Participant.objects.none(),
+        empty_label="any DSO",
+        widget=forms.Select(attrs={"id": "id_filter_dso"}),
+    )
+    status = django_filters.ChoiceFilter(choices=CsvImport.Status.choices, empty_label="any status")
+
+    class Meta:
+        model = CsvImport
+        fields = ["q", "dso", "status"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters["dso"].queryset = participants_of_role(role=Participant.Role.DSO)
+
+    def search(self, queryset, name, value):
+        return _search(queryset, ("file_name", "dso__domain", "created_by__username"), value)

@@ -161,7 +161,12 @@ class RegistryFilterForm(forms.Form):
     q = forms.CharField(
         required=False,
         label="Address",
-        widget=forms.TextInput(attrs={"placeholder": "CP or connection address"}),
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": "CP (part) or connection",
+                "title": "Part of a congestion point's address, or a connection's whole address",
+            }
+        ),
     )
 
     def __init__(self, *args, **kwargs):

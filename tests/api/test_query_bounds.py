@@ -88,21 +88,26 @@ CASES = [
         4,
         lambda b: b["count"] == 1,
     ),
-    ("/api/history/congestion-points/?limit=1000", 3, lambda b: b["count"] == 2 * CPS),
+    # The history's pages are not counted (a count(*) would read it whole): a next link or none.
+    (
+        "/api/history/congestion-points/?limit=1000",
+        3,
+        lambda b: "count" not in b and len(b["results"]) == 2 * CPS and b["next"] is None,
+    ),
     (
         "/api/history/memberships/?limit=1000",
         3,
-        lambda b: (b["count"], len(b["results"])) == (CONNECTIONS, 1000),
+        lambda b: len(b["results"]) == 1000 and "offset=1000" in b["next"],
     ),
     (
-        "/api/history/memberships/?dso=big-dso.example.com&active_on=2024-06-15&current=true",
+        "/api/history/memberships/?dso=big-dso.example.com&active_on=2024-06-15&current=true&offset=9990",
         3,
-        lambda b: b["count"] == CONNECTIONS,
+        lambda b: len(b["results"]) == 10 and b["next"] is None,
     ),
     (
         "/api/history/representations/?limit=1000",
         3,
-        lambda b: (b["count"], len(b["results"])) == (CONNECTIONS, 1000),
+        lambda b: len(b["results"]) == 1000 and "offset=1000" in b["next"],
     ),
     ("/api/participants/?limit=1000", 3, lambda b: b["count"] == 1 + AGRS),
     ("/api/messages/?limit=1000", 3, lambda b: b["count"] == 100),

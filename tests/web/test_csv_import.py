@@ -388,7 +388,7 @@ def test_export_then_import_changes_nothing(
 def test_import_page_lists_recent_imports(staff_client, example):
     upload(staff_client, example.dso1, csv_text("ean.000000000001,2024-01-01,,true,DSO,AGR,,,"), name="a.csv")
     response = staff_client.get(reverse("web:import"))
-    assert [job.file_name for job in response.context["page"]] == ["a.csv"]
+    assert [job.file_name for job in response.context["records"]] == ["a.csv"]
     assert "a.csv" in response.content.decode()
 
 

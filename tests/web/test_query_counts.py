@@ -103,8 +103,9 @@ def test_list_page_queries_are_bounded(big, staff_client, name, django_assert_ma
 
 def test_registry_page_shows_a_bounded_page(big, staff_client):
     response = staff_client.get(reverse("web:registry"))
-    page = response.context["page"]
-    assert page.paginator.count == 200 and len(page.object_list) == 25
+    table = response.context["table"]
+    page = response.context["records"]
+    assert table.page.paginator.count == 200 and len(page) == 25
     # 10 connections per CP on the list; the CP's own page lists them all.
     assert all(cp.connection_count == 50 and len(cp.state_memberships) == 10 for cp in page)
     assert all(cp.connections_not_shown == 40 for cp in page)

@@ -13,8 +13,10 @@ from registry.selectors import imports as import_selectors
 from registry.services import csv_format, csv_io, csv_review
 from registry.services.audit import audited
 from registry.web.access import permission_required, staff_required
+from registry.web.filters import CsvImportFilterSet
 from registry.web.forms import CsvExportForm, CsvUploadForm, service_errors_to_form
 from registry.web.presentation import paginate
+from registry.web.tables import PER_PAGE_CHOICES, CsvImportTable, table_configure
 
 DIFF_KINDS = ("new", "changed", "removed")
 
@@ -38,9 +40,8 @@ def import_home(request: HttpRequest) -> HttpResponse:
             service_errors_to_form(form, exc, field_map={})
         else:
             return redirect("web:import-detail", pk=csv_import.pk)
-    page = paginate(request, import_selectors.csv_import_list(), per_page=20)
-    for job in page:
-        job.badge = import_selectors.csv_import_status_badge(csv_import=job)
+    filterset = CsvImportFilterSet(request.GET or None, queryset=import_selectors.csv_import_list())
+    table = table_configure(request, CsvImportTable(filterset.qs), per_page=25)
     return render(
         request,
         "web/import_home.html",
@@ -50,7 +51,10 @@ def import_home(request: HttpRequest) -> HttpResponse:
             "row_errors": row_errors,
             "export_form": CsvExportForm(),
             "columns": csv_io.CSV_COLUMNS,
-            "page": page,
+            "filterset": filterset,
+            "table": table,
+            "records": [row.record for row in table.page.object_list],
+            "per_page_choices": PER_PAGE_CHOICES,
         },
         status=400 if form.errors else 200,
     )

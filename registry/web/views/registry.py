@@ -7,12 +7,13 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 from django.utils import timezone
 
+from registry.selectors import agr_portfolio_pages, registry_history, registry_state
 from registry.selectors import dso_portfolio as dso_portfolio_selectors
 from registry.selectors import imports as import_selectors
-from registry.selectors import portfolio_queries, registry_history, registry_state
 from registry.selectors.market_days import market_today
 from registry.services import csv_io
 from registry.web.access import staff_required
+from registry.web.filters import RegistryFilterSet
 from registry.web.forms import (
     AgrPortfolioForm,
     DsoPortfolioForm,
@@ -21,21 +22,21 @@ from registry.web.forms import (
     today_initial,
 )
 from registry.web.presentation import history_events, membership_timeline, paginate
+from registry.web.tables import PER_PAGE_CHOICES, CongestionPointTable, table_configure
 
 CONNECTIONS_PER_CP = 10
 
 
 @staff_required
 def registry_list(request: HttpRequest) -> HttpResponse:
-    form = RegistryFilterForm(request.GET or None)
-    selection = form.selection()
-    page = paginate(
-        request,
-        registry_state.congestion_point_state_list(
-            selection=selection, connections_per_cp=CONNECTIONS_PER_CP
-        ),
-        per_page=25,
+    filterset = RegistryFilterSet(
+        request.GET or None,
+        queryset=registry_state.congestion_point_base_list(),
+        connections_per_cp=CONNECTIONS_PER_CP,
     )
+    selection = filterset.selection()
+    table = table_configure(request, CongestionPointTable(filterset.qs), per_page=25)
+    page = [row.record for row in table.page.object_list]
     addresses = [membership.connection_address for cp in page for membership in cp.state_memberships]
     representations = registry_state.representations_by_connection(
         addresses=addresses, day=selection.day, as_of=selection.as_of
@@ -53,9 +54,11 @@ def registry_list(request: HttpRequest) -> HttpResponse:
         "web/registry_list.html",
         {
             "nav": "registry",
-            "form": form,
+            "filterset": filterset,
             "selection": selection,
-            "page": page,
+            "table": table,
+            "records": page,
+            "per_page_choices": PER_PAGE_CHOICES,
         },
     )
 
@@ -166,24 +169,15 @@ def dso_portfolio(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def agr_portfolio(request: HttpRequest) -> HttpResponse:
+    """An AGR's portfolio on a day, 100 connections a page: only the page's rows are read."""
     form = AgrPortfolioForm(request.GET or None, initial=today_initial())
-    connections, page = None, None
+    page = None
     if form.is_bound and form.is_valid():
-        connections = portfolio_queries.agr_portfolio_on_day(
+        rows = agr_portfolio_pages.AgrPortfolioPages(
             agr=form.cleaned_data["agr"], day=form.cleaned_data["day"]
         )
-        page = paginate(request, connections, per_page=100)
-    return render(
-        request,
-        "web/agr_portfolio.html",
-        {
-            "nav": "registry",
-            "form": form,
-            "page": page,
-            "total": len(connections) if connections is not None else 0,
-            "allocated": sum(1 for c in connections if c.congestion_point) if connections else 0,
-        },
-    )
+        page = paginate(request, rows, per_page=100)
+    return render(request, "web/agr_portfolio.html", {"nav": "registry", "form": form, "page": page})
 
 
 @staff_required

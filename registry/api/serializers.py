@@ -4,9 +4,11 @@ the services' (registry/services/*), the same for every entry point."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.validators import RegexValidator
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -347,11 +349,25 @@ class CongestionPointSerializer(serializers.ModelSerializer):
 
 
 class AgrPortfolioSerializer(serializers.ModelSerializer):
-    """An AGR and the connections it represents, as known at `as_of` (active on `active_on`)."""
+    """An AGR with a representation known at `as_of` (active on `active_on`), and where its
+    connections are: an AGR represents up to hundreds of thousands, so they come in pages of
+    their own rather than inlined here."""
 
     agr = serializers.CharField(source="domain", read_only=True)
     status = ParticipantStatusField()
-    connections = ConnectionPeriodSerializer(source="state_representations", many=True, read_only=True)
+    connections = serializers.SerializerMethodField(
+        help_text="URL of the pages of this AGR's connections, with the same as_of and active_on"
+    )
+
+    def get_connections(self, instance: Participant) -> str:
+        request = self.context["request"]
+        url = reverse("api:agr-portfolio-connections", kwargs={"pk": instance.pk})
+        kept = {
+            name: request.query_params[name]
+            for name in ("as_of", "active_on")
+            if name in request.query_params
+        }
+        return request.build_absolute_uri(f"{url}?{urlencode(kept)}" if kept else url)
 
     class Meta:
         model = Participant

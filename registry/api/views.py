@@ -269,6 +269,30 @@ class AgrPortfolioViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = filters.AgrPortfolioFilter
 
     @extend_schema(
+        summary="The connections one AGR represents, a page at a time",
+        description="As known at `as_of` (default: now); with `active_on` only the representations in "
+        "force that day. Sorted by connection address; pages carry a next link and no count.",
+        parameters=STATE_PARAMETERS,
+        responses=serializers.ConnectionPeriodSerializer(many=True),
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="connections",
+        pagination_class=UncountedPagination,
+        serializer_class=serializers.ConnectionPeriodSerializer,
+    )
+    def connections(self, request: Request, pk=None) -> Response:
+        agr = self.get_object()  # 404 unless an AGR with a representation in this state
+        state = self.filterset_class(request.query_params, queryset=self.get_queryset(), request=request)
+        state.is_valid()  # get_object validated the same parameters
+        rows = registry_state.agr_portfolio_connections(
+            agr=agr, as_of=state.form.cleaned_data.get("as_of"), day=state.form.cleaned_data.get("active_on")
+        )
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(serializers.ConnectionPeriodSerializer(page, many=True).data)
+
+    @extend_schema(
         summary="The answer to this AGR's AGRPortfolioQuery for a Period",
         description="Accepted: per DSO the congestion points active on the Period that hold a connection "
         "this AGR represents then (with only its connections), and its connections in no active congestion "

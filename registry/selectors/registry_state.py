@@ -159,8 +159,8 @@ def agr_portfolio_state_list(
     day: dt.date | None = None,
     connection: str = "",
 ) -> QuerySet[Participant]:
-    """AGRs with at least one representation known at `as_of` (active on `day`), each with
-    `state_representations`. `connection` keeps the AGRs that represent that connection."""
+    """AGRs with at least one representation known at `as_of` (active on `day`); `connection`
+    keeps the AGRs that represent that connection. Their connections: agr_portfolio_connections."""
     representations = registry_rows(as_of=as_of, day=day).representations
     queryset = queryset.filter(role=Participant.Role.AGR).filter(
         Exists(representations.filter(agr=OuterRef("pk")))
@@ -169,12 +169,17 @@ def agr_portfolio_state_list(
         queryset = queryset.filter(
             Exists(representations.filter(agr=OuterRef("pk"), connection_address=connection))
         )
-    return queryset.prefetch_related(
-        Prefetch(
-            "representations",
-            queryset=representations.order_by("connection_address", "start_period", "id"),
-            to_attr="state_representations",
-        )
+    return queryset
+
+
+def agr_portfolio_connections(
+    *, agr: Participant, as_of: dt.datetime | None = None, day: dt.date | None = None
+) -> QuerySet:
+    """The AGR's representations known at `as_of` (active on `day`), by connection address."""
+    return (
+        registry_rows(as_of=as_of, day=day)
+        .representations.filter(agr=agr)
+        .order_by("connection_address", "start_period", "id")
     )
 
 

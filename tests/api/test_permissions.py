@@ -19,6 +19,7 @@ READS = [
     "/api/congestion-points/{cp}/",
     "/api/agr-portfolios/",
     "/api/agr-portfolios/{agr}/",
+    "/api/agr-portfolios/{agr}/connections/",
     "/api/agr-portfolios/{agr}/query-answer/?period=2024-06-15",
     "/api/history/congestion-points/",
     "/api/history/memberships/",

@@ -33,11 +33,18 @@ def cps(client, **params) -> dict[str, list[str]]:
 
 
 def portfolios(client, **params) -> dict[str, list[str]]:
+    """{AGR: [its connections]}: the list of AGRs, then each one's connection pages (2 a page)."""
     response = client.get(AGRS, params)
     assert response.status_code == 200, response.json()
-    return {
-        row["agr"]: [c["entity_address"] for c in row["connections"]] for row in response.json()["results"]
-    }
+    found = {}
+    for row in response.json()["results"]:
+        connections, url = [], row["connections"] + ("&" if "?" in row["connections"] else "?") + "limit=2"
+        while url:
+            page = client.get(url).json()
+            connections += [c["entity_address"] for c in page["results"]]
+            url = page["next"]
+        found[row["agr"]] = connections
+    return found
 
 
 # ------------------------------------------------------------------------------ congestion points
@@ -147,11 +154,12 @@ def test_congestion_point_pagination(registry, staff_client):
 # ------------------------------------------------------------------------------ AGR portfolios
 def test_agr_portfolio_fields(registry, staff_client):
     row = staff_client.get(f"{AGRS}{registry.agr_b.pk}/").json()
-    assert row == {
-        "id": registry.agr_b.pk,
-        "agr": AGR_B,
-        "status": "active",
-        "connections": [
+    connections_url = f"http://testserver{AGRS}{registry.agr_b.pk}/connections/"
+    assert row == {"id": registry.agr_b.pk, "agr": AGR_B, "status": "active", "connections": connections_url}
+    assert staff_client.get(row["connections"]).json() == {
+        "next": None,
+        "previous": None,
+        "results": [
             {
                 "entity_address": C3,
                 "start_period": "2024-07-01",
@@ -160,6 +168,14 @@ def test_agr_portfolio_fields(registry, staff_client):
             }
         ],
     }
+    # The list's links keep the state asked for.
+    listed = staff_client.get(AGRS, {"active_on": "2024-07-01", "as_of": "2024-03-01T00:00:00Z"}).json()
+    assert {row["connections"] for row in listed["results"]} >= {
+        f"{connections_url}?as_of=2024-03-01T00%3A00%3A00Z&active_on=2024-07-01"
+    }
+    assert (
+        staff_client.get(f"{AGRS}{registry.agr_b.pk}/connections/", {"active_on": "bad"}).status_code == 400
+    )
     # A DSO has no AGR portfolio.
     assert staff_client.get(f"{AGRS}{registry.dso1.pk}/").status_code == 404
 

@@ -29,6 +29,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import operator
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -43,12 +44,24 @@ from registry.services import csv_format
 from registry.services.csv_format import CSV_SOURCE, DSO_COLUMN, CsvInvalid, RowError
 from registry.services.csv_review import _lines_text
 from registry.services.processing import sender_lock
+from registry.uftp.vocabulary import ENTITY_ADDRESS_RE
 
 from . import _bulk
 from .periods import period_is_ordered, period_text, period_within
 
 # Lines between two progress reports.
 PROGRESS_EVERY = 100_000
+# Staging lines per COPY write.
+_COPY_BLOCK = 10_000
+NULL = "\\N"
+_CP_COLUMNS = (
+    "congestion_point",
+    "cp_start",
+    "cp_end",
+    "mutex_offers_supported",
+    "day_ahead_redispatch_by",
+    "intraday_redispatch_by",
+)
 # Reasons listed at most (a file of a million bad lines would otherwise make a megabyte message).
 MAX_REASONS = 1_000
 # The staging tables (temporary: dropped at commit) are portfolio_load_row and portfolio_load_cp;
@@ -232,111 +245,170 @@ class _StagingWriter:
             ]
 
     def _rows_copy(self, lines: Iterable[str], copy) -> None:
+        """Read every line after the header; the COPY gets the lines that pass, in blocks.
+
+        The usual line (a valid connection of the same CP as the line before) takes the fast path:
+        the CP's cells are compared with the previous line's, the address matched with the rules'
+        ENTITY_ADDRESS_RE, the dates looked up among the ones already read. Anything else goes
+        through csv_format's readers, which say what is wrong with which column.
+        """
         lines = iter(lines)
         header, delimiter, first_line = _header(lines)
         reader = csv.reader(lines, delimiter=delimiter)
         width = len(header)
-        control = csv_format._CONTROL_CHARACTER
+        cp_cells_of = operator.itemgetter(*(header.index(column) for column in _CP_COLUMNS))
+        connection_cells_of = operator.itemgetter(
+            *(header.index(column) for column in ("connection", "connection_start", "connection_end"))
+        )
+        dso_index = header.index(DSO_COLUMN) if DSO_COLUMN in header else None
+        address_match = ENTITY_ADDRESS_RE.fullmatch
+        dates: dict[str, dt.date] = {}  # the date cells read so far, by their text
         row_errors = self.row_errors
-        has_dso_column = DSO_COLUMN in header
-        cps = self.cps
-        write_row = copy.write_row
+        block: list[str] = []
         last_cp_cells: tuple | None = None
         cp: csv_format.CongestionPointRows | None = None
         cp_address = ""
+        cp_start: dt.date = dt.date.min
+        cp_end: dt.date | None = None
+        cp_ordered = True
+        count = 0
         try:
             for values in reader:
-                line = reader.line_num + first_line
-                if not any(values) or not any(value.strip() for value in values):
-                    continue
-                self.lines += 1
-                if self.lines % PROGRESS_EVERY == 0:
-                    self.report("reading", self.lines)
-                if len(values) != width:
-                    row_errors.append(
-                        RowError(line=line, message=f"has {len(values)} fields, the header has {width}")
-                    )
-                    if len(row_errors) >= csv_format.MAX_ROW_ERRORS:
-                        break
-                    continue
-                row = dict(zip(header, (value.strip() for value in values), strict=True))
-                if control.search("".join(values)):
-                    row_errors.append(_control_character_error(row, line=line))
-                    continue
-                if has_dso_column and row[DSO_COLUMN] and row[DSO_COLUMN] != self.dso.domain:
-                    self.other_dso_lines[row[DSO_COLUMN]].append(line)
-                cp_cells = (
-                    row["congestion_point"],
-                    row["cp_start"],
-                    row["cp_end"],
-                    row["mutex_offers_supported"],
-                    row["day_ahead_redispatch_by"],
-                    row["intraday_redispatch_by"],
-                )
+                if len(values) != width or not values[0] or dso_index is not None:
+                    line = reader.line_num + first_line
+                    if not any(value.strip() for value in values):
+                        continue
+                    if len(values) != width:
+                        count += 1
+                        row_errors.append(
+                            RowError(line=line, message=f"has {len(values)} fields, the header has {width}")
+                        )
+                        if len(row_errors) >= csv_format.MAX_ROW_ERRORS:
+                            break
+                        continue
+                    if dso_index is not None:
+                        domain = values[dso_index].strip()
+                        if domain and domain != self.dso.domain:
+                            self.other_dso_lines[domain].append(line)
+                count += 1
+                if count % PROGRESS_EVERY == 0:
+                    self.lines = count
+                    self.report("reading", count)
+                cp_cells = cp_cells_of(values)
                 if cp_cells != last_cp_cells:
-                    # A CP's lines usually follow each other: read and compare its cells once.
+                    # A new CP (or a line of one read before): read and compare its cells once.
+                    line = reader.line_num + first_line
+                    row = self._row(header, values, line)
+                    if row is None:
+                        continue
                     errors_before = len(row_errors)
-                    cp = csv_format.cp_row_read(row, line=line, cps=cps, row_errors=row_errors)
+                    cp = csv_format.cp_row_read(row, line=line, cps=self.cps, row_errors=row_errors)
                     last_cp_cells = cp_cells if len(row_errors) == errors_before else None
-                    cp_address = row["congestion_point"]
-                    if cp is not None and cp.first_line == line:
-                        self._congestion_point_check(cp_address, cp)
-                connection = csv_format.row_connection_read(row, line=line, row_errors=row_errors)
-                if len(row_errors) >= csv_format.MAX_ROW_ERRORS:
-                    row_errors.append(
-                        RowError(line=0, message=f"stopped after {csv_format.MAX_ROW_ERRORS} errors")
+                    if cp is not None:
+                        cp_address = row["congestion_point"]
+                        cp_start, cp_end = cp.attributes["cp_start"], cp.attributes["cp_end"]
+                        cp_ordered = period_is_ordered(cp_start, cp_end)
+                        if cp.first_line == line and not cp_ordered:
+                            self.reasons.append(
+                                f"line {line}: Period out of bounds: congestion point [{cp_address}] "
+                                f"ends ({cp_end}) before it starts ({cp_start})"
+                            )
+                address, start_text, end_text = connection_cells_of(values)
+                start = dates.get(start_text)
+                end = dates.get(end_text) if end_text else None
+                if start is None or (end_text and end is None) or not address_match(address):
+                    # Not the usual line: csv_format's reader says what is wrong (or reads it).
+                    line = reader.line_num + first_line
+                    row = self._row(header, values, line)
+                    if row is None:
+                        continue
+                    connection = csv_format.row_connection_read(row, line=line, row_errors=row_errors)
+                    if len(row_errors) >= csv_format.MAX_ROW_ERRORS:
+                        row_errors.append(
+                            RowError(line=0, message=f"stopped after {csv_format.MAX_ROW_ERRORS} errors")
+                        )
+                        break
+                    if connection is None:
+                        continue
+                    address, start, end = (
+                        connection.entity_address,
+                        connection.start_period,
+                        connection.end_period,
                     )
-                    break
-                if cp is None or connection is None or row_errors:
+                    dates[row["connection_start"]] = start
+                    if end is not None:
+                        dates[row["connection_end"]] = end
+                if cp is None or row_errors:
                     continue
-                start, end = connection.start_period, connection.end_period
-                ordered, end = self._connection_check(
-                    cp_address, cp, connection.entity_address, start, end, line
-                )
-                write_row((line, cp_address, connection.entity_address, start, end, ordered))
+                # cro-rules §4: a CP's connections expire with it; Periods ordered and inside the CP's.
+                if cp_end is not None and cp_ordered and start <= cp_end and (end is None or end > cp_end):
+                    end = cp_end
+                ordered = end is None or end >= start
+                if not ordered or start < cp_start or (cp_end is not None and (end is None or end > cp_end)):
+                    ordered = self._connection_check(
+                        cp_address,
+                        cp_start,
+                        cp_end,
+                        cp_ordered,
+                        address,
+                        start,
+                        end,
+                        reader.line_num + first_line,
+                    )
+                if "\\" in address or "\\" in cp_address:
+                    block.append(
+                        f"{reader.line_num + first_line}\t{_copy_text(cp_address)}\t{_copy_text(address)}\t"
+                        f"{start}\t{end or NULL}\t{'t' if ordered else 'f'}\n"
+                    )
+                else:
+                    block.append(
+                        f"{reader.line_num + first_line}\t{cp_address}\t{address}\t{start}\t"
+                        f"{end or NULL}\t{'t' if ordered else 'f'}\n"
+                    )
                 self.connections += 1
+                if len(block) >= _COPY_BLOCK:
+                    copy.write("".join(block))
+                    block.clear()
         except csv.Error as exc:
             row_errors.append(
                 RowError(line=reader.line_num + first_line, message=f"not readable as CSV: {exc}")
             )
+        if block and not row_errors:
+            copy.write("".join(block))
+        self.lines = count
 
-    def _congestion_point_check(self, address: str, cp: csv_format.CongestionPointRows) -> None:
-        start, end = cp.attributes["cp_start"], cp.attributes["cp_end"]
-        if not period_is_ordered(start, end):
-            self.reasons.append(
-                f"line {cp.first_line}: Period out of bounds: congestion point [{address}] "
-                f"ends ({end}) before it starts ({start})"
-            )
+    def _row(self, header: list[str], values: list[str], line: int) -> dict[str, str] | None:
+        """The line's cells by column, stripped; None (and an error) when one holds a control character."""
+        row = dict(zip(header, (value.strip() for value in values), strict=True))
+        if csv_format._CONTROL_CHARACTER.search("".join(values)):
+            self.row_errors.append(_control_character_error(row, line=line))
+            return None
+        return row
 
     def _connection_check(
         self,
         cp_address: str,
-        cp: csv_format.CongestionPointRows,
+        cp_start: dt.date,
+        cp_end: dt.date | None,
+        cp_ordered: bool,
         address: str,
         start: dt.date,
         end: dt.date | None,
         line: int,
-    ) -> tuple[bool, dt.date | None]:
-        """§4 Period rules of one listed connection, after the clip to its CP's EndPeriod.
-
-        Returns whether its Period is ordered, and its (clipped) end.
-        """
-        cp_start, cp_end = cp.attributes["cp_start"], cp.attributes["cp_end"]
-        cp_ordered = period_is_ordered(cp_start, cp_end)
-        if cp_end is not None and cp_ordered and start <= cp_end and (end is None or end > cp_end):
-            end = cp_end  # a CP's connections expire with it
+    ) -> bool:
+        """§4 Period rules of one listed connection (clipped already); whether its Period is ordered."""
         label = (
             f"line {line}: Period out of bounds: connection [{address}] in congestion point [{cp_address}]"
         )
         if not period_is_ordered(start, end):
             self.reasons.append(f"{label} ends ({end}) before it starts ({start})")
-            return False, end
+            return False
         if cp_ordered and not period_within((start, end), (cp_start, cp_end)):
             self.reasons.append(
                 f"{label} {period_text(start, end)} is not inside the congestion point's "
                 f"{period_text(cp_start, cp_end)}"
             )
-        return True, end
+        return True
 
     def _congestion_points_copy(self) -> None:
         with database.cursor() as cursor, database.wrap_database_errors:
@@ -376,6 +448,11 @@ def _header(lines: Iterator[str]) -> tuple[list[str], str, int]:
             )
         ]
     )
+
+
+def _copy_text(value: str) -> str:
+    # COPY's text format: a backslash is an escape (entity addresses hold no tab or line end).
+    return value.replace("\\", "\\\\")
 
 
 def _control_character_error(row: dict[str, str], *, line: int) -> RowError:

@@ -59,11 +59,19 @@ class Command(BaseCommand):
             ) from None
 
     def _progress(self, progress: LoadProgress) -> None:
-        what = {"reading": "read", "checking": "read; checking the rules", "writing": "checked; writing"}
-        if progress.phase in what:
+        if progress.phase == "reading":
             self.stdout.write(
-                f"{progress.lines:,} lines {what[progress.phase]} "
-                f"({progress.lines_per_second:,.0f} lines/s, {progress.seconds:.1f} s)"
+                f"{progress.lines:,} lines read ({progress.lines_per_second:,.0f} lines/s, {progress.seconds:.1f} s)"
+            )
+        elif progress.phase == "checking":
+            self.stdout.write(
+                f"{progress.lines:,} lines read ({progress.lines_per_second:,.0f} lines/s, "
+                f"{progress.seconds:.1f} s); checking the rules"
+            )
+        elif progress.phase == "writing":
+            self.stdout.write(
+                f"{progress.written:,} memberships written ({progress.written_per_second:,.0f}/s, "
+                f"{progress.seconds:.1f} s)"
             )
 
     def _load(self, *, dso: Participant, path: Path) -> None:

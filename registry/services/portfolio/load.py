@@ -81,10 +81,16 @@ class LoadProgress:
     phase: str  # "reading", "checking", "writing", "done"
     lines: int  # data lines read so far
     seconds: float  # since the load started
+    written: int = 0  # memberships written so far (phase "writing")
+    writing_seconds: float = 0.0  # since the writes started
 
     @property
     def lines_per_second(self) -> float:
         return self.lines / self.seconds if self.seconds else 0.0
+
+    @property
+    def written_per_second(self) -> float:
+        return self.written / self.writing_seconds if self.writing_seconds else 0.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -122,9 +128,18 @@ def dso_portfolio_load(
         raise LoadRefused([f"Barred Sender: {dso.domain} is barred; reactivate it first"])
     started = time.perf_counter()
 
-    def report(phase: str, lines: int) -> None:
+    def report(phase: str, lines: int, written: int = 0, writing_started: float | None = None) -> None:
         if progress is not None:
-            progress(LoadProgress(phase=phase, lines=lines, seconds=time.perf_counter() - started))
+            now = time.perf_counter()
+            progress(
+                LoadProgress(
+                    phase=phase,
+                    lines=lines,
+                    seconds=now - started,
+                    written=written,
+                    writing_seconds=now - writing_started if writing_started is not None else 0.0,
+                )
+            )
 
     time_stamp = timezone.now()
     with transaction.atomic():
@@ -138,9 +153,17 @@ def dso_portfolio_load(
         reasons = reader.reasons + _rules_reasons(dso=dso, time_stamp=time_stamp)
         if reasons:
             raise LoadRefused(_capped(reasons))
-        report("writing", reader.lines)
+        writing_started = time.perf_counter()
+        report("writing", reader.lines, 0, writing_started)
         now = timezone.now()  # after the locks, as in the message path
-        written = _write(cp_ids=cp_ids, now=now, time_stamp=time_stamp, source=source[:32])
+        written = _write(
+            cp_ids=cp_ids,
+            now=now,
+            time_stamp=time_stamp,
+            source=source[:32],
+            last_line=reader.last_line,
+            written=lambda rows: report("writing", reader.lines, rows, writing_started),
+        )
         _staging_drop()
         _bulk.statistics_refresh_on_commit(
             Counter(
@@ -213,6 +236,7 @@ class _StagingWriter:
         self.reasons: list[str] = []
         self.other_dso_lines: dict[str, list[int]] = defaultdict(list)
         self.lines = 0
+        self.last_line = 0
         self.connections = 0
 
     def read(self, file: IO[bytes]) -> None:
@@ -376,6 +400,7 @@ class _StagingWriter:
         if block and not row_errors:
             copy.write("".join(block))
         self.lines = count
+        self.last_line = reader.line_num + first_line
 
     def _row(self, header: list[str], values: list[str], line: int) -> dict[str, str] | None:
         """The line's cells by column, stripped; None (and an error) when one holds a control character."""
@@ -586,8 +611,20 @@ def _rules_reasons(*, dso: Participant, time_stamp: dt.datetime) -> list[str]:
 # ------------------------------------------------------------------------------ 4. write
 
 
-def _write(*, cp_ids: list[int], now: dt.datetime, time_stamp: dt.datetime, source: str) -> dict[str, int]:
-    """Replace the listed CPs' versions and memberships by the file's; returns the rows written."""
+def _write(
+    *,
+    cp_ids: list[int],
+    now: dt.datetime,
+    time_stamp: dt.datetime,
+    source: str,
+    last_line: int,
+    written: Callable[[int], None],
+) -> dict[str, int]:
+    """Replace the listed CPs' versions and memberships by the file's; returns the rows written.
+
+    The memberships are inserted PROGRESS_EVERY lines of the file at a time (one transaction
+    still), so that `written` can report the progress of the longest step.
+    """
     with database.cursor() as cursor:
         # CP versions: the current one stays when every attribute is the same.
         cursor.execute(
@@ -633,25 +670,26 @@ def _write(*, cp_ids: list[int], now: dt.datetime, time_stamp: dt.datetime, sour
                 [now],
             )
             removed = cursor.rowcount
+        new_rows_unless_held = (
+            "WHERE NOT EXISTS (SELECT 1 FROM registry_membership m WHERE m.superseded_at IS NULL "
+            "  AND m.congestion_point_id = s.cp_id AND m.connection_address = r.conn "
+            "  AND m.start_period = r.start_period AND m.end_period IS NOT DISTINCT FROM r.end_period) AND "
+            if held
+            else "WHERE "
+        )
+        added = 0
+        for first in range(0, last_line + 1, PROGRESS_EVERY):
             cursor.execute(
                 "INSERT INTO registry_membership (congestion_point_id, connection_address, start_period, "
                 "  end_period, recorded_at, recorded_by_id, superseded_at, superseded_by_id, source) "
                 "SELECT s.cp_id, r.conn, r.start_period, r.end_period, %s, NULL, NULL, NULL, %s "
                 "FROM portfolio_load_row r JOIN portfolio_load_cp s ON s.address = r.cp "
-                "WHERE NOT EXISTS (SELECT 1 FROM registry_membership m WHERE m.superseded_at IS NULL "
-                "  AND m.congestion_point_id = s.cp_id AND m.connection_address = r.conn "
-                "  AND m.start_period = r.start_period AND m.end_period IS NOT DISTINCT FROM r.end_period)",
-                [now, source],
+                + new_rows_unless_held
+                + "r.line >= %s AND r.line < %s",
+                [now, source, first, first + PROGRESS_EVERY],
             )
-        else:
-            cursor.execute(
-                "INSERT INTO registry_membership (congestion_point_id, connection_address, start_period, "
-                "  end_period, recorded_at, recorded_by_id, superseded_at, superseded_by_id, source) "
-                "SELECT s.cp_id, r.conn, r.start_period, r.end_period, %s, NULL, NULL, NULL, %s "
-                "FROM portfolio_load_row r JOIN portfolio_load_cp s ON s.address = r.cp",
-                [now, source],
-            )
-        added = cursor.rowcount
+            added += cursor.rowcount
+            written(added)
         cursor.execute(
             "UPDATE registry_congestionpoint SET last_time_stamp = %s, last_message_id = NULL "
             "WHERE id = ANY(%s)",

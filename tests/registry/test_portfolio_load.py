@@ -252,3 +252,63 @@ def test_a_row_of_another_dso_is_refused_with_its_line(dso1):
     with pytest.raises(LoadRefused, match="Other DSO: lines 3 belong to dso9.example.com"):
         bulk_load(dso1, text)
     assert not Membership.objects.exists()
+
+
+def test_a_line_that_is_not_utf8_is_named(dso1):
+    data = csv_text(row(CP_A, C1), row(CP_A, C2)).encode() + b"ean.900000000001,2024-01-01,,tru\xe9\n"
+
+    with pytest.raises(CsvInvalid) as invalid:
+        dso_portfolio_load(dso=dso1, file=io.BytesIO(data))
+
+    assert [error.line for error in invalid.value.row_errors] == [4], invalid.value.row_errors
+    assert "not UTF-8" in str(invalid.value)
+    assert not Membership.objects.exists()
+
+
+def test_a_control_character_is_named_with_its_column(dso1):
+    text = csv_text(row(CP_A, C1), row(CP_A, C2 + "\x07"))
+
+    with pytest.raises(CsvInvalid) as invalid:
+        bulk_load(dso1, text)
+
+    assert [(error.line, error.column) for error in invalid.value.row_errors] == [(3, "connection")]
+    assert "U+0007" in str(invalid.value)
+
+
+def test_the_reasons_of_a_file_of_bad_lines_are_capped(dso1, monkeypatch):
+    monkeypatch.setattr(load, "MAX_REASONS", 3)
+    rows = [row(CP_A, f"ean.1000000{n:05d}", "2024-03-01", "2024-02-01") for n in range(10)]
+
+    with pytest.raises(LoadRefused) as refused:
+        bulk_load(dso1, csv_text(*rows))
+
+    assert len(refused.value.reasons) == 4 and refused.value.reasons[-1] == "... and 7 more reasons"
+
+
+def test_a_load_that_loses_a_race_is_run_again_and_then_refused_properly(dso1, dso2, monkeypatch):
+    """Another DSO registers the connection between the load's checks and its writes."""
+    from django.db import IntegrityError
+
+    write, calls = load._write, []
+
+    def concurrent_write(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            # As if another DSO's update had committed after the checks: the exclusion constraint
+            # (PostgreSQL) refuses the insert.
+            raise IntegrityError("conflicting key value violates exclusion constraint")
+        return write(**kwargs)
+
+    monkeypatch.setattr(load, "_write", concurrent_write)
+    original_lock = load._congestion_points_lock
+
+    def lock_then_other_dso_wins(*, dso):
+        if len(calls) == 1:
+            message_engine(dso2, csv_text(row(CP_OTHER, C1)))
+        return original_lock(dso=dso)
+
+    monkeypatch.setattr(load, "_congestion_points_lock", lock_then_other_dso_wins)
+
+    with pytest.raises(LoadRefused, match=r"Connection conflict: \[ean.100000000001\] at \[ean.900000000009\]"):
+        bulk_load(dso1, csv_text(row(CP_A, C1)))
+    assert len(calls) == 1

@@ -29,14 +29,15 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import logging
 import operator
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
+from django.db import IntegrityError, OperationalError, transaction
 from django.db import connection as database
-from django.db import transaction
 from django.utils import timezone
 
 from registry.models import CongestionPointVersion, Membership, Participant
@@ -47,7 +48,10 @@ from registry.services.processing import sender_lock
 from registry.uftp.vocabulary import ENTITY_ADDRESS_RE
 
 from . import _bulk
+from ._atomic import RACE_ATTEMPTS, _is_lost_race
 from .periods import period_is_ordered, period_text, period_within
+
+logger = logging.getLogger(__name__)
 
 # Lines between two progress reports.
 PROGRESS_EVERY = 100_000
@@ -141,6 +145,35 @@ def dso_portfolio_load(
                 )
             )
 
+    for attempt in range(1, RACE_ATTEMPTS + 1):
+        try:
+            reader, written = _load_once(dso=dso, file=file, source=source, report=report)
+            break
+        except (IntegrityError, OperationalError) as exc:
+            # A concurrent update wrote a conflicting row after the checks (the exclusion constraint
+            # or a deadlock): as the message engine does, look again; the winner's row then gives
+            # the proper reason.
+            if attempt == RACE_ATTEMPTS or not _is_lost_race(exc) or not file.seekable():
+                raise
+            logger.info("portfolio load lost a race with a concurrent update (attempt %d); retrying", attempt)
+            file.seek(0)
+    else:  # pragma: no cover - the loop breaks or raises
+        raise AssertionError("unreachable")
+    report("done", reader.lines)
+    return LoadResult(
+        lines=reader.lines,
+        congestion_points=len(reader.cps),
+        connections=reader.connections,
+        memberships_added=written["added"],
+        memberships_removed=written["removed"],
+        congestion_point_versions_written=written["versions"],
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _load_once(
+    *, dso: Participant, file: IO[bytes], source: str, report: Callable[..., None]
+) -> tuple[_StagingWriter, dict[str, int]]:
     time_stamp = timezone.now()
     with transaction.atomic():
         _staging_create()
@@ -152,7 +185,7 @@ def dso_portfolio_load(
         cp_ids = _congestion_points_lock(dso=dso)
         reasons = reader.reasons + _rules_reasons(dso=dso, time_stamp=time_stamp)
         if reasons:
-            raise LoadRefused(_capped(reasons))
+            raise LoadRefused(_capped(reasons, left_out=reader.reasons_left_out))
         writing_started = time.perf_counter()
         report("writing", reader.lines, 0, writing_started)
         now = timezone.now()  # after the locks, as in the message path
@@ -173,22 +206,12 @@ def dso_portfolio_load(
                 }
             )
         )
-    report("done", reader.lines)
-    return LoadResult(
-        lines=reader.lines,
-        congestion_points=len(reader.cps),
-        connections=reader.connections,
-        memberships_added=written["added"],
-        memberships_removed=written["removed"],
-        congestion_point_versions_written=written["versions"],
-        seconds=time.perf_counter() - started,
-    )
+    return reader, written
 
 
-def _capped(reasons: list[str]) -> list[str]:
-    if len(reasons) <= MAX_REASONS:
-        return reasons
-    return [*reasons[:MAX_REASONS], f"... and {len(reasons) - MAX_REASONS} more reasons"]
+def _capped(reasons: list[str], *, left_out: int) -> list[str]:
+    left_out += max(0, len(reasons) - MAX_REASONS)
+    return [*reasons[:MAX_REASONS], f"... and {left_out:,} more reasons"] if left_out else reasons
 
 
 # ------------------------------------------------------------------------------ 1. stream
@@ -234,6 +257,7 @@ class _StagingWriter:
         self.cps: dict[str, csv_format.CongestionPointRows] = {}
         self.row_errors: list[RowError] = []
         self.reasons: list[str] = []
+        self.reasons_left_out = 0
         self.other_dso_lines: dict[str, list[int]] = defaultdict(list)
         self.lines = 0
         self.last_line = 0
@@ -249,14 +273,11 @@ class _StagingWriter:
                 ) as copy:
                     self._rows_copy(text, copy)
         except UnicodeDecodeError as exc:
-            raise CsvInvalid(
-                [
-                    RowError(
-                        line=self.lines + 1,
-                        message=f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                    )
-                ]
-            ) from exc
+            text.detach()
+            line = _undecodable_line(file)
+            raise CsvInvalid([RowError(line=line, message=f"is not UTF-8 text ({exc.reason})")]) from exc
+        else:
+            text.detach()  # the caller's file stays open (a retry reads it again)
         if self.row_errors:
             raise CsvInvalid(self.row_errors)
         if not self.cps:
@@ -333,7 +354,7 @@ class _StagingWriter:
                         cp_start, cp_end = cp.attributes["cp_start"], cp.attributes["cp_end"]
                         cp_ordered = period_is_ordered(cp_start, cp_end)
                         if cp.first_line == line and not cp_ordered:
-                            self.reasons.append(
+                            self._reason(
                                 f"line {line}: Period out of bounds: congestion point [{cp_address}] "
                                 f"ends ({cp_end}) before it starts ({cp_start})"
                             )
@@ -397,10 +418,18 @@ class _StagingWriter:
             row_errors.append(
                 RowError(line=reader.line_num + first_line, message=f"not readable as CSV: {exc}")
             )
+
         if block and not row_errors:
             copy.write("".join(block))
         self.lines = count
         self.last_line = reader.line_num + first_line
+
+    def _reason(self, reason: str) -> None:
+        # A file of a million bad lines must not make a million reasons in memory.
+        if len(self.reasons) < MAX_REASONS:
+            self.reasons.append(reason)
+        else:
+            self.reasons_left_out += 1
 
     def _row(self, header: list[str], values: list[str], line: int) -> dict[str, str] | None:
         """The line's cells by column, stripped; None (and an error) when one holds a control character."""
@@ -426,10 +455,10 @@ class _StagingWriter:
             f"line {line}: Period out of bounds: connection [{address}] in congestion point [{cp_address}]"
         )
         if not period_is_ordered(start, end):
-            self.reasons.append(f"{label} ends ({end}) before it starts ({start})")
+            self._reason(f"{label} ends ({end}) before it starts ({start})")
             return False
         if cp_ordered and not period_within((start, end), (cp_start, cp_end)):
-            self.reasons.append(
+            self._reason(
                 f"{label} {period_text(start, end)} is not inside the congestion point's "
                 f"{period_text(cp_start, cp_end)}"
             )
@@ -473,6 +502,19 @@ def _header(lines: Iterator[str]) -> tuple[list[str], str, int]:
             )
         ]
     )
+
+
+def _undecodable_line(file: IO[bytes]) -> int:
+    """The first line of `file` that is not UTF-8 (0 when the file cannot be read again)."""
+    if not file.seekable():
+        return 0
+    file.seek(0)
+    for number, raw in enumerate(file, start=1):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return number
+    return 0
 
 
 def _copy_text(value: str) -> str:

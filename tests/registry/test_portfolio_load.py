@@ -309,6 +309,31 @@ def test_a_load_that_loses_a_race_is_run_again_and_then_refused_properly(dso1, d
 
     monkeypatch.setattr(load, "_congestion_points_lock", lock_then_other_dso_wins)
 
-    with pytest.raises(LoadRefused, match=r"Connection conflict: \[ean.100000000001\] at \[ean.900000000009\]"):
+    with pytest.raises(
+        LoadRefused, match=r"Connection conflict: \[ean.100000000001\] at \[ean.900000000009\]"
+    ):
         bulk_load(dso1, csv_text(row(CP_A, C1)))
     assert len(calls) == 1
+
+
+def test_the_load_holds_the_dsos_sender_lock_as_the_drain_does(dso1, monkeypatch):
+    """While a load runs, no drain takes the DSO's messages (it tries the same advisory lock)."""
+    import psycopg
+    from django.db import connection
+
+    from registry.services import processing
+
+    held_elsewhere = []
+
+    def sender_lock_then_try_from_a_drain(*, domain, role):
+        processing.sender_lock(domain=domain, role=role)
+        with psycopg.connect(**connection.get_connection_params()) as drain:
+            key = processing._sender_lock_key(domain=domain, role=role)
+            held_elsewhere.append(
+                not drain.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", key).fetchone()[0]
+            )
+
+    monkeypatch.setattr(load, "sender_lock", sender_lock_then_try_from_a_drain)
+    bulk_load(dso1, csv_text(row(CP_A, C1)))
+
+    assert held_elsewhere == [True]

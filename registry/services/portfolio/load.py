@@ -21,6 +21,14 @@ of the message engine costs more than the database does.
 Any refusal raises LoadRefused with the reasons (the texts of the message engine, prefixed with
 the CSV lines they are about) and the transaction is rolled back: nothing changed. PostgreSQL
 only (COPY, temporary tables); `dso_portfolio_load_supported()` says whether it can run.
+
+Where the time goes (1,000,000 connections into an empty registry, 2 shared cores): reading and
+checking the file is a sixth of it; the rest is PostgreSQL maintaining the membership table's
+indexes, about 60% of an insert being the GiST exclusion constraint and 20% the two btrees on
+connection_address (so the message engine, which writes the same rows, is not much slower on
+this machine). The administrators' web import therefore stays on the message engine: its
+preview is that engine's dry run, its apply records every change line, and this path applied a
+50,000-connection file only 1.3 times as fast.
 """
 
 from __future__ import annotations

@@ -7,7 +7,10 @@ DATABASE_URL names the PostgreSQL server (its database part is ignored): a scrat
 connections (each in a CP of its DSO and represented by an AGR), measured again, and dropped at the
 end unless CRO_BENCH_KEEP=1. Every figure is the median of `--repeats` runs; each run works on
 participants and addresses of its own, so the work is the same whatever the registry holds.
-`--fill import` fills through the bulk import (manage.py registry_import) instead of messages.
+`--fill import` fills through the bulk load (manage.py registry_import: one CSV file of up to a
+million connections per DSO) instead of DSO messages; AGRs are filled by AGRPortfolioUpdate
+messages of 50,000 connections either way. `--fill-only` only fills, then fills `--compare` more
+connections through DSO messages in the same run, and prints both rates and their ratio.
 
 The peak memory (RSS) of answering a 200,000-connection AGR query and exporting a 200,000-row CSV
 is measured in a child process each (so the parent's own peak does not count).
@@ -346,6 +349,14 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=2_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fill", choices=("messages", "import"), default="messages")
+    parser.add_argument(
+        "--fill-only",
+        action="store_true",
+        help="only fill (and compare with the message path on --compare more connections)",
+    )
+    parser.add_argument(
+        "--compare", type=int, default=200_000, help="connections for --fill-only's comparison"
+    )
     parser.add_argument("--rss-probe", nargs=2, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.rss_probe:
@@ -369,6 +380,17 @@ def main() -> None:
     client = Client()
     client.force_login(user)
 
+    if arguments.fill_only:
+        fill_only(
+            registry,
+            addresses,
+            connections=arguments.connections,
+            fill_kind=arguments.fill,
+            compare=arguments.compare,
+        )
+        if os.environ.get("CRO_BENCH_KEEP") != "1":
+            scratch_database_drop(url)
+        return
     print("measuring on the empty registry", file=sys.stderr, flush=True)
     empty = measure(registry, addresses, repeats=arguments.repeats, client=client)
     print(f"filling {arguments.connections:,} connections ({arguments.fill})", file=sys.stderr, flush=True)
@@ -405,37 +427,88 @@ def main() -> None:
         scratch_database_drop(url)
 
 
+IMPORT_FILE_CONNECTIONS = 1_000_000  # connections per CSV file (one DSO each) of `--fill import`
+
+
 def fill_import(
-    registry: Registry, addresses: Addresses, *, connections: int, agrs: int = 20
+    registry: Registry,
+    addresses: Addresses,
+    *,
+    connections: int,
+    agrs: int = 20,
+    agr_connections: int | None = None,
 ) -> tuple[float, float]:
-    """N connections through `manage.py registry_import` (one DSO, one CSV file), then represented by
-    AGR messages as in `fill`. Returns (import connections/s, AGR fill connections/s)."""
+    """N connections through `manage.py registry_import` (the set-based bulk load), in files of
+    IMPORT_FILE_CONNECTIONS connections, one DSO each; then represented by AGR messages as in
+    `fill` (the first `agr_connections` of them; None: all). Returns (import connections/s, AGR fill
+    connections/s)."""
     import tempfile
 
     from django.core.management import call_command
 
     from registry.selectors.registry_state import EXPORT_COLUMNS
 
-    dso = registry.participant("DSO")
-    cps = addresses.portfolio(connections)
-    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as file:
-        file.write(",".join(EXPORT_COLUMNS) + "\n")
-        for cp, members in cps.items():
-            for connection, _ in members:
-                file.write(f"{cp},{START},,true,DSO,AGR,{connection},{START},\n")
-    try:
-        import_seconds = timed(
-            lambda: call_command("registry_import", file.name, dso=dso.domain, stdout=sys.stderr)
+    import_seconds = 0.0
+    listed: list[str] = []
+    done = 0
+    while done < connections:
+        size = min(IMPORT_FILE_CONNECTIONS, connections - done)
+        dso = registry.participant("DSO")
+        cps = addresses.portfolio(size)
+        with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as file:
+            file.write(",".join(EXPORT_COLUMNS) + "\n")
+            for cp, members in cps.items():
+                file.writelines(
+                    f"{cp},{START},,true,DSO,AGR,{connection},{START},\n" for connection, _ in members
+                )
+        try:
+            import_seconds += timed(
+                lambda name=file.name, domain=dso.domain: call_command(
+                    "registry_import", name, dso=domain, stdout=sys.stderr
+                )
+            )
+        finally:
+            os.unlink(file.name)
+        listed.extend(a for members in cps.values() for a, _ in members)
+        done += size
+        print(
+            f"  imported {done:,}/{connections:,} ({done / import_seconds:,.0f} connections/s)",
+            file=sys.stderr,
+            flush=True,
         )
-    finally:
-        os.unlink(file.name)
     agr_list = [registry.participant("AGR") for _ in range(agrs)]
-    listed = [a for members in cps.values() for a, _ in members]
     agr_seconds = 0.0
+    listed = listed[:agr_connections] if agr_connections is not None else listed
     for n, start in enumerate(range(0, len(listed), FILL_MESSAGE_CONNECTIONS)):
         chunk = listed[start : start + FILL_MESSAGE_CONNECTIONS]
         agr_seconds += timed(lambda chunk=chunk, n=n: registry.agr_apply(agr_list[n % agrs], chunk))
-    return connections / import_seconds, connections / agr_seconds
+    return connections / import_seconds, len(listed) / agr_seconds
+
+
+def fill_only(
+    registry: Registry, addresses: Addresses, *, connections: int, fill_kind: str, compare: int
+) -> None:
+    """Fill, then fill `compare` more connections through DSO messages (the old path), same run.
+
+    After an import only the first `compare` connections are given an AGR (the AGR rate's sample).
+    """
+    if fill_kind == "import":
+        dso_rate, agr_rate = fill_import(
+            registry, addresses, connections=connections, agr_connections=compare
+        )
+    else:
+        dso_rate, agr_rate = fill(registry, addresses, connections=connections)
+    print(f"measuring the message path on {compare:,} more connections", file=sys.stderr, flush=True)
+    messages_rate, _ = fill(registry, addresses, connections=compare) if compare else (float("nan"), 0)
+    print(
+        f"\nfill ({fill_kind}) of {connections:,} connections: DSO {dso_rate:,.0f} connections/s, "
+        f"AGR (messages of {FILL_MESSAGE_CONNECTIONS:,}) {agr_rate:,.0f} connections/s"
+    )
+    print(
+        f"same run, DSO messages of {FILL_MESSAGE_CONNECTIONS:,} connections on the filled registry "
+        f"({compare:,} connections): {messages_rate:,.0f} connections/s; ratio {fill_kind}/messages "
+        f"{dso_rate / messages_rate:.1f}"
+    )
 
 
 def scratch_database_create() -> str:

@@ -56,7 +56,7 @@ class CsvInvalid(Exception):
 
 
 @dataclass(kw_only=True)
-class _CongestionPointRows:
+class CongestionPointRows:
     first_line: int
     attributes: dict
     connections: list[uftp.ConnectionPeriod] = field(default_factory=list)
@@ -211,7 +211,7 @@ def _row_attributes(row: dict[str, str], *, line: int, row_errors: list[RowError
     }
 
 
-def _row_connection(
+def row_connection_read(
     row: dict[str, str], *, line: int, row_errors: list[RowError]
 ) -> uftp.ConnectionPeriod | None:
     if not row["connection"]:
@@ -234,6 +234,26 @@ def _row_connection(
     return uftp.ConnectionPeriod(entity_address=address, start_period=start, end_period=end)
 
 
+def csv_header_read(values: list[str], *, line: int) -> list[str]:
+    """The column names of a header line; CsvInvalid when columns are missing, unknown or doubled."""
+    header = [value.strip().lower() for value in values]
+    missing = [column for column in CSV_COLUMNS if column not in header]
+    unknown = [column for column in header if column not in CSV_COLUMNS and column not in OPTIONAL_COLUMNS]
+    duplicated = sorted({column for column in header if header.count(column) > 1})
+    if missing or unknown or duplicated:
+        problems = []
+        if missing:
+            problems.append(f"missing column(s): {', '.join(missing)}")
+        if unknown:
+            problems.append(f"unknown column(s): {', '.join(unknown)}")
+        if duplicated:
+            problems.append(f"column(s) given twice: {', '.join(duplicated)}")
+        raise CsvInvalid(
+            [RowError(line=line, message=f"{'; '.join(problems)} (expected: {', '.join(CSV_COLUMNS)})")]
+        )
+    return header
+
+
 def csv_portfolio_parse(*, text: str) -> ParsedPortfolio:
     """Read the CSV into congestion point updates; CsvInvalid with every row error (up to MAX_ROW_ERRORS).
 
@@ -244,7 +264,7 @@ def csv_portfolio_parse(*, text: str) -> ParsedPortfolio:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     row_errors: list[RowError] = []
     header: list[str] | None = None
-    cps: dict[str, _CongestionPointRows] = {}
+    cps: dict[str, CongestionPointRows] = {}
     row_count = 0
     try:
         for values in reader:
@@ -252,30 +272,7 @@ def csv_portfolio_parse(*, text: str) -> ParsedPortfolio:
             if not any(value.strip() for value in values):
                 continue
             if header is None:
-                header = [value.strip().lower() for value in values]
-                missing = [column for column in CSV_COLUMNS if column not in header]
-                unknown = [
-                    column
-                    for column in header
-                    if column not in CSV_COLUMNS and column not in OPTIONAL_COLUMNS
-                ]
-                duplicated = sorted({column for column in header if header.count(column) > 1})
-                if missing or unknown or duplicated:
-                    problems = []
-                    if missing:
-                        problems.append(f"missing column(s): {', '.join(missing)}")
-                    if unknown:
-                        problems.append(f"unknown column(s): {', '.join(unknown)}")
-                    if duplicated:
-                        problems.append(f"column(s) given twice: {', '.join(duplicated)}")
-                    raise CsvInvalid(
-                        [
-                            RowError(
-                                line=line,
-                                message=f"{'; '.join(problems)} (expected: {', '.join(CSV_COLUMNS)})",
-                            )
-                        ]
-                    )
+                header = csv_header_read(values, line=line)
                 continue
             row_count += 1
             if len(values) != len(header):
@@ -315,16 +312,29 @@ def csv_portfolio_parse(*, text: str) -> ParsedPortfolio:
 
 
 def _row_read(
-    row: dict[str, str], line: int, cps: dict[str, _CongestionPointRows], row_errors: list[RowError]
+    row: dict[str, str], line: int, cps: dict[str, CongestionPointRows], row_errors: list[RowError]
 ) -> None:
+    rows = cp_row_read(row, line=line, cps=cps, row_errors=row_errors)
+    connection = row_connection_read(row, line=line, row_errors=row_errors)
+    if rows is not None and connection is not None:
+        rows.connections.append(connection)
+
+
+def cp_row_read(
+    row: dict[str, str], *, line: int, cps: dict[str, CongestionPointRows], row_errors: list[RowError]
+) -> CongestionPointRows | None:
+    """The congestion point a row names (recorded in `cps` at its first line); None when invalid.
+
+    A row whose attributes differ from the CP's first line is an error (the CP stays as first read).
+    """
+    errors_before = len(row_errors)
     address = _address(row["congestion_point"], line=line, column="congestion_point", row_errors=row_errors)
     attributes = _row_attributes(row, line=line, row_errors=row_errors)
-    connection = _row_connection(row, line=line, row_errors=row_errors)
     if address is None or attributes is None:
-        return
+        return None
     rows = cps.get(address)
     if rows is None:
-        rows = cps[address] = _CongestionPointRows(first_line=line, attributes=attributes)
+        rows = cps[address] = CongestionPointRows(first_line=line, attributes=attributes)
     else:
         for column in _CP_ATTRIBUTES:
             if rows.attributes[column] != attributes[column]:
@@ -336,8 +346,7 @@ def _row_read(
                         f"({row[column] or 'empty'} here, {_text(rows.attributes[column]) or 'empty'} there)",
                     )
                 )
-    if connection is not None:
-        rows.connections.append(connection)
+    return rows if len(row_errors) == errors_before else None
 
 
 def _text(value) -> str:

@@ -76,13 +76,25 @@ class Processed:
 _PENDING_STATUSES = (Message.Status.RECEIVED, Message.Status.PROCESSING)
 
 
+def _sender_lock_key(*, domain: str, role: str) -> list[int]:
+    return [0x5E4D, zlib.crc32(f"cro-sender:{domain}/{role}".encode()) - 2**31]
+
+
 def _sender_lock_try(*, domain: str, role: str) -> bool:
     """A transaction-scoped PostgreSQL advisory lock on one sender: one drain at a time works on
     a sender's messages, so they are processed (and answered) in the order they arrived."""
-    key = zlib.crc32(f"cro-sender:{domain}/{role}".encode())
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [0x5E4D, key - 2**31])
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", _sender_lock_key(domain=domain, role=role))
         return bool(cursor.fetchone()[0])
+
+
+def sender_lock(*, domain: str, role: str) -> None:
+    """Wait for the sender's lock (see _sender_lock_try) until the transaction ends: a bulk load of a
+    DSO's portfolio holds it, so no drain applies that DSO's messages in the middle of the load."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", _sender_lock_key(domain=domain, role=role))
 
 
 def message_process_next(

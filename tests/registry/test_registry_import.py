@@ -1,4 +1,4 @@
-"""manage.py registry_import: a DSO's first load from the CSV import's format, in chunks, same rules."""
+"""manage.py registry_import: a DSO's (first) load from the CSV import's format, one update, same rules."""
 
 from io import StringIO
 
@@ -20,19 +20,36 @@ def portfolio_csv(tmp_path, rows: list[tuple[str, str]]) -> str:
     return str(path)
 
 
-def test_the_file_is_loaded_in_chunks_of_whole_congestion_points(tmp_path, dso1):
+def test_the_file_is_loaded_whole(tmp_path, dso1):
     rows = [(f"ean.90000000000{c}", f"ean.1000000{c}{n:04d}") for c in range(3) for n in range(4)]
     out = StringIO()
 
-    call_command("registry_import", portfolio_csv(tmp_path, rows), dso=dso1.domain, chunk=5, stdout=out)
+    call_command("registry_import", portfolio_csv(tmp_path, rows), dso=dso1.domain, stdout=out)
 
     assert Membership.objects.current().count() == 12
     assert set(CongestionPoint.objects.values_list("dso__domain", flat=True)) == {dso1.domain}
-    # 4 + 4 >= 5: two CPs in the first chunk, then the third.
-    assert "8/12 connections" in out.getvalue() and "12/12 connections" in out.getvalue()
+    assert "12 connections" in out.getvalue()
 
 
-def test_a_rejected_chunk_stops_the_load_with_the_rules_reason(tmp_path, dso1, dso2):
+@pytest.mark.postgres
+def test_the_bulk_load_shows_its_progress(tmp_path, dso1, monkeypatch):
+    from registry.services.portfolio import load
+
+    monkeypatch.setattr(load, "PROGRESS_EVERY", 5)
+    rows = [("ean.900000000001", f"ean.10000000{n:04d}") for n in range(12)]
+    out = StringIO()
+
+    call_command("registry_import", portfolio_csv(tmp_path, rows), dso=dso1.domain, stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert [line.split(" lines")[0] for line in lines[:3]] == ["5", "10", "12"]
+    assert "lines/s" in lines[0] and lines[2].endswith("checking the rules")
+    # Written 5 lines at a time: lines 2-4, 5-9, 10-13 of the file.
+    assert [line.split(" memberships")[0] for line in lines[3:-1]] == ["0", "3", "8", "12"]
+    assert "1 congestion points, 12 connections" in lines[-1] and "12 memberships added" in lines[-1]
+
+
+def test_a_refused_file_changes_nothing_and_says_why(tmp_path, dso1, dso2):
     call_command(
         "registry_import",
         portfolio_csv(tmp_path, [("ean.900000000009", "ean.100000009999")]),
@@ -41,17 +58,19 @@ def test_a_rejected_chunk_stops_the_load_with_the_rules_reason(tmp_path, dso1, d
     )
     rows = [("ean.900000000001", "ean.100000000001"), ("ean.900000000009", "ean.100000000002")]
 
-    with pytest.raises(CommandError, match="owned by another DSO"):
-        call_command(
-            "registry_import", portfolio_csv(tmp_path, rows), dso=dso1.domain, chunk=1, stdout=StringIO()
-        )
+    with pytest.raises(CommandError, match="nothing was changed(.|\n)*owned by another DSO"):
+        call_command("registry_import", portfolio_csv(tmp_path, rows), dso=dso1.domain, stdout=StringIO())
 
-    # The first chunk (its own CP) was applied; the rejected one changed nothing.
-    assert list(
-        Membership.objects.current()
-        .filter(congestion_point__dso=dso1)
-        .values_list("connection_address", flat=True)
-    ) == ["ean.100000000001"]
+    assert not Membership.objects.filter(congestion_point__dso=dso1).exists()
+    assert not CongestionPoint.objects.filter(dso=dso1).exists()
+
+
+def test_an_unreadable_line_is_named(tmp_path, dso1):
+    path = portfolio_csv(tmp_path, [("ean.900000000001", "ean.100000000001"), ("ean.900000000001", "x")])
+
+    with pytest.raises(CommandError, match="line 3, connection: 'x' is not an entity address"):
+        call_command("registry_import", path, dso=dso1.domain, stdout=StringIO())
+    assert not Membership.objects.exists()
 
 
 def test_an_unknown_dso_is_refused(tmp_path):

@@ -68,9 +68,14 @@ def message_process(*, message_pk: int) -> Message | None:
 
 @dataclass(frozen=True)
 class Processed:
-    message_pks: list[int]
-    # The responses stored as queued, in order, not yet delivered.
+    # The inbound messages processed, in order, as stored.
+    messages: list[Message]
+    # Their responses, stored queued and claimed for the caller, in order, not yet delivered.
     responses: list[Message]
+
+    @property
+    def message_pks(self) -> list[int]:
+        return [message.pk for message in self.messages]
 
 
 _PENDING_STATUSES = (Message.Status.RECEIVED, Message.Status.PROCESSING)
@@ -93,7 +98,8 @@ def message_process_next(
 ) -> Processed | None:
     """Process the oldest pending inbound messages (up to `batch`, in pk order) of one sender
     no other drain holds, in ONE transaction (one commit for the batch); their responses are
-    stored but not delivered (the caller delivers them after the commit). None when nothing is
+    stored, claimed for the caller but not delivered (the caller delivers them after the commit,
+    `outbound.outbound_messages_deliver_claimed`). None when nothing is
     left that this drain may take.
 
     A drain killed halfway leaves its batch uncommitted, so still received: the next drain (or
@@ -140,7 +146,7 @@ def message_process_next(
                     raise SenderMessageFailed(message_pk=message.pk, sender=sender) from exc
                 if response is not None:
                     responses.append(response)
-            return Processed(message_pks=[m.pk for m in batch_messages], responses=responses)
+            return Processed(messages=batch_messages, responses=responses)
     return None
 
 

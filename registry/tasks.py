@@ -56,6 +56,7 @@ def drain_inbound_messages(self) -> int:
     batch = DRAIN_BATCH
     failing: set[tuple[str, str]] = set()
     held_elsewhere: set[tuple[str, str]] = set()
+    lingered = False
     while True:
         if time.monotonic() - began > DRAIN_SECONDS:
             # Tasks stay short (far below the time limit): another drain takes over.
@@ -87,7 +88,16 @@ def drain_inbound_messages(self) -> int:
                 # Senders another drain held: should that drain be dead (killed, its lock not yet
                 # released), nobody would answer them before the sweep; look again shortly.
                 dispatch.inbound_drain_enqueue(countdown=DRAIN_HELD_RETRY_SECONDS)
-            return processed
+                return processed
+            if lingered:
+                return processed  # the last look after lingering found nothing
+            # Nothing left: wait for the next message here, as the pending drain.
+            waited = dispatch.doorbell_wait(seconds=settings.CRO_DRAIN_LINGER_SECONDS)
+            if waited == dispatch.PENDING:
+                return processed  # another drain is on its way (or no doorbell): it takes over
+            lingered = waited == dispatch.IDLE
+            continue
+        lingered = False
         processed += len(step.messages)
         metrics.messages_processed(messages=step.messages, seconds=time.monotonic() - step_began)
         _deliver_now(step.responses)

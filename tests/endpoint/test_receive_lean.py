@@ -69,3 +69,32 @@ def test_a_participant_replaced_by_another_process_is_read_again(make_participan
     participant_keys._read[(DSO, "DSO")] = stale  # as in a process no signal reached
     assert post(private_key) == 200
     assert Message.objects.get(direction="in").participant_id == again.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_known_sender_costs_no_connection_health_check(make_participant, monkeypatch):
+    """Django would send a SELECT 1 on a reused connection first (CONN_HEALTH_CHECKS); the
+    INSERT is the check here (one round trip per message, not two)."""
+    _, private_key = make_participant(DSO, "DSO")
+    assert post(private_key) == 200
+    if not connection.settings_dict["CONN_HEALTH_CHECKS"]:
+        pytest.skip("the database has no health checks configured")
+    checks = []
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or True)
+    connection.health_check_done = False  # a new request on a reused connection
+    assert post(private_key) == 200
+    assert checks == []
+    assert Message.objects.filter(direction="in").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_database_connection_is_replaced_and_the_message_stored_once(make_participant):
+    """The database restarted under a persistent connection: the INSERT finds it dead, a new
+    connection stores the message, and the sender is answered 200, not 500."""
+    _, private_key = make_participant(DSO, "DSO")
+    assert post(private_key) == 200
+    connection.ensure_connection()
+    connection.connection.close()  # behind Django's back, as a restarted server does
+    connection.health_check_done = False
+    assert post(private_key) == 200
+    assert Message.objects.filter(direction="in").count() == 2

@@ -19,8 +19,11 @@ How a received message moves on (`message_received`, the one place that decides 
 - A drain that finds nothing left *lingers* (`doorbell_wait`): it sets the flag itself (so it
   is the pending drain, and the web processes publish nothing) and waits on the wake-up list
   for up to CRO_DRAIN_LINGER_SECONDS. The next message wakes it at once, without a Celery
-  publish or a hand-over between processes; when nothing comes it clears the flag and looks
-  one last time (a message committed before that rang nobody else), then ends.
+  publish or a hand-over between processes, and it keeps the flag while it processes (what
+  arrives meanwhile wakes it again), unless it finds a backlog (a full batch): then it clears
+  the flag, so that new messages bring more drains for other senders. When nothing comes it
+  clears the flag and looks one last time (a message committed before that rang nobody
+  else), then ends.
 - Otherwise (the filesystem broker of the embedded default, SQLite): one processing task per
   message, which enqueues the delivery task.
 """
@@ -126,18 +129,20 @@ def doorbell_answer() -> None:
 RANG, IDLE, PENDING = "rang", "idle", "pending"
 
 
-def doorbell_wait(*, seconds: float) -> str:
-    """A drain with nothing left lingers as the pending drain (see the module's docstring).
+def doorbell_wait(*, seconds: float, holding: bool = False) -> str:
+    """A drain with nothing left lingers as the pending drain (see the module's docstring):
+    it sets the flag (`holding`: it has it already, and renews it) and waits for a wake-up.
 
-    RANG: a message was committed meanwhile (the flag is cleared again: process, as at the
-    start). IDLE: nothing came (the flag is cleared: look once more, then end). PENDING: another
-    drain is published already, or lingering is off: end now.
+    RANG: a message was committed meanwhile; the drain still holds the flag, so what arrives
+    while it processes only wakes it again. IDLE: nothing came; the flag is cleared: look once
+    more, then end. PENDING: another drain is published already (or lingering is off): end now.
     """
     bell = _doorbell()
     if bell is None or seconds <= 0:
         return PENDING
     try:
-        if not bell.set(DOORBELL_KEY, b"1", nx=True, ex=int(seconds) + 2):
+        # The flag outlives the wait a little; a drain killed meanwhile blocks nobody for long.
+        if not bell.set(DOORBELL_KEY, b"1", nx=not holding, ex=int(seconds) + 2):
             return PENDING
         woken = _redis_client(str(current_app.conf.broker_url), seconds + 5).blpop(
             [WAKE_KEY], timeout=seconds
@@ -145,8 +150,10 @@ def doorbell_wait(*, seconds: float) -> str:
     except Exception:
         logger.warning("could not wait for the doorbell", exc_info=True)
         woken = None
+    if woken is not None:
+        return RANG
     doorbell_answer()
-    return RANG if woken is not None else IDLE
+    return IDLE
 
 
 def inbound_drain_enqueue(*, countdown: float | None = None) -> bool:

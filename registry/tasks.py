@@ -57,6 +57,7 @@ def drain_inbound_messages(self) -> int:
     failing: set[tuple[str, str]] = set()
     held_elsewhere: set[tuple[str, str]] = set()
     lingered = False
+    holding = False  # this drain holds the doorbell's flag: it is the pending drain
     while True:
         if time.monotonic() - began > DRAIN_SECONDS:
             # Tasks stay short (far below the time limit): another drain takes over.
@@ -92,12 +93,16 @@ def drain_inbound_messages(self) -> int:
             if lingered:
                 return processed  # the last look after lingering found nothing
             # Nothing left: wait for the next message here, as the pending drain.
-            waited = dispatch.doorbell_wait(seconds=settings.CRO_DRAIN_LINGER_SECONDS)
+            waited = dispatch.doorbell_wait(seconds=settings.CRO_DRAIN_LINGER_SECONDS, holding=holding)
             if waited == dispatch.PENDING:
                 return processed  # another drain is on its way (or no doorbell): it takes over
-            lingered = waited == dispatch.IDLE
+            holding, lingered = waited == dispatch.RANG, waited == dispatch.IDLE
             continue
         lingered = False
+        if holding and len(step.messages) >= batch:
+            # A backlog: new messages ring again and bring more drains (other senders in parallel).
+            dispatch.doorbell_answer()
+            holding = False
         processed += len(step.messages)
         metrics.messages_processed(messages=step.messages, seconds=time.monotonic() - step_began)
         _deliver_now(step.responses)

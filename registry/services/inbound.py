@@ -233,7 +233,7 @@ def _insert_checking_the_connection(insert):
     once more on a new connection, so the sender is still answered 200, not 500.
     """
     if connection.connection is not None:
-        connection.health_check_done = True
+        connection.health_check_done = True  # type: ignore[attr-defined]  # Django's, not in the stubs
     try:
         return insert()
     except (InterfaceError, OperationalError):

@@ -163,7 +163,7 @@ def message_process_next(
                     raise SenderMessageFailed(message_pk=message.pk, sender=sender) from exc
                 if response is not None:
                     responses.append(response)
-            return Processed(messages=batch_messages, responses=responses)
+            return Processed(messages=list[Message](batch_messages), responses=responses)
     return None
 
 

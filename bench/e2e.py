@@ -19,10 +19,13 @@ printed with their ratio. Loopback only; every wait is bounded; it stops by itse
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
+import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -243,6 +246,12 @@ def main() -> None:
     )
     parser.add_argument("--rate", type=float, default=5.0, help="messages per second of the paced phase")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the scratch database at the end")
+    parser.add_argument("--only", choices=["ours", "library"], help="measure one side only")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="sample our web and worker processes with py-spy into DIR (raw stacks)",
+    )
     parser.add_argument("--serve-library-cro", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_library_cro:
@@ -340,9 +349,14 @@ def main() -> None:
             peers[0].wait_for(conversation_id=update.conversation_id, timeout=60)
             # Only the owner may query the CP; the other DSOs are answered Rejected (as much work).
 
-        ours, ours_paced = measure("our CRO (gunicorn + Celery on Redis + PostgreSQL)", peers, args)
+        ours = ours_paced = theirs = theirs_paced = None
+        if args.only != "library":
+            with profiled(args.profile, {"web": web, "worker": worker}):
+                ours, ours_paced = measure("our CRO (gunicorn + Celery on Redis + PostgreSQL)", peers, args)
         for proc in (web, worker):
             proc.stop()
+        if args.only == "ours":
+            return
 
         # The library's minimal CRO, in a process of its own, with the same peers and load.
         library_private, library_public = generate_keypair()
@@ -374,6 +388,8 @@ def main() -> None:
             "the peer library's ShapeshifterCroService (minimal: answers at once, no registry)", peers, args
         )
 
+        if ours is None or theirs is None:
+            return
         print("\nratio ours / library")
         print(
             f"  full speed: accepted/s {ours.accepted_per_second / theirs.accepted_per_second:5.2f}   "
@@ -394,6 +410,47 @@ def main() -> None:
                 recreate_database(scratch_url, drop_only=True)
             except Exception as exc:  # leave it; the next run drops it first
                 print(f"could not drop {SCRATCH_DB}: {exc}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def profiled(directory: str | None, procs: dict):
+    """py-spy (requirements-dev.txt) samples each process and its children while the block runs."""
+    if not directory:
+        yield
+        return
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    spies = [
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--subprocesses",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "--pid",
+                str(proc.pid),
+                "-o",
+                str(Path(directory) / f"{name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for name, proc in procs.items()
+    ]
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+        for spy in spies:
+            try:
+                spy.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+        print(f"profiles (py-spy raw stacks) in {directory}")
 
 
 def _port_open(port: int) -> bool:

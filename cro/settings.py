@@ -106,6 +106,9 @@ CRO_MAX_TIMESTAMP_AHEAD_SECONDS = env_int("CRO_MAX_TIMESTAMP_AHEAD_SECONDS", 864
 CRO_MAX_PROCESSING_ATTEMPTS = env_int("CRO_MAX_PROCESSING_ATTEMPTS", 5)
 # How often (every 2 s) a message waits for an identical earlier one before it is failed too.
 CRO_MAX_PENDING_RETRIES = env_int("CRO_MAX_PENDING_RETRIES", 900)
+# A drain with nothing left to do waits this long for the next message before it ends
+# (registry.dispatch): the next message is processed at once, without a Celery hand-over.
+CRO_DRAIN_LINGER_SECONDS = env_int("CRO_DRAIN_LINGER_SECONDS", 5)
 # A request body must arrive within this many seconds (cro/body_deadline.py): slow clients get 408.
 CRO_BODY_READ_TIMEOUT_SECONDS = env_int("CRO_BODY_READ_TIMEOUT_SECONDS", 15)
 

@@ -11,10 +11,19 @@ How a received message moves on (`message_received`, the one place that decides 
 
 - Redis broker and PostgreSQL (production): a *doorbell*. The web process sets a flag in the
   broker's Redis with SET NX and an expiry, and publishes one drain task only when it set the
-  flag; while a drain is pending, a message costs that one Redis round trip. The drain task
-  clears the flag first, then processes every received message in pk order (one sender at a
-  time per worker, so each sender is answered in order) and delivers each response right after
-  its processing commit; a failed delivery goes to the delivery task with its backoff.
+  flag; in the same round trip it leaves a wake-up token in a list. While a drain is pending, a
+  message costs that one Redis round trip. The drain task clears the flag first, then processes
+  every received message in pk order (one sender at a time per worker, so each sender is
+  answered in order) and delivers each response right after its processing commit; a failed
+  delivery goes to the delivery task with its backoff.
+- A drain that finds nothing left *lingers* (`doorbell_wait`): it sets the flag itself (so it
+  is the pending drain, and the web processes publish nothing) and waits on the wake-up list
+  for up to CRO_DRAIN_LINGER_SECONDS. The next message wakes it at once, without a Celery
+  publish or a hand-over between processes, and it keeps the flag while it processes (what
+  arrives meanwhile wakes it again), unless it finds a backlog (a full batch): then it clears
+  the flag, so that new messages bring more drains for other senders. When nothing comes it
+  clears the flag and looks one last time (a message committed before that rang nobody
+  else), then ends.
 - Otherwise (the filesystem broker of the embedded default, SQLite): one processing task per
   message, which enqueues the delivery task.
 """
@@ -38,6 +47,8 @@ APPLY_CSV_IMPORT = "registry.tasks.apply_csv_import"
 DRAIN_INBOUND_MESSAGES = "registry.tasks.drain_inbound_messages"
 
 DOORBELL_KEY = "cro:inbound:drain-pending"
+# The wake-up token of a lingering drain: a list holding at most one element.
+WAKE_KEY = "cro:inbound:wake"
 # A drain lost with its flag set (broker restarted) blocks new drains at most this long; the
 # sweep takes what arrives meanwhile.
 DOORBELL_SECONDS = 30
@@ -66,10 +77,10 @@ def _doorbell():
 
 
 @cache
-def _redis_client(url: str):
+def _redis_client(url: str, read_timeout: float = 2):
     import redis
 
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    return redis.Redis.from_url(url, socket_timeout=read_timeout, socket_connect_timeout=2)
 
 
 def doorbell_in_use() -> bool:
@@ -82,8 +93,16 @@ def message_received(*, message_pk: int) -> bool:
     if bell is None:
         return message_processing_enqueue(message_pk=message_pk)
     try:
-        if not bell.set(DOORBELL_KEY, b"1", nx=True, ex=DOORBELL_SECONDS):
-            return True  # a drain is pending; it has not started, so it will see this message
+        ring = bell.pipeline(transaction=False)
+        ring.set(DOORBELL_KEY, b"1", nx=True, ex=DOORBELL_SECONDS)
+        ring.lpush(WAKE_KEY, b"1")
+        ring.ltrim(WAKE_KEY, 0, 0)
+        ring.expire(WAKE_KEY, DOORBELL_SECONDS)
+        rang = ring.execute()[0]
+        if not rang:
+            # A drain is pending (it has not started, so it will see this message) or lingering
+            # (the token wakes it).
+            return True
     except Exception:
         logger.warning("broker unreachable, message %s left for the sweep", message_pk, exc_info=True)
         return False
@@ -102,9 +121,39 @@ def doorbell_answer() -> None:
     bell = _doorbell()
     if bell is not None:
         try:
-            bell.delete(DOORBELL_KEY)
+            bell.delete(DOORBELL_KEY, WAKE_KEY)
         except Exception:
             logger.warning("could not clear the doorbell", exc_info=True)
+
+
+RANG, IDLE, PENDING = "rang", "idle", "pending"
+
+
+def doorbell_wait(*, seconds: float, holding: bool = False) -> str:
+    """A drain with nothing left lingers as the pending drain (see the module's docstring):
+    it sets the flag (`holding`: it has it already, and renews it) and waits for a wake-up.
+
+    RANG: a message was committed meanwhile; the drain still holds the flag, so what arrives
+    while it processes only wakes it again. IDLE: nothing came; the flag is cleared: look once
+    more, then end. PENDING: another drain is published already (or lingering is off): end now.
+    """
+    bell = _doorbell()
+    if bell is None or seconds <= 0:
+        return PENDING
+    try:
+        # The flag outlives the wait a little; a drain killed meanwhile blocks nobody for long.
+        if not bell.set(DOORBELL_KEY, b"1", nx=not holding, ex=int(seconds) + 2):
+            return PENDING
+        woken = _redis_client(str(current_app.conf.broker_url), seconds + 5).blpop(
+            [WAKE_KEY], timeout=seconds
+        )
+    except Exception:
+        logger.warning("could not wait for the doorbell", exc_info=True)
+        woken = None
+    if woken is not None:
+        return RANG
+    doorbell_answer()
+    return IDLE
 
 
 def inbound_drain_enqueue(*, countdown: float | None = None) -> bool:

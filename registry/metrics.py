@@ -146,6 +146,41 @@ def task_finished(*, task_id: str, task_name: str, args, kwargs, state: str | No
     log("delivery attempt %s: %s", message.attempts, outcome, extra={**fields, "outcome": outcome})
 
 
+# The drain (registry.tasks) processes and delivers without a task per message: it reports what
+# it did with what it holds, reading nothing back.
+
+
+def messages_processed(*, messages: list, seconds: float) -> None:
+    """Messages processed together in `seconds` (one batch, one commit)."""
+    each = seconds / len(messages) if messages else 0.0
+    for message in messages:
+        result = (message.result or message.status).lower()
+        MESSAGES_PROCESSED.labels(type=message.message_type, result=result).inc()
+        PROCESSING_SECONDS.observe(each)
+        logger.info(
+            "message processed: %s",
+            result,
+            extra={**_message_fields(message), "participant": _participant(message), "task": PROCESS_TASK,
+                   "outcome": result},
+        )  # fmt: skip
+
+
+def delivery_attempted(*, message, outcome) -> None:
+    """One delivery attempt of `message` and its DeliveryOutcome."""
+    name = "delivered" if outcome.delivered else "failed" if outcome.failed else "retry"
+    DELIVERY_ATTEMPTS.labels(outcome=name).inc()
+    if outcome.seconds is not None:
+        DELIVERY_SECONDS.observe(outcome.seconds)
+    log = logger.warning if name == "failed" else logger.info
+    log(
+        "delivery attempt %s: %s",
+        message.attempts,
+        name,
+        extra={**_message_fields(message), "participant": _participant(message), "task": DELIVER_TASK,
+               "outcome": name},
+    )  # fmt: skip
+
+
 def _participant(message) -> str:
     if message.direction == message.Direction.OUTBOUND:
         return f"{message.recipient_domain}/{message.recipient_role}"

@@ -5,11 +5,9 @@ Each registers under its name in `registry.dispatch`, which is how everything el
 
 import logging
 import time
-import uuid
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection, transaction
 
 from registry import dispatch, metrics
 from registry.services import csv_io, outbound, processing, processing_attempts, sweep
@@ -58,12 +56,14 @@ def drain_inbound_messages(self) -> int:
     batch = DRAIN_BATCH
     failing: set[tuple[str, str]] = set()
     held_elsewhere: set[tuple[str, str]] = set()
+    lingered = False
+    holding = False  # this drain holds the doorbell's flag: it is the pending drain
     while True:
         if time.monotonic() - began > DRAIN_SECONDS:
             # Tasks stay short (far below the time limit): another drain takes over.
             dispatch.inbound_drain_enqueue()
             return processed
-        task_id = _metrics_start(dispatch.PROCESS_INBOUND_MESSAGE, None)
+        step_began = time.monotonic()
         try:
             step = processing.message_process_next(
                 batch=batch, skip_senders=frozenset(failing), held_elsewhere=held_elsewhere
@@ -89,12 +89,23 @@ def drain_inbound_messages(self) -> int:
                 # Senders another drain held: should that drain be dead (killed, its lock not yet
                 # released), nobody would answer them before the sweep; look again shortly.
                 dispatch.inbound_drain_enqueue(countdown=DRAIN_HELD_RETRY_SECONDS)
-            return processed
-        processed += len(step.message_pks)
-        for message_pk in step.message_pks:
-            _metrics_finish(dispatch.PROCESS_INBOUND_MESSAGE, message_pk, task_id)
-        for response in step.responses:
-            _deliver_now(response.pk)
+                return processed
+            if lingered:
+                return processed  # the last look after lingering found nothing
+            # Nothing left: wait for the next message here, as the pending drain.
+            waited = dispatch.doorbell_wait(seconds=settings.CRO_DRAIN_LINGER_SECONDS, holding=holding)
+            if waited == dispatch.PENDING:
+                return processed  # another drain is on its way (or no doorbell): it takes over
+            holding, lingered = waited == dispatch.RANG, waited == dispatch.IDLE
+            continue
+        lingered = False
+        if holding and len(step.messages) >= batch:
+            # A backlog: new messages ring again and bring more drains (other senders in parallel).
+            dispatch.doorbell_answer()
+            holding = False
+        processed += len(step.messages)
+        metrics.messages_processed(messages=step.messages, seconds=time.monotonic() - step_began)
+        _deliver_now(step.responses)
 
 
 # Messages of one sender processed in one transaction: one commit (one WAL flush) for them all.
@@ -103,38 +114,21 @@ DRAIN_SECONDS = 60
 DRAIN_HELD_RETRY_SECONDS = 1.0
 
 
-def _deliver_now(message_pk: int) -> None:
-    """Deliver in this task; a retry, or an error, goes to the delivery task (and the sweep)."""
-    task_id = _metrics_start(dispatch.DELIVER_OUTBOUND_MESSAGE, message_pk)
-    try:
-        with transaction.atomic():
-            # The delivery's bookkeeping need not wait for its WAL flush: were it lost in a
-            # database crash, the response is sent again (as after a worker killed mid-POST).
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            outcome = outbound.outbound_message_deliver(message_pk=message_pk)
-    except Exception:
-        logger.exception("delivery of message %s failed, the sweep retries it", message_pk)
+def _deliver_now(responses: list) -> None:
+    """Deliver in this task, in order; a retry, or an error, goes to the delivery task (and the sweep)."""
+    if not responses:
         return
-    _metrics_finish(dispatch.DELIVER_OUTBOUND_MESSAGE, message_pk, task_id)
-    if outcome is not None and outcome.retry_in is not None:
-        dispatch.message_delivery_enqueue(message_pk=message_pk, countdown=outcome.retry_in)
-
-
-# The metrics and log points a per-message task produces (cro.celery's task signals).
-def _metrics_start(task_name: str, message_pk: int | None) -> str:
-    task_id = f"drain-{uuid.uuid4()}"
-    metrics.task_started(task_id=task_id, task_name=task_name, args=[message_pk], kwargs=None)
-    return task_id
-
-
-def _metrics_finish(task_name: str, message_pk: int, task_id: str) -> None:
     try:
-        metrics.task_finished(
-            task_id=task_id, task_name=task_name, args=[message_pk], kwargs=None, state="SUCCESS"
-        )
+        outcomes = outbound.outbound_messages_deliver_claimed(messages=responses)
     except Exception:
-        logger.warning("could not record the metrics of message %s", message_pk, exc_info=True)
+        logger.exception("delivery of messages %s failed, the sweep retries them", [r.pk for r in responses])
+        return
+    for response, outcome in zip(responses, outcomes, strict=True):
+        if outcome is None:
+            continue
+        metrics.delivery_attempted(message=response, outcome=outcome)
+        if outcome.retry_in is not None:
+            dispatch.message_delivery_enqueue(message_pk=response.pk, countdown=outcome.retry_in)
 
 
 @shared_task(name=dispatch.SWEEP_MESSAGES)

@@ -11,7 +11,7 @@ _HTTP_STATUS = re.compile(r"^HTTP (\d{3})\b")
 _ERROR_CLASS = re.compile(r"^(\w+) posting to\b")
 
 
-def delivery_attempt_record(
+def delivery_attempt_build(
     *,
     message: Message,
     started_at: dt.datetime,
@@ -20,7 +20,7 @@ def delivery_attempt_record(
     outcome: str,
     next_attempt_at: dt.datetime | None,
 ) -> DeliveryAttempt:
-    """Store one attempt. `error` is the delivery's own text ("HTTP 503 from ...", "ConnectionError
+    """One attempt, not yet stored (several are stored at once). `error` is the delivery's own text ("HTTP 503 from ...", "ConnectionError
     posting to ...", "timeout after ..."); the HTTP status or the error class is read from it."""
     http_status = error_class = None
     if error is None:
@@ -33,7 +33,7 @@ def delivery_attempt_record(
             error_class = match.group(1)
         elif error.startswith("timeout"):
             error_class = "Timeout"
-    return DeliveryAttempt.objects.create(
+    return DeliveryAttempt(
         message=message,
         number=message.attempts,
         started_at=started_at,

@@ -15,13 +15,13 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from registry import dispatch
-from registry.models import Message, Participant
-from registry.services.delivery_attempts import delivery_attempt_record
+from registry.models import DeliveryAttempt, Message, Participant
+from registry.services.delivery_attempts import delivery_attempt_build
 from registry.uftp import codec, messages, versions
 
 logger = logging.getLogger(__name__)
@@ -37,8 +37,10 @@ def outbound_message_create(
     request: Message | None = None,
     enqueue_delivery: bool = True,
 ) -> Message:
-    """Sign `payload`, store it as queued and (unless the caller delivers it itself after the
-    commit) enqueue its delivery after the commit."""
+    """Sign `payload`, store it as queued and enqueue its delivery after the commit; or, with
+    `enqueue_delivery=False`, claimed for the caller, which delivers it itself right after the
+    commit (`outbound_messages_deliver_claimed`): its first attempt is counted and leased at
+    once, so no other worker (the sweep's delivery task) POSTs it meanwhile."""
     # An answer is spelled in the major of the endpoint its request came to, where the
     # requester reads it: an unsupported or mismatched Version gets that major's newest.
     path_major = (request.path_major or 3) if request is not None else None
@@ -76,7 +78,8 @@ def outbound_message_create(
         body_digest=hashlib.sha256(inner_xml).hexdigest(),
         result=result.value if result else "",
         rejection_reason=getattr(payload, "rejection_reason", None) or "",
-        next_attempt_at=now,
+        next_attempt_at=now if enqueue_delivery else now + _lease(),
+        attempts=0 if enqueue_delivery else 1,
         give_up_at=now + dt.timedelta(seconds=settings.CRO_DELIVERY_RETRY_SECONDS),
     )
     if enqueue_delivery:
@@ -90,11 +93,18 @@ class DeliveryOutcome:
     failed: bool = False
     # Seconds until the next attempt, when one is due.
     retry_in: float | None = None
+    # How long the POST took.
+    seconds: float | None = None
 
 
 def _backoff_seconds(attempt: int) -> float:
     base = settings.CRO_DELIVERY_BACKOFF_BASE_SECONDS
     return float(min(base * 2 ** max(attempt - 1, 0), settings.CRO_DELIVERY_BACKOFF_MAX_SECONDS))
+
+
+def _lease() -> dt.timedelta:
+    """How long a claimed delivery belongs to its worker: one POST's timeout and a margin."""
+    return dt.timedelta(seconds=settings.CRO_DELIVERY_TIMEOUT_SECONDS + 30)
 
 
 def outbound_message_deliver(*, message_pk: int) -> DeliveryOutcome | None:
@@ -103,55 +113,106 @@ def outbound_message_deliver(*, message_pk: int) -> DeliveryOutcome | None:
     The attempt is claimed with a conditional UPDATE (a lease on next_attempt_at), so two
     workers never POST the same message at once, on PostgreSQL and SQLite alike.
     """
+    if not _claim(message_pk=message_pk):
+        return None
+    message = Message.objects.select_related("participant").get(pk=message_pk)
+    return outbound_messages_post(messages=[message])[0]
+
+
+def _claim(*, message_pk: int) -> bool:
     now = timezone.now()
-    lease = dt.timedelta(seconds=settings.CRO_DELIVERY_TIMEOUT_SECONDS + 30)
-    claimed = (
+    return bool(
         Message.objects.filter(
             pk=message_pk, direction=Message.Direction.OUTBOUND, status=Message.Status.RESPONSE_QUEUED
         )
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(next_attempt_at=now + lease, attempts=F("attempts") + 1, updated_at=now)
+        .update(next_attempt_at=now + _lease(), attempts=F("attempts") + 1, updated_at=now)
     )
-    if not claimed:
-        return None
-    message = Message.objects.select_related("participant").get(pk=message_pk)
-    started_at, clock = timezone.now(), time.perf_counter()
-    retryable, error = _post(message)
-    # The attempt log (services.delivery_attempts): one row per attempt, written with its outcome.
-    attempt_logged = functools.partial(
-        delivery_attempt_record,
-        message=message,
-        started_at=started_at,
-        duration_seconds=time.perf_counter() - clock,
-        error=error,
-    )
+
+
+def outbound_messages_deliver_claimed(*, messages: list[Message]) -> list[DeliveryOutcome | None]:
+    """Deliver, in order, responses stored claimed (`outbound_message_create(enqueue_delivery=False)`)
+    and committed by the caller: no claim and no read are needed while the lease taken at their
+    creation still covers a whole attempt; one that outlived it is claimed again first (None when
+    another worker has it meanwhile)."""
+    deadline = timezone.now() + dt.timedelta(seconds=settings.CRO_DELIVERY_TIMEOUT_SECONDS + 5)
+    ours: list[Message] = []
+    for message in messages:
+        leased_until = message.next_attempt_at
+        if leased_until is not None and leased_until > deadline:
+            ours.append(message)
+            continue
+        # Lease too short for one more attempt (a long batch): claim it as the delivery task does.
+        message.next_attempt_at = None
+        if _claim(message_pk=message.pk):
+            ours.append(Message.objects.select_related("participant").get(pk=message.pk))
+    outcomes = dict(zip((m.pk for m in ours), outbound_messages_post(messages=ours), strict=True))
+    return [outcomes.get(message.pk) for message in messages]
+
+
+def outbound_messages_post(*, messages: list[Message]) -> list[DeliveryOutcome]:
+    """POST each claimed message in order, then record every outcome at once: one transaction
+    whose commit need not wait for its WAL flush (were it lost in a database crash, the
+    responses are sent again, as after a worker killed mid-POST)."""
+    attempts = []
+    for message in messages:
+        started_at, clock = timezone.now(), time.perf_counter()
+        retryable, error = _post(message)
+        attempts.append((message, started_at, time.perf_counter() - clock, retryable, error))
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        return _attempts_record(attempts)
+
+
+def _attempts_record(attempts: list) -> list[DeliveryOutcome]:
     now = timezone.now()
-    if error is None:
-        Message.objects.filter(pk=message_pk).update(
+    outcomes: list[DeliveryOutcome] = []
+    rows = []
+    delivered_pks = []
+    for message, started_at, seconds, retryable, error in attempts:
+        # The attempt log (services.delivery_attempts): one row per attempt, with its outcome.
+        attempt = functools.partial(
+            delivery_attempt_build,
+            message=message,
+            started_at=started_at,
+            duration_seconds=seconds,
+            error=error,
+        )
+        if error is None:
+            delivered_pks.append(message.pk)
+            rows.append(attempt(outcome="delivered", next_attempt_at=None))
+            outcomes.append(DeliveryOutcome(delivered=True, seconds=seconds))
+            continue
+        give_up_at = message.give_up_at or now
+        if not retryable or now >= give_up_at:
+            if retryable:
+                error = f"{error} (gave up after {message.attempts} attempts)"
+            Message.objects.filter(pk=message.pk).update(
+                status=Message.Status.FAILED, last_error=error, next_attempt_at=None, updated_at=now
+            )
+            logger.warning("delivery of message %s failed: %s", message.pk, error)
+            rows.append(attempt(outcome="failed", next_attempt_at=None))
+            outcomes.append(DeliveryOutcome(failed=True, seconds=seconds))
+            continue
+        delay = min(_backoff_seconds(message.attempts), max((give_up_at - now).total_seconds(), 0.0))
+        next_attempt_at = now + dt.timedelta(seconds=delay)
+        Message.objects.filter(pk=message.pk).update(
+            last_error=error, next_attempt_at=next_attempt_at, updated_at=now
+        )
+        rows.append(attempt(outcome="retry", next_attempt_at=next_attempt_at))
+        outcomes.append(DeliveryOutcome(retry_in=delay, seconds=seconds))
+    if delivered_pks:
+        Message.objects.filter(pk__in=delivered_pks).update(
             status=Message.Status.DELIVERED,
             delivered_at=now,
             last_error="",
             next_attempt_at=None,
             updated_at=now,
         )
-        attempt_logged(outcome="delivered", next_attempt_at=None)
-        return DeliveryOutcome(delivered=True)
-    give_up_at = message.give_up_at or now
-    if not retryable or now >= give_up_at:
-        if retryable:
-            error = f"{error} (gave up after {message.attempts} attempts)"
-        Message.objects.filter(pk=message_pk).update(
-            status=Message.Status.FAILED, last_error=error, next_attempt_at=None, updated_at=now
-        )
-        logger.warning("delivery of message %s failed: %s", message_pk, error)
-        attempt_logged(outcome="failed", next_attempt_at=None)
-        return DeliveryOutcome(failed=True)
-    delay = min(_backoff_seconds(message.attempts), max((give_up_at - now).total_seconds(), 0.0))
-    Message.objects.filter(pk=message_pk).update(
-        last_error=error, next_attempt_at=now + dt.timedelta(seconds=delay), updated_at=now
-    )
-    attempt_logged(outcome="retry", next_attempt_at=now + dt.timedelta(seconds=delay))
-    return DeliveryOutcome(retry_in=delay)
+    DeliveryAttempt.objects.bulk_create(rows)
+    return outcomes
 
 
 # One keep-alive HTTP session per peer endpoint and process (a worker's pool process): the

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from registry.models import Message, Participant
@@ -68,9 +69,14 @@ def message_process(*, message_pk: int) -> Message | None:
 
 @dataclass(frozen=True)
 class Processed:
-    message_pks: list[int]
-    # The responses stored as queued, in order, not yet delivered.
+    # The inbound messages processed, in order, as stored.
+    messages: list[Message]
+    # Their responses, stored queued and claimed for the caller, in order, not yet delivered.
     responses: list[Message]
+
+    @property
+    def message_pks(self) -> list[int]:
+        return [message.pk for message in self.messages]
 
 
 _PENDING_STATUSES = (Message.Status.RECEIVED, Message.Status.PROCESSING)
@@ -97,6 +103,21 @@ def sender_lock(*, domain: str, role: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", _sender_lock_key(domain=domain, role=role))
 
 
+def _earlier_twin() -> Subquery:
+    """The pk of the first earlier inbound message with the same sender and MessageID (cro-rules
+    §3, 5 and 6): read with the batch, so a message without one costs no statement of its own."""
+    return Subquery(
+        Message.objects.filter(
+            direction=Message.Direction.INBOUND,
+            sender_domain=OuterRef("sender_domain"),
+            message_id=OuterRef("message_id"),
+            pk__lt=OuterRef("pk"),
+        )
+        .order_by("pk")
+        .values("pk")[:1]
+    )
+
+
 def message_process_next(
     *,
     batch: int = 1,
@@ -105,7 +126,8 @@ def message_process_next(
 ) -> Processed | None:
     """Process the oldest pending inbound messages (up to `batch`, in pk order) of one sender
     no other drain holds, in ONE transaction (one commit for the batch); their responses are
-    stored but not delivered (the caller delivers them after the commit). None when nothing is
+    stored, claimed for the caller but not delivered (the caller delivers them after the commit,
+    `outbound.outbound_messages_deliver_claimed`). None when nothing is
     left that this drain may take.
 
     A drain killed halfway leaves its batch uncommitted, so still received: the next drain (or
@@ -132,6 +154,7 @@ def message_process_next(
             batch_messages = list(
                 Message.objects.select_for_update(of=("self",))
                 .select_related("participant")
+                .annotate(earlier_twin=_earlier_twin())
                 .filter(
                     direction=Message.Direction.INBOUND,
                     status__in=_PENDING_STATUSES,
@@ -152,7 +175,7 @@ def message_process_next(
                     raise SenderMessageFailed(message_pk=message.pk, sender=sender) from exc
                 if response is not None:
                     responses.append(response)
-            return Processed(message_pks=[m.pk for m in batch_messages], responses=responses)
+            return Processed(messages=list[Message](batch_messages), responses=responses)
     return None
 
 
@@ -259,17 +282,19 @@ def _evaluate(*, message: Message, payload: messages.PayloadMessage) -> Verdict:
         return _rejected(f"Version {payload.version} is not supported")
     if versions.SUPPORTED_VERSIONS[payload.version].major != message.path_major:
         return _rejected(f"Version {payload.version} does not match the endpoint v{message.path_major}")
-    # 5 and 6. Already Submitted / Duplicate Identifier
-    twin = (
-        Message.objects.filter(
-            direction=Message.Direction.INBOUND,
-            sender_domain=message.sender_domain,
-            message_id=message.message_id,
-            pk__lt=message.pk,
+    # 5 and 6. Already Submitted / Duplicate Identifier (the drain read whether there is a twin)
+    twin = None
+    if getattr(message, "earlier_twin", True) is not None:
+        twin = (
+            Message.objects.filter(
+                direction=Message.Direction.INBOUND,
+                sender_domain=message.sender_domain,
+                message_id=message.message_id,
+                pk__lt=message.pk,
+            )
+            .order_by("pk")
+            .first()
         )
-        .order_by("pk")
-        .first()
-    )
     if twin is not None:
         if twin.body_digest != message.body_digest:
             return _rejected(

@@ -182,7 +182,11 @@ def test_broker_down_message_kept_then_swept(stack, make_peer, transactional_db,
     """The broker is down when a message arrives: 200 all the same, the message is stored as
     received; once the broker is back, the sweep (the command, or beat's schedule) dispatches
     it and the answer is delivered."""
-    own = stack("broker", CRO_SWEEP_INTERVAL_SECONDS="1", CRO_SWEEP_AFTER_SECONDS="1")
+    # No lingering drain (registry.dispatch): one still waiting when the broker stops would take
+    # the message in its last look, and this test is about the sweep.
+    own = stack(
+        "broker", CRO_SWEEP_INTERVAL_SECONDS="1", CRO_SWEEP_AFTER_SECONDS="1", CRO_DRAIN_LINGER_SECONDS="0"
+    )
     own.start_worker()
     peer = make_peer(f"broker{uuid.uuid4().hex[:6]}.example.com", "DSO")
     register(peer)
@@ -326,3 +330,37 @@ def test_drain_killed_halfway_through_a_batch(stack, make_peer, transactional_db
     assert Message.objects.filter(direction="out", request__in=rows).count() == 4
     assert CongestionPointVersion.objects.count() == 1
     assert Membership.objects.count() == 50
+
+
+def test_pool_child_killed_while_its_drain_lingers(stack, make_peer, transactional_db):
+    """A drain with nothing left waits for the next message (registry.dispatch, lingering),
+    holding the doorbell's flag. SIGKILL of its pool child then: Celery gives the drain back and
+    it runs again, and the next messages are answered, in order, each once."""
+    import redis
+
+    from registry import dispatch
+
+    own = stack("linger", CRO_DRAIN_LINGER_SECONDS="30")
+    worker = own.start_worker()
+    peer = make_peer(f"linger{uuid.uuid4().hex[:6]}.example.com", "DSO")
+    register(peer)
+    peer.cro_url = own.web.url
+
+    first = peer.send(TestMessage())
+    response_to(peer, first)
+    bell = redis.Redis.from_url(own.redis.url(0))
+    wait_until(lambda: bell.exists(dispatch.DOORBELL_KEY), timeout=30, interval=0.05)  # lingering
+    children = worker.pool_children()
+    assert children, "the prefork pool has a child"
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+
+    later = [peer.send(TestMessage()) for _ in range(3)]
+    for message in later:
+        response_to(peer, message, timeout=120)
+    time.sleep(2)
+    answered = [a.attrs.get("ConversationID") for a in peer.arrivals]
+    assert answered == [m.conversation_id for m in [first, *later]]
+    rows = Message.objects.filter(direction="in", message_id__in=[m.message_id for m in later])
+    assert {row.status for row in rows} == {Message.Status.PROCESSED}
+    assert Message.objects.filter(direction="out", request__in=rows).count() == 3

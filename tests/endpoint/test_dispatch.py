@@ -212,3 +212,55 @@ def test_a_retry_that_cannot_be_published_is_left_for_the_sweep(queued_delivery,
     assert traced.info is None  # succeeded
     queued_delivery.refresh_from_db()
     assert queued_delivery.status == Message.Status.DELIVERED and queued_delivery.attempts == 2
+
+
+@pytest.fixture
+def bell(monkeypatch):
+    """The doorbell's keys, private to this test (parallel test runs share the Redis database)."""
+    suffix = uuid.uuid4().hex[:8]
+    monkeypatch.setattr(dispatch, "DOORBELL_KEY", f"cro-test-doorbell-{suffix}")
+    monkeypatch.setattr(dispatch, "WAKE_KEY", f"cro-test-wake-{suffix}")
+    client = redis.Redis.from_url(REDIS_URL)
+    yield client
+    client.delete(dispatch.DOORBELL_KEY, dispatch.WAKE_KEY)
+
+
+@pytest.fixture
+def _postgresql(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the doorbell is used with PostgreSQL (the drain's advisory locks)")
+
+
+def test_a_message_finding_a_lingering_drain_wakes_it_and_publishes_nothing(up, bell, _postgresql):
+    import threading
+
+    with current(up):
+        waited = []
+
+        def linger() -> None:
+            up.app.set_current()  # the current app is per thread
+            waited.append(dispatch.doorbell_wait(seconds=30))
+
+        lingering = threading.Thread(target=linger)
+        lingering.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not bell.exists(dispatch.DOORBELL_KEY) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert dispatch.message_received(message_pk=1)
+        finally:
+            lingering.join(40)
+        assert waited == [dispatch.RANG]  # woken by the message, not at the end of the 30 s
+        assert up.queued() == []  # no drain published: the lingering one took it
+        assert bell.exists(dispatch.DOORBELL_KEY)  # it holds the flag while it processes
+
+        # Nothing more comes: the holder lets go of the flag, looks once more and ends.
+        assert dispatch.doorbell_wait(seconds=1, holding=True) == dispatch.IDLE
+        assert not bell.exists(dispatch.DOORBELL_KEY)
+        # The next message publishes a drain again.
+        assert dispatch.message_received(message_pk=2)
+        assert [name for name, _, _ in up.queued()] == [dispatch.DRAIN_INBOUND_MESSAGES]
+        # A drain that finds another one pending does not linger.
+        assert dispatch.doorbell_wait(seconds=1) == dispatch.PENDING

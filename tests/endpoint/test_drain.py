@@ -116,3 +116,35 @@ def test_a_drain_leaves_a_sender_another_drain_holds(make_participant):
                 assert processing.message_process_next() is None
                 assert Message.objects.get(direction="in").status == "received"
         assert tasks.drain_inbound_messages.apply().get() == 1
+
+
+def test_a_response_the_drain_could_not_post_is_delivered_once_its_lease_ends(make_participant, monkeypatch):
+    """The drain stores each response claimed (first attempt counted, leased): should it die
+    before the POST, nobody POSTs it during the lease; afterwards the sweep's delivery does, once."""
+    from django.utils import timezone
+
+    from registry.services import outbound
+
+    with RecordingPeer([200]) as peer:
+        _, key = make_participant("dso1.example.com", "DSO", endpoint_url=peer.url)
+        conversation = post("dso1.example.com", key)
+
+        def dies(**kwargs):
+            raise RuntimeError("the drain died before its POST")
+
+        monkeypatch.setattr(outbound, "outbound_messages_deliver_claimed", dies)
+        assert tasks.drain_inbound_messages.apply().get() == 1
+        monkeypatch.undo()
+        response = Message.objects.get(direction="out")
+        assert (response.status, response.attempts) == ("response_queued", 1)
+        assert response.next_attempt_at > timezone.now()  # leased
+        assert outbound.outbound_message_deliver(message_pk=response.pk) is None  # nobody else POSTs it
+        assert answered(peer) == []
+
+        # The lease ends (the drain is dead): the delivery the sweep enqueues POSTs it, once.
+        Message.objects.filter(pk=response.pk).update(next_attempt_at=timezone.now())
+        outcome = outbound.outbound_message_deliver(message_pk=response.pk)
+        assert outcome is not None and outcome.delivered
+        assert answered(peer) == [conversation]
+    response.refresh_from_db()
+    assert (response.status, response.attempts) == ("delivered", 2)

@@ -69,3 +69,78 @@ def test_a_participant_replaced_by_another_process_is_read_again(make_participan
     participant_keys._read[(DSO, "DSO")] = stale  # as in a process no signal reached
     assert post(private_key) == 200
     assert Message.objects.get(direction="in").participant_id == again.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_known_sender_costs_no_connection_health_check(make_participant, monkeypatch):
+    """Django would send a SELECT 1 on a reused connection first (CONN_HEALTH_CHECKS); the
+    INSERT is the check here (one round trip per message, not two)."""
+    _, private_key = make_participant(DSO, "DSO")
+    assert post(private_key) == 200
+    if not connection.settings_dict["CONN_HEALTH_CHECKS"]:
+        pytest.skip("the database has no health checks configured")
+    checks = []
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or True)
+    connection.health_check_done = False  # a new request on a reused connection
+    assert post(private_key) == 200
+    assert checks == []
+    assert Message.objects.filter(direction="in").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_database_connection_is_replaced_and_the_message_stored_once(make_participant):
+    """The database restarted under a persistent connection: the INSERT finds it dead, a new
+    connection stores the message, and the sender is answered 200, not 500."""
+    _, private_key = make_participant(DSO, "DSO")
+    assert post(private_key) == 200
+    connection.ensure_connection()
+    connection.connection.close()  # behind Django's back, as a restarted server does
+    connection.health_check_done = False
+    assert post(private_key) == 200
+    assert Message.objects.filter(direction="in").count() == 2
+
+
+def _wsgi(method: str, path: str, body: bytes = b"", host: str = "testserver") -> tuple[str, dict]:
+    import io
+    import sys
+
+    from cro.wsgi import application
+
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": host,
+        "CONTENT_TYPE": "text/xml",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "REMOTE_ADDR": "127.0.0.1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"], answer["headers"] = status, dict(headers)
+
+    result = application(environ, start_response)
+    b"".join(result)
+    getattr(result, "close", lambda: None)()
+    return answer["status"], answer["headers"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_uftp_post_skips_the_pages_middleware_and_keeps_the_security_headers(make_participant, settings):
+    """cro/wsgi.py: a UFTP POST goes through the security, common and CSP middleware only."""
+    _, private_key = make_participant(DSO, "DSO")
+    body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=private_key)
+    status, headers = _wsgi("POST", URL, body)
+    assert status.startswith("200")
+    assert "Content-Security-Policy" in headers and "X-Content-Type-Options" in headers
+    assert "X-Frame-Options" not in headers  # the pages' middleware was skipped
+    # A page still has all of it, and an unknown Host is refused on the lean path too.
+    assert "X-Frame-Options" in _wsgi("GET", "/health/live")[1]
+    settings.ALLOWED_HOSTS = ["testserver"]
+    assert _wsgi("POST", URL, body, host="evil.example.org")[0].startswith("400")

@@ -50,3 +50,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # connection, where a request reading while the test writes fails with "table is locked".
     # pytest-django appends the xdist worker's name to it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
+
+# The static files are found once per process instead of once per test client (tests/static_files.py).
+MIDDLEWARE = [  # noqa: F405
+    "tests.static_files.WhiteNoiseScanOnceMiddleware"
+    if name == "whitenoise.middleware.WhiteNoiseMiddleware"
+    else name
+    for name in MIDDLEWARE  # noqa: F405
+]

@@ -255,6 +255,12 @@ class BarReasonField(serializers.CharField):
         super().__init__(max_length=500, trim_whitespace=False, **kwargs)
         self.validators.append(_strict(BAR_REASON_PATTERN, "give the reason for barring the participant"))
 
+    def to_internal_value(self, data):
+        # The schema says string: DRF's CharField would turn 0 or true into "0" or "True".
+        if not isinstance(data, str):
+            raise serializers.ValidationError("the reason must be a string")
+        return super().to_internal_value(data)
+
 
 class BarSerializer(serializers.Serializer):
     reason = BarReasonField()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -107,3 +108,9 @@ def test_one_display_time_zone_labelled_in_the_admin_the_picker_and_parsed_conte
     detail = admin_client.get(reverse("web:message-detail", kwargs={"pk": message.pk}))
     values = [row.value for row in detail.context["outline"]]
     assert any(value.endswith("(America/New_York)") for value in values), values
+
+
+@pytest.mark.parametrize("name", ["message-list", "import", "dashboard"])
+def test_pages_listing_times_name_their_time_zone(staff_client, example, settings, name):
+    page = staff_client.get(reverse(f"web:{name}")).content.decode()
+    assert f"imes in {settings.CRO_DISPLAY_TIME_ZONE}" in page

@@ -87,6 +87,7 @@ def test_a_known_sender_costs_no_connection_health_check(make_participant, monke
     assert Message.objects.filter(direction="in").count() == 2
 
 
+@pytest.mark.postgres  # a database server that restarts; SQLite has none (a closed file stays closed)
 @pytest.mark.django_db(transaction=True)
 def test_a_dead_database_connection_is_replaced_and_the_message_stored_once(make_participant):
     """The database restarted under a persistent connection: the INSERT finds it dead, a new

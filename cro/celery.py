@@ -10,7 +10,14 @@ import os
 from pathlib import Path
 
 from celery import Celery, bootsteps
-from celery.signals import after_task_publish, beat_init, setup_logging, task_postrun, task_prerun
+from celery.signals import (
+    after_task_publish,
+    beat_init,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cro.settings")
 
@@ -110,8 +117,19 @@ def _beat_heartbeat(sender=None, **kwargs):
         _record_heartbeat("beat", "beat")
 
 
+@worker_init.connect
+def _worker_configuration_required(sender=None, **kwargs):
+    """A worker signs and sends responses: it does not start with a secret missing."""
+    from cro.configuration import configuration_require
+
+    configuration_require()
+
+
 @beat_init.connect
 def _beat_started(sender=None, **kwargs):
+    from cro.configuration import configuration_require
+
+    configuration_require()
     # A beat just started counts as alive until its first sweep is due.
     _record_heartbeat("beat", "beat")
 

@@ -39,12 +39,21 @@ def env_list(name: str, default: str) -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 
+# What serving needs and the environment does not give. Commands that serve nothing (makemigrations,
+# check, cro_keygen) run without them; the web server, the Celery worker and beat, and
+# `manage.py check --deploy` refuse to start while one is missing (cro/configuration.py).
+CRO_SETTINGS_MISSING: list[str] = []
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    # Development: the random secret `bin/run` generated once into the git-ignored var/ directory.
-    SECRET_KEY = load_development_secret(var_dir=VAR_DIR)
+        CRO_SETTINGS_MISSING.append("SECRET_KEY must be set when DEBUG is off")
+    else:
+        # Development: the random secret `bin/run` generated once into the git-ignored var/ directory.
+        try:
+            SECRET_KEY = load_development_secret(var_dir=VAR_DIR)
+        except ImproperlyConfigured as exc:
+            CRO_SETTINGS_MISSING.append(str(exc))
 elif not DEBUG and len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be a real secret of at least 32 characters")
 
@@ -54,8 +63,12 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # ------------------------------------------------------------------------------ the CRO
 CRO_DOMAIN = os.environ.get("CRO_DOMAIN", "cro.localhost.test" if DEBUG else "")
 if not CRO_DOMAIN:
-    raise ImproperlyConfigured("CRO_DOMAIN must be set when DEBUG is off")
-CRO_SIGNING_KEY = load_signing_key(var_dir=VAR_DIR, debug=DEBUG)
+    CRO_SETTINGS_MISSING.append("CRO_DOMAIN must be set when DEBUG is off")
+try:
+    CRO_SIGNING_KEY = load_signing_key(var_dir=VAR_DIR, debug=DEBUG)
+except ImproperlyConfigured as exc:
+    CRO_SIGNING_KEY = ""
+    CRO_SETTINGS_MISSING.append(str(exc))
 CRO_MODE = os.environ.get("CRO_MODE", "closed").strip().lower()
 if CRO_MODE not in CRO_MODES:
     raise ImproperlyConfigured("CRO_MODE must be 'closed' or 'open'")

@@ -68,11 +68,21 @@ def load_development_secret(*, var_dir: Path) -> str:
         ) from exc
 
 
-def cro_public_key() -> str:
-    """Base64 of the CRO's public key, derived from the configured private key."""
+def cro_signing_key() -> str:
+    """The configured private key; ImproperlyConfigured saying how to set it when there is none
+    (the settings defer that error to what needs the key)."""
     from django.conf import settings
 
-    return keys.public_key_from_private(settings.CRO_SIGNING_KEY)
+    if not settings.CRO_SIGNING_KEY:
+        from cro.configuration import configuration_require
+
+        configuration_require()
+    return settings.CRO_SIGNING_KEY
+
+
+def cro_public_key() -> str:
+    """Base64 of the CRO's public key, derived from the configured private key."""
+    return keys.public_key_from_private(cro_signing_key())
 
 
 def ensure_development_secrets(*, var_dir: Path, signing_key: bool) -> str | None:

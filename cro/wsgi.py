@@ -21,6 +21,10 @@ _django = get_wsgi_application()
 
 from django.conf import settings  # noqa: E402 - configured by get_wsgi_application
 
+from cro.configuration import configuration_require  # noqa: E402
+
+configuration_require()  # gunicorn does not serve with a secret missing
+
 # The middleware of settings.MIDDLEWARE a UFTP POST goes through, in their order there.
 UFTP_MIDDLEWARE = (
     "django.middleware.security.SecurityMiddleware",

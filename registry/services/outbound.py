@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from cro.signing import cro_signing_key
 from registry import dispatch
 from registry.models import DeliveryAttempt, Message, Participant
 from registry.services.delivery_attempts import delivery_attempt_build
@@ -54,7 +55,7 @@ def outbound_message_create(
         sender_domain=settings.CRO_DOMAIN,
         sender_role=messages.Role.CRO,
         inner_xml=inner_xml,
-        private_key=settings.CRO_SIGNING_KEY,
+        private_key=cro_signing_key(),
     )
     now = timezone.now()
     result = getattr(payload, "result", None)

@@ -125,17 +125,77 @@ def test_production_refuses_to_start_without_secrets(tmp_path):
     }
     env.update({"DJANGO_SETTINGS_MODULE": "cro.settings", "CRO_VAR_DIR": str(tmp_path)})
     no_secret = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert no_secret.returncode != 0
     assert "SECRET_KEY must be set" in no_secret.stderr
+    # The web server does not start either (gunicorn imports cro.wsgi).
+    no_server = subprocess.run(
+        [sys.executable, "-c", "import cro.wsgi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert no_server.returncode != 0 and "SECRET_KEY must be set" in no_server.stderr
     env["SECRET_KEY"] = "a-real-production-secret-of-enough-length-0123456789"
     no_key = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert no_key.returncode != 0
     assert "CRO_SIGNING_KEY" in no_key.stderr
     assert not list(tmp_path.glob("*.key"))
+
+
+def test_makemigrations_check_runs_without_production_secrets(tmp_path):
+    """A fresh clone with nothing set: `manage.py makemigrations --check` compares models and
+    migrations (before, the missing SECRET_KEY surfaced as "Models aren't loaded yet")."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"SECRET_KEY", "CRO_SIGNING_KEY", "CRO_SIGNING_KEY_FILE", "DEBUG", "CRO_DOMAIN"}
+    }
+    env.update({"DJANGO_SETTINGS_MODULE": "cro.settings", "CRO_VAR_DIR": str(tmp_path)})
+    for debug in ("0", "1"):  # DEBUG=1 without the development secrets bin/run creates, too
+        env["DEBUG"] = debug
+        result = subprocess.run(
+            [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "No changes detected" in result.stdout
+
+
+def test_a_bad_setting_is_named_not_hidden(tmp_path):
+    env = dict(
+        os.environ, DJANGO_SETTINGS_MODULE="cro.settings", CRO_VAR_DIR=str(tmp_path), CRO_MODE="half-open"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "settings: CRO_MODE must be 'closed' or 'open'" in result.stderr
+    assert "AppRegistryNotReady" not in result.stderr
 
 
 def test_development_generates_a_key_once(tmp_path):
@@ -149,11 +209,12 @@ def test_development_generates_a_key_once(tmp_path):
     env.update({"DJANGO_SETTINGS_MODULE": "cro.settings", "DEBUG": "1", "CRO_VAR_DIR": str(var_dir)})
     prepare = [sys.executable, "-m", "cro.prepare"]
     info = [sys.executable, "manage.py", "cro_info"]
-    # Without the preparation the settings refuse to start and say what to run.
+    # Without the preparation a command that needs the key refuses and says what to run; nothing
+    # generates a secret but the preparation. (The app's caches and metrics folders may appear.)
     unprepared = subprocess.run(info, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert unprepared.returncode != 0
     assert "python -m cro.prepare" in unprepared.stderr
-    assert not var_dir.exists()
+    assert not (var_dir / "secret-key").exists() and not (var_dir / "cro-signing.key").exists()
 
     first = subprocess.run(prepare, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr

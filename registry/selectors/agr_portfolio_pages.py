@@ -9,10 +9,10 @@ the CP each of those is in on the day and that CP's attributes (index probes per
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, overload
+from typing import overload
 
 from registry.models import Participant
-from registry.selectors.portfolio_queries import AGRConnectionOnDay
+from registry.selectors.portfolio_queries import AGRConnectionOnDay, agr_connection_on_day, cp_terms
 from registry.selectors.registry_state import registry_rows
 
 
@@ -33,40 +33,13 @@ def agr_portfolio_slice(
         .order_by()
         .values_list("connection_address", "congestion_point_id")
     )
-    # CP id -> (CP address, DSO domain, mutex, day-ahead redispatch, intraday redispatch)
-    terms_of: dict[int, tuple[Any, ...]] = {
-        cp_id: tuple(terms)
-        for cp_id, *terms in on_day.versions.filter(congestion_point_id__in=set(cp_of.values()))
-        .order_by()
-        .values_list(
-            "congestion_point_id",
-            "congestion_point__entity_address",
-            "congestion_point__dso__domain",
-            "mutex_offers_supported",
-            "day_ahead_redispatch_by",
-            "intraday_redispatch_by",
+    terms_of = cp_terms(cp_ids=set(cp_of.values()), day=day, as_of=as_of)
+    return [
+        agr_connection_on_day(
+            address=address, start=start, end=end, cp_id=cp_of.get(address), terms_of=terms_of
         )
-    }
-    none: tuple[Any, ...] = (None,) * 5
-    rows = []
-    for address, start, end in represented:
-        cp_id = cp_of.get(address)
-        cp_address, dso_domain, mutex, day_ahead, intraday = (
-            none if cp_id is None else terms_of.get(cp_id, none)
-        )
-        rows.append(
-            AGRConnectionOnDay(
-                entity_address=address,
-                start_period=start,
-                end_period=end,
-                congestion_point=cp_address,
-                dso_domain=dso_domain,
-                mutex_offers_supported=mutex,
-                day_ahead_redispatch_by=day_ahead,
-                intraday_redispatch_by=intraday or None,
-            )
-        )
-    return rows
+        for address, start, end in represented
+    ]
 
 
 class AgrPortfolioPages:

@@ -119,7 +119,7 @@ def agr_portfolio_query_answer(
     )
     if not represented:
         return QueryAnswer(accepted=False, rejection_reason=NO_CONNECTIONS_AVAILABLE)
-    terms_of = _cp_terms(
+    terms_of = cp_terms(
         cp_ids={cp_id for _, cp_id in represented if cp_id is not None}, day=period, as_of=as_of
     )
 
@@ -189,26 +189,31 @@ def agr_portfolio_on_day(
             "connection_address", "start_period", "end_period", "placed_in"
         )
     )
-    terms_of = _cp_terms(
+    terms_of = cp_terms(
         cp_ids={cp_id for *_, cp_id in represented if cp_id is not None}, day=day, as_of=as_of
     )
-    placed = []
-    for address, start, end, cp_id in sorted(represented):
-        terms = terms_of.get(cp_id, _NOT_PLACED) if cp_id is not None else _NOT_PLACED
-        cp_address, dso_domain, mutex, day_ahead, intraday = terms
-        placed.append(
-            AGRConnectionOnDay(
-                entity_address=address,
-                start_period=start,
-                end_period=end,
-                congestion_point=cp_address,
-                dso_domain=dso_domain,
-                mutex_offers_supported=mutex,
-                day_ahead_redispatch_by=day_ahead,
-                intraday_redispatch_by=intraday or None,
-            )
-        )
-    return placed
+    return [
+        agr_connection_on_day(address=address, start=start, end=end, cp_id=cp_id, terms_of=terms_of)
+        for address, start, end, cp_id in sorted(represented)
+    ]
+
+
+def agr_connection_on_day(
+    *, address: str, start: dt.date, end: dt.date | None, cp_id: int | None, terms_of: dict[int, tuple]
+) -> AGRConnectionOnDay:
+    """One represented connection with the terms of the CP it is in (`cp_terms`; none: unplaced)."""
+    terms = terms_of.get(cp_id, _NOT_PLACED) if cp_id is not None else _NOT_PLACED
+    cp_address, dso_domain, mutex, day_ahead, intraday = terms
+    return AGRConnectionOnDay(
+        entity_address=address,
+        start_period=start,
+        end_period=end,
+        congestion_point=cp_address,
+        dso_domain=dso_domain,
+        mutex_offers_supported=mutex,
+        day_ahead_redispatch_by=day_ahead,
+        intraday_redispatch_by=intraday or None,
+    )
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -231,7 +236,7 @@ def _agr_represented(*, agr: Participant, day: dt.date, as_of: dt.datetime | Non
     )
 
 
-def _cp_terms(*, cp_ids: set[int], day: dt.date, as_of: dt.datetime | None) -> dict[int, tuple]:
+def cp_terms(*, cp_ids: set[int], day: dt.date, as_of: dt.datetime | None) -> dict[int, tuple]:
     """Per CP active on `day` among `cp_ids`: (cp address, dso domain, mutex, day-ahead, intraday).
 
     A CP not active on `day` is missing: its connections are unallocated.

@@ -5,7 +5,7 @@ services as the web pages (registry.services.csv_io); the operator role imports,
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import (
+from drf_spectacular.utils import OpenApiResponse, (
     OpenApiExample,
     OpenApiParameter,
     extend_schema,
@@ -169,7 +169,11 @@ class CsvImportViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     @extend_schema(
         summary="Upload a CSV: a dry-run preview of what it would change (nothing changes yet)",
         request={"multipart/form-data": CsvUploadSerializer},
-        responses={201: CsvImportDetailSerializer, 400: CSV_INVALID_RESPONSE},
+        responses={
+            201: CsvImportDetailSerializer,
+            400: CSV_INVALID_RESPONSE,
+            415: OpenApiResponse(description="the body is not multipart/form-data a file can be read from"),
+        },
         examples=[
             OpenApiExample(
                 "a file with a bad row",

@@ -247,9 +247,10 @@ class CsvImportViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     @action(detail=True, methods=["get"])
     def changes(self, request: Request, pk=None) -> Response:
         csv_import = _with_review(import_selectors.csv_import_get(pk=self.get_object().pk))
-        kind = request.query_params.get("kind", "")
-        if kind and kind not in ("new", "changed", "removed"):
+        # An empty ?kind= is refused like any other value outside the enum (the schema says so).
+        kind = request.query_params.get("kind")
+        if kind is not None and kind not in ("new", "changed", "removed"):
             raise ValidationError({"kind": ["kind must be new, changed or removed"]})
-        rows = [row for row in csv_import.review.rows if not kind or row.kind == kind]
+        rows = [row for row in csv_import.review.rows if kind is None or row.kind == kind]
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(DiffRowSerializer(page, many=True).data)

@@ -53,6 +53,11 @@ def test_upload_previews_then_apply_changes_the_registry(
         ("congestion point", "ean.000000000007", (2,)),
         ("connection", "ean.100000000077", (2,)),
     }
+    # A kind outside the enum, the empty one included, is a 400, not the unfiltered list.
+    for bad_kind in ("", "bogus"):
+        refused = operator_client.get(f"{URL}{body['id']}/changes/", {"kind": bad_kind})
+        assert refused.status_code == 400, (bad_kind, refused.content)
+        assert "kind" in refused.json()
     with django_capture_on_commit_callbacks(execute=True):
         applied = operator_client.post(f"{URL}{body['id']}/apply/")
     assert applied.status_code == 202, applied.content

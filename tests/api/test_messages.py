@@ -78,6 +78,10 @@ def test_xml_only_on_request(log, staff_client):
     plain = staff_client.get(f"{URL}{log['update'].pk}/").json()
     assert not XML_FIELDS & set(plain)
     assert staff_client.get(URL, {"include": "everything"}).status_code == 400
+    # One message refuses an unknown or empty include too, instead of answering without XML.
+    for bad_include in ("everything", ""):
+        assert staff_client.get(f"{URL}{log['update'].pk}/", {"include": bad_include}).status_code == 400
+    assert staff_client.get(URL, {"include": ""}).status_code == 400
 
 
 @pytest.mark.parametrize(

@@ -230,3 +230,59 @@ def test_queries_answer_as_known_at_a_moment(dso1, agr_a, agr_b):
     assert agr_cps(agr_portfolio_query_answer(agr=agr_a, period=d("2024-03-31"), as_of=second_known)) == {
         ("dso1.example.com", CP1): (C1,)
     }
+
+
+# ------------------------------------------------------------------------------ SQL twins
+
+
+def test_the_sql_conditions_select_the_rows_the_orm_conditions_select(dso1, agr_a, agr_b):
+    """known_at_sql/active_on_sql (the DSO query's SQL) against known_at_q/active_on_q, on a
+    history with supersessions, at every recorded moment (the boundaries) and around them."""
+    from django.db import connection
+
+    from registry.models import CongestionPointVersion, Membership, Representation
+    from registry.models.portfolio import active_on_q, active_on_sql, known_at_q, known_at_sql
+
+    dso_apply(dso1, cp(CP1, "2024-01-01", None, conn(C1, "2024-01-01"), conn(C2, "2024-01-01", "2024-03-31")))
+    agr_apply(agr_a, conn(C1, "2024-01-01"), conn(C2, "2024-01-01"))
+    dso_apply(dso1, cp(CP1, "2024-02-01", "2024-12-31", conn(C1, "2024-02-01"), conn(C3, "2024-02-01")))
+    agr_apply(agr_a, conn(C1, "2024-01-01", "2024-03-31"))
+    agr_apply(agr_b, conn(C1, "2024-04-01"))
+    moments = set()
+    for model in (CongestionPointVersion, Membership, Representation):
+        for recorded, superseded in model.objects.values_list("recorded_at", "superseded_at"):
+            moments.update({recorded, superseded} - {None})
+    around = {
+        moment + delta for moment in moments for delta in (dt.timedelta(0), dt.timedelta(microseconds=-1))
+    }
+    days = [
+        d(day)
+        for day in (
+            "2023-12-31",
+            "2024-01-01",
+            "2024-01-31",
+            "2024-02-01",
+            "2024-03-31",
+            "2024-04-01",
+            "2024-12-31",
+            "2025-01-01",
+        )
+    ]
+    assert len(around) >= 10
+
+    for model in (CongestionPointVersion, Membership, Representation):
+        table = model._meta.db_table
+        for as_of in [None, *sorted(around)]:
+            for day in days:
+                known, known_params = known_at_sql("t", as_of)
+                active, active_params = active_on_sql("t", day)
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"SELECT t.id FROM {table} t WHERE {known} AND {active}",  # noqa: S608
+                        [*known_params, *active_params],
+                    )
+                    by_sql = {row[0] for row in cursor.fetchall()}
+                by_orm = set(
+                    model.objects.filter(known_at_q(as_of), active_on_q(day)).values_list("pk", flat=True)
+                )
+                assert by_sql == by_orm, (table, as_of, day)

@@ -41,3 +41,19 @@ def test_a_dry_run_analyzes_nothing(dso1):
 
     assert outcome.accepted and outcome.dry_run
     assert estimated_rows("registry_membership") == before
+
+
+def test_a_small_update_reads_no_statistics_after_it_commits(dso1):
+    """The common one-connection message: nothing between its commit and its response leaving."""
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        outcome = dso_portfolio_update_apply(
+            dso=dso1,
+            message=dso_update(
+                dso1.domain, cp("ean.000000000001", "2024-01-01", None, conn("ean.100000000001", "2024-01-01"))
+            ),
+        )
+    assert outcome.accepted
+    assert queries.captured_queries[-1]["sql"] == "COMMIT"
+    assert [query["sql"] for query in queries.captured_queries if "pg_class" in query["sql"]] == []

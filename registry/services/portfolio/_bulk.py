@@ -140,8 +140,14 @@ def representation_sequences_upsert(
 
 
 def statistics_refresh_on_commit(written: RowsWritten) -> None:
-    """Refresh the statistics of the tables in `written` once (and only if) the transaction commits."""
-    transaction.on_commit(partial(_statistics_refresh, dict(written)), robust=True)
+    """Refresh the statistics of the tables in `written` once (and only if) the transaction commits.
+
+    Only tables that got at least ANALYZE_MIN_ROWS rows can qualify, so a small update (the common
+    message) registers nothing: no catalogue reads between its commit and its response leaving.
+    """
+    large = {table: rows for table, rows in written.items() if rows >= ANALYZE_MIN_ROWS}
+    if large:
+        transaction.on_commit(partial(_statistics_refresh, large), robust=True)
 
 
 def _statistics_refresh(written: dict[str, int]) -> None:
@@ -158,7 +164,7 @@ def _statistics_refresh(written: dict[str, int]) -> None:
             for table, rows in sorted(written.items()):
                 cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
                 (estimate,) = cursor.fetchone()
-                if estimate < 0 or rows >= max(ANALYZE_MIN_ROWS, 0.1 * estimate):
+                if estimate < 0 or rows >= 0.1 * estimate:
                     cursor.execute(f"ANALYZE {database.ops.quote_name(table)}")
     except DatabaseError:
         logger.warning("could not refresh the planner statistics of %s", sorted(written), exc_info=True)

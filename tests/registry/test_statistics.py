@@ -51,7 +51,8 @@ def test_a_small_update_reads_no_statistics_after_it_commits(dso1):
         outcome = dso_portfolio_update_apply(
             dso=dso1,
             message=dso_update(
-                dso1.domain, cp("ean.000000000001", "2024-01-01", None, conn("ean.100000000001", "2024-01-01"))
+                dso1.domain,
+                cp("ean.000000000001", "2024-01-01", None, conn("ean.100000000001", "2024-01-01")),
             ),
         )
     assert outcome.accepted

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from registry.models import Message, Participant
@@ -103,19 +103,34 @@ def sender_lock(*, domain: str, role: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", _sender_lock_key(domain=domain, role=role))
 
 
-def _earlier_twin() -> Subquery:
+def _earlier_twin() -> RawSQL:
     """The pk of the first earlier inbound message with the same sender and MessageID (cro-rules
-    §3, 5 and 6): read with the batch, so a message without one costs no statement of its own."""
-    return Subquery(
-        Message.objects.filter(
-            direction=Message.Direction.INBOUND,
-            sender_domain=OuterRef("sender_domain"),
-            message_id=OuterRef("message_id"),
-            pk__lt=OuterRef("pk"),
-        )
-        .order_by("pk")
-        .values("pk")[:1]
+    §3, 5 and 6): read with the batch, so a message without one costs no statement of its own.
+
+    Raw SQL (the outer row is the queryset's base table, `registry_message`): as a Subquery
+    expression the ORM spent more CPU relabelling it for every batch than the database did
+    running it.
+    """
+    table = Message._meta.db_table
+    return RawSQL(  # noqa: S611 (no user input: a table name and a bound parameter)
+        f"SELECT twin.id FROM {table} twin WHERE twin.direction = %s"  # noqa: S608
+        f" AND twin.sender_domain = {table}.sender_domain AND twin.message_id = {table}.message_id"
+        f" AND twin.id < {table}.id ORDER BY twin.id LIMIT 1",
+        [Message.Direction.INBOUND.value],
     )
+
+
+def _pending_senders() -> list[tuple[str, str]]:
+    """(domain, role) of the oldest pending inbound messages, oldest first (one per message, at
+    most 64). A cursor, not a queryset: this runs before every batch, on the path of each answer."""
+    table = Message._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT sender_domain, sender_role FROM {table}"  # noqa: S608 (no user input)
+            " WHERE direction = %s AND status IN (%s, %s) ORDER BY id LIMIT 64",
+            [Message.Direction.INBOUND.value, *(status.value for status in _PENDING_STATUSES)],
+        )
+        return [(domain, role) for domain, role in cursor.fetchall()]
 
 
 def message_process_next(
@@ -135,13 +150,8 @@ def message_process_next(
     and SenderMessageFailed (the whole batch rolled back) when processing raises.
     """
     with transaction.atomic():
-        candidates = (
-            Message.objects.filter(direction=Message.Direction.INBOUND, status__in=_PENDING_STATUSES)
-            .order_by("pk")
-            .values_list("sender_domain", "sender_role")[:64]
-        )
         tried = set(skip_senders)
-        for sender in candidates:
+        for sender in _pending_senders():
             if sender in tried:
                 continue
             tried.add(sender)

@@ -11,8 +11,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
-import requests
+import certifi
+import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -216,16 +218,27 @@ def _attempts_record(attempts: list) -> list[DeliveryOutcome]:
     return outcomes
 
 
-# One keep-alive HTTP session per peer endpoint and process (a worker's pool process): the
-# TCP connection (and TLS handshake) is reused from one delivery to the next.
-_sessions: dict[str, requests.Session] = {}
+# One keep-alive connection pool per peer origin and process (a worker's pool process): the TCP
+# connection (and TLS handshake) is reused from one delivery to the next. urllib3 directly, not
+# requests on top of it: requests cost about 0.9 ms of CPU per POST against 0.2 ms, on the path of
+# every answer. What requests did by default is kept: certifi's CA bundle, and the standard
+# *_proxy / no_proxy environment variables.
+_pools: dict[str, urllib3.PoolManager] = {}
 
 
-def _session_for(endpoint: str) -> requests.Session:
-    session = _sessions.get(endpoint)
-    if session is None:
-        session = _sessions[endpoint] = requests.Session()
-    return session
+def _pool_for(url: str) -> urllib3.PoolManager:
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    pool = _pools.get(origin)
+    if pool is None:
+        options: dict = {"maxsize": 1, "retries": False, "ca_certs": certifi.where()}
+        proxy = getproxies().get(parts.scheme)
+        if proxy and not proxy_bypass(parts.hostname or ""):
+            pool = urllib3.ProxyManager(proxy, **options)
+        else:
+            pool = urllib3.PoolManager(**options)
+        _pools[origin] = pool
+    return pool
 
 
 # Redirects followed on delivery (same method and body); others fail the attempt (cro-rules §6).
@@ -244,36 +257,51 @@ def _endpoint(message: Message) -> str:
 def _post(message: Message) -> tuple[bool, str | None]:
     """POST the signed message; (retryable, error) with error None on success."""
     endpoint = _endpoint(message)
+    seconds = settings.CRO_DELIVERY_TIMEOUT_SECONDS
+    body = message.signed_xml.encode("utf-8")
     try:
         response, endpoint = _post_following_redirects(
-            lambda url: _session_for(url).post(
+            lambda url: _pool_for(url).request(
+                "POST",
                 url,
-                data=message.signed_xml.encode("utf-8"),
+                body=body,
                 headers={"Content-Type": "text/xml; charset=utf-8"},
-                timeout=settings.CRO_DELIVERY_TIMEOUT_SECONDS,
-                allow_redirects=False,
+                timeout=urllib3.Timeout(connect=seconds, read=seconds),
+                redirect=False,
+                retries=False,
             ),
             endpoint,
         )
     except RedirectRefused as exc:
         return False, str(exc)
-    except requests.Timeout:
-        return True, f"timeout after {settings.CRO_DELIVERY_TIMEOUT_SECONDS}s posting to {endpoint}"
-    except requests.RequestException as exc:
-        return True, f"{exc.__class__.__name__} posting to {endpoint}: {exc}"
-    if response.status_code == 200:
+    except urllib3.exceptions.HTTPError as exc:
+        return True, _transport_error(exc, endpoint=endpoint)
+    if response.status == 200:
         return False, None
-    error = f"HTTP {response.status_code} from {endpoint}: {response.text[:500]}"
-    if 400 <= response.status_code < 500 and response.status_code not in RETRYABLE_CLIENT_ERRORS:
+    text = response.data[:2000].decode("utf-8", errors="replace")[:500]
+    error = f"HTTP {response.status} from {endpoint}: {text}"
+    if 400 <= response.status < 500 and response.status not in RETRYABLE_CLIENT_ERRORS:
         return False, error
     return True, error
+
+
+def _transport_error(exc: urllib3.exceptions.HTTPError, *, endpoint: str) -> str:
+    """The attempt's error text: "timeout after ..." or "<kind> posting to <endpoint>: ..."."""
+    # NewConnectionError (refused, unresolvable) is a ConnectTimeoutError to urllib3: not a timeout.
+    if isinstance(exc, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ProtocolError):
+        kind = "ConnectionError"
+    elif isinstance(exc, urllib3.exceptions.TimeoutError):
+        return f"timeout after {settings.CRO_DELIVERY_TIMEOUT_SECONDS}s posting to {endpoint}"
+    else:
+        kind = exc.__class__.__name__
+    return f"{kind} posting to {endpoint}: {exc}"
 
 
 class RedirectRefused(Exception):
     """A redirect the CRO does not follow: the delivery attempt fails for good."""
 
 
-def _post_following_redirects(post, endpoint: str) -> tuple[requests.Response, str]:
+def _post_following_redirects(post, endpoint: str) -> tuple[urllib3.BaseHTTPResponse, str]:
     """`post(url)` at `endpoint`, following 307/308 up to MAX_REDIRECT_HOPS; (response, its URL).
 
     307 and 308 keep method and body, so the signed message is posted again as it is. Any
@@ -283,12 +311,12 @@ def _post_following_redirects(post, endpoint: str) -> tuple[requests.Response, s
     url, hops = endpoint, 0
     while True:
         response = post(url)
-        if not 300 <= response.status_code < 400:
+        if not 300 <= response.status < 400:
             return response, url
         location = response.headers.get("Location", "")
-        if response.status_code not in FOLLOWED_REDIRECTS:
+        if response.status not in FOLLOWED_REDIRECTS:
             raise RedirectRefused(
-                f"HTTP {response.status_code} redirect from {url} to {location or '(no Location)'} "
+                f"HTTP {response.status} redirect from {url} to {location or '(no Location)'} "
                 "not followed: only 307 and 308 keep the POST and its body"
             )
         if hops == MAX_REDIRECT_HOPS:
@@ -296,11 +324,11 @@ def _post_following_redirects(post, endpoint: str) -> tuple[requests.Response, s
                 f"more than {MAX_REDIRECT_HOPS} redirects posting to {endpoint} (last at {url})"
             )
         if not location:
-            raise RedirectRefused(f"HTTP {response.status_code} from {url} without a Location header")
+            raise RedirectRefused(f"HTTP {response.status} from {url} without a Location header")
         target = urljoin(url, location)
         if urlsplit(target).scheme not in ("http", "https"):
             raise RedirectRefused(
-                f"HTTP {response.status_code} from {url} to a non-http(s) URL {location[:200]!r}"
+                f"HTTP {response.status} from {url} to a non-http(s) URL {location[:200]!r}"
             )
         url, hops = target, hops + 1
 

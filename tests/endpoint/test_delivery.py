@@ -125,3 +125,44 @@ def test_sweep_dispatches_stuck_messages_only(queued, make_participant, settings
     report = sweep.messages_sweep(older_than_seconds=60)
     assert report.outbound == 1
     assert report.inbound == 0
+
+
+def test_a_peer_that_does_not_answer_in_time_is_a_retried_timeout(queued, settings):
+    """A listening socket that never answers: the attempt ends at CRO_DELIVERY_TIMEOUT_SECONDS."""
+    import socket
+
+    from registry.models import DeliveryAttempt
+
+    settings.CRO_DELIVERY_TIMEOUT_SECONDS = 1
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        message = queued(f"http://127.0.0.1:{silent.getsockname()[1]}/shapeshifter/api/v3/message")
+        outcome = deliver(message)
+    assert outcome.retry_in is not None
+    assert message.last_error.startswith("timeout after 1s posting to http://127.0.0.1:")
+    assert DeliveryAttempt.objects.get(message=message).error_class == "Timeout"
+
+
+def test_deliveries_go_through_the_proxy_the_environment_names(queued, monkeypatch):
+    """http_proxy / no_proxy are honoured (an egress proxy in front of the CRO)."""
+    from registry.services import outbound
+
+    with RecordingPeer([200]) as proxy, RecordingPeer([200]) as direct:
+        monkeypatch.setenv("http_proxy", proxy.url.split("/shapeshifter")[0])
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.setattr(outbound, "_pools", {})
+        message = queued("http://peer.example.invalid/shapeshifter/api/v3/message")
+        assert deliver(message).delivered
+        assert proxy.received.get(timeout=5) == message.signed_xml.encode()
+
+        # no_proxy names the peer's host: straight to it.
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        monkeypatch.setattr(outbound, "_pools", {})
+        message.participant.endpoint_url = direct.url
+        message.participant.save(update_fields=["endpoint_url"])
+        second = outbound.participant_test_message_send(participant=message.participant)
+        assert deliver(second).delivered
+        assert direct.received.get(timeout=5) == second.signed_xml.encode()
+        assert proxy.received.empty()

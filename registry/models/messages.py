@@ -77,6 +77,13 @@ class Message(models.Model):
             models.Index(fields=["conversation_id"], name="message_conversation_idx"),
             models.Index(fields=["status", "updated_at"], name="message_status_updated_idx"),
             models.Index(fields=["message_type", "created_at"], name="message_type_created_idx"),
+            # The drain's reads (registry.services.processing): the pending senders and a sender's
+            # pending batch come from the pending rows only, however long the history.
+            models.Index(
+                fields=["sender_domain", "sender_role", "id"],
+                condition=Q(direction="in", status__in=["received", "processing"]),
+                name="message_inbound_pending_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -133,6 +134,22 @@ def _pending_senders() -> list[tuple[str, str]]:
         return [(domain, role) for domain, role in cursor.fetchall()]
 
 
+def _pending_batch(*, sender: tuple[str, str], batch: int) -> QuerySet[Message]:
+    """The sender's oldest pending inbound messages, locked (message_inbound_pending_idx)."""
+    return (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("participant")
+        .annotate(earlier_twin=_earlier_twin())
+        .filter(
+            direction=Message.Direction.INBOUND,
+            status__in=_PENDING_STATUSES,
+            sender_domain=sender[0],
+            sender_role=sender[1],
+        )
+        .order_by("pk")[:batch]
+    )
+
+
 def message_process_next(
     *,
     batch: int = 1,
@@ -161,18 +178,7 @@ def message_process_next(
                 if held_elsewhere is not None:
                     held_elsewhere.add(sender)
                 continue
-            batch_messages = list(
-                Message.objects.select_for_update(of=("self",))
-                .select_related("participant")
-                .annotate(earlier_twin=_earlier_twin())
-                .filter(
-                    direction=Message.Direction.INBOUND,
-                    status__in=_PENDING_STATUSES,
-                    sender_domain=sender[0],
-                    sender_role=sender[1],
-                )
-                .order_by("pk")[:batch]
-            )
+            batch_messages = list(_pending_batch(sender=sender, batch=batch))
             if not batch_messages:
                 continue
             responses = []

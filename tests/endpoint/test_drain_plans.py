@@ -1,0 +1,77 @@
+"""The drain's reads cost what is pending, not the message history (PostgreSQL plans, no timing)."""
+
+import json
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from registry.models import Message
+from registry.services import processing
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+HISTORY = 20_000
+SENDER = ("dso1.example.com", "DSO")
+
+
+@pytest.fixture
+def long_history():
+    """A sender with 20,000 processed messages and 3 pending ones, and another sender's pending one."""
+
+    def message(n: int, status: str, domain: str = SENDER[0]) -> Message:
+        return Message(
+            direction="in",
+            status=status,
+            message_type="TestMessage",
+            version="3.1.0",
+            sender_domain=domain,
+            sender_role="DSO",
+            recipient_domain="cro.example.com",
+            recipient_role="CRO",
+            message_id=f"m-{domain}-{n}",
+            conversation_id=f"c-{n}",
+        )
+
+    Message.objects.bulk_create([message(n, "processed") for n in range(HISTORY)], batch_size=5000)
+    Message.objects.bulk_create(
+        [message(HISTORY + n, "received") for n in range(3)] + [message(0, "received", "dso2.example.com")]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE registry_message")
+
+
+def plans(run) -> list[str]:
+    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+        run()
+        found = []
+        with connection.cursor() as cursor:
+            for query in captured.captured_queries:
+                if query["sql"].lstrip().upper().startswith("SELECT"):
+                    cursor.execute(f"EXPLAIN (FORMAT JSON) {query['sql']}")
+                    found.append(json.dumps(cursor.fetchone()[0]))
+    return found
+
+
+def test_the_pending_senders_and_a_batch_come_from_the_pending_rows(long_history):
+    senders: list = []
+    batch: list = []
+    explained = plans(lambda: senders.extend(processing._pending_senders()))
+    explained += plans(lambda: batch.extend(processing._pending_batch(sender=SENDER, batch=20)))
+
+    assert senders == [SENDER] * 3 + [("dso2.example.com", "DSO")]
+    assert [m.message_id for m in batch] == [f"m-{SENDER[0]}-{HISTORY + n}" for n in range(3)]
+    assert len(explained) == 2
+    for plan in explained:
+        assert "message_inbound_pending_idx" in plan, plan
+        assert not [node for node in nodes(json.loads(plan)[0]["Plan"]) if message_scanned_whole(node)], plan
+
+
+def nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from nodes(child)
+
+
+def message_scanned_whole(node: dict) -> bool:
+    return node["Node Type"] == "Seq Scan" and node.get("Relation Name") == "registry_message"

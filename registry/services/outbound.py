@@ -44,6 +44,28 @@ def outbound_message_create(
     `enqueue_delivery=False`, claimed for the caller, which delivers it itself right after the
     commit (`outbound_messages_deliver_claimed`): its first attempt is counted and leased at
     once, so no other worker (the sweep's delivery task) POSTs it meanwhile."""
+    message = outbound_message_build(
+        payload=payload, recipient=recipient, request=request, claimed=not enqueue_delivery
+    )
+    message.save(force_insert=True)
+    if enqueue_delivery:
+        transaction.on_commit(lambda: dispatch.message_delivery_enqueue(message_pk=message.pk))
+    return message
+
+
+def outbound_messages_store_claimed(*, messages: list[Message]) -> None:
+    """Store responses built `claimed` (outbound_message_build) in one INSERT: a drain's batch."""
+    Message.objects.bulk_create(messages)
+
+
+def outbound_message_build(
+    *,
+    payload: messages.PayloadMessage,
+    recipient: Participant,
+    request: Message | None = None,
+    claimed: bool = False,
+) -> Message:
+    """The signed outbound message for `payload`, not yet stored (see outbound_message_create)."""
     # An answer is spelled in the major of the endpoint its request came to, where the
     # requester reads it: an unsupported or mismatched Version gets that major's newest.
     path_major = (request.path_major or 3) if request is not None else None
@@ -61,7 +83,7 @@ def outbound_message_create(
     )
     now = timezone.now()
     result = getattr(payload, "result", None)
-    message = Message.objects.create(
+    return Message(
         direction=Message.Direction.OUTBOUND,
         status=Message.Status.RESPONSE_QUEUED,
         message_type=payload.message_type,
@@ -81,13 +103,10 @@ def outbound_message_create(
         body_digest=hashlib.sha256(inner_xml).hexdigest(),
         result=result.value if result else "",
         rejection_reason=getattr(payload, "rejection_reason", None) or "",
-        next_attempt_at=now if enqueue_delivery else now + _lease(),
-        attempts=0 if enqueue_delivery else 1,
+        next_attempt_at=now + _lease() if claimed else now,
+        attempts=1 if claimed else 0,
         give_up_at=now + dt.timedelta(seconds=settings.CRO_DELIVERY_RETRY_SECONDS),
     )
-    if enqueue_delivery:
-        transaction.on_commit(lambda: dispatch.message_delivery_enqueue(message_pk=message.pk))
-    return message
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from registry import dispatch
 from registry.models import Message, Participant
 from registry.selectors import portfolio_queries
 from registry.services import outbound
@@ -181,22 +182,53 @@ def message_process_next(
             batch_messages = list(_pending_batch(sender=sender, batch=batch))
             if not batch_messages:
                 continue
-            responses = []
+            # The batch's writes wait for its end (one UPDATE and one INSERT for all), except
+            # before a message with an earlier twin: that twin's answer must be readable then.
+            responses: list[Message] = []
+            unwritten: list[Message] = []
+            unwritten_responses: list[Message] = []
             for message in batch_messages:
                 try:
-                    response = _process_locked(message=message, enqueue_delivery=False)
+                    if getattr(message, "earlier_twin", None) is not None:
+                        _batch_write(processed=unwritten, responses=unwritten_responses)
+                    response = _processed(message=message, claimed=True)
                 except OriginalStillPending:
                     raise
                 except Exception as exc:
                     raise SenderMessageFailed(message_pk=message.pk, sender=sender) from exc
                 if response is not None:
+                    unwritten.append(message)
+                    unwritten_responses.append(response)
                     responses.append(response)
+            try:
+                _batch_write(processed=unwritten, responses=unwritten_responses)
+            except Exception as exc:
+                # Not one message's fault that can be told: the drain retries one at a time.
+                raise SenderMessageFailed(message_pk=batch_messages[-1].pk, sender=sender) from exc
             return Processed(messages=list[Message](batch_messages), responses=responses)
     return None
 
 
+# The fields processing sets on an inbound message.
+_PROCESSED_FIELDS = ["status", "result", "rejection_reason", "processed_at", "last_error", "updated_at"]
+
+
 def _process_locked(*, message: Message, enqueue_delivery: bool) -> Message | None:
     """The checks and the registry for `message`, locked in the caller's transaction."""
+    response = _processed(message=message, claimed=not enqueue_delivery)
+    if response is None:
+        return None
+    message.save(update_fields=_PROCESSED_FIELDS)
+    response.save(force_insert=True)
+    if enqueue_delivery:
+        transaction.on_commit(lambda: dispatch.message_delivery_enqueue(message_pk=response.pk))
+    return response
+
+
+def _processed(*, message: Message, claimed: bool) -> Message | None:
+    """Run the checks and the registry for `message`; set its processed fields (not saved) and
+    return its response (built, not stored). None for a TestMessageResponse, recorded (and
+    saved) here: nothing answers it."""
     payload = codec.parse_message(
         message.inner_xml.encode("utf-8"),
         path_major=message.path_major or 3,
@@ -214,17 +246,20 @@ def _process_locked(*, message: Message, enqueue_delivery: bool) -> Message | No
     message.status = Message.Status.PROCESSED
     message.result = verdict.result.value
     message.rejection_reason = verdict.reason or ""
-    message.processed_at = timezone.now()
+    message.processed_at = message.updated_at = timezone.now()
     message.last_error = ""
-    message.save(
-        update_fields=["status", "result", "rejection_reason", "processed_at", "last_error", "updated_at"]
+    return outbound.outbound_message_build(
+        payload=response_payload, recipient=_sender_of(message), request=message, claimed=claimed
     )
-    return outbound.outbound_message_create(
-        payload=response_payload,
-        recipient=_sender_of(message),
-        request=message,
-        enqueue_delivery=enqueue_delivery,
-    )
+
+
+def _batch_write(*, processed: list[Message], responses: list[Message]) -> None:
+    """The processed fields of a batch's messages and their responses: one UPDATE, one INSERT."""
+    if processed:
+        Message.objects.bulk_update(processed, _PROCESSED_FIELDS)
+        outbound.outbound_messages_store_claimed(messages=responses)
+        processed.clear()
+        responses.clear()
 
 
 def _metadata_for_response(*, payload: messages.PayloadMessage, recipient_domain: str) -> dict:

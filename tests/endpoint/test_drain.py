@@ -73,20 +73,20 @@ def test_a_failing_message_stays_pending_and_holds_up_no_other_sender(make_parti
         _, good_key = make_participant("dso2.example.com", "DSO", endpoint_url=peer.url)
         stuck = post("dso1.example.com", bad_key)
         fine = post("dso2.example.com", good_key)
-        original = processing._process_locked
+        original = processing._processed
 
-        def failing(*, message, enqueue_delivery):
+        def failing(*, message, claimed):
             if message.conversation_id == stuck:
                 raise RuntimeError("a bug")
-            return original(message=message, enqueue_delivery=enqueue_delivery)
+            return original(message=message, claimed=claimed)
 
-        monkeypatch.setattr(processing, "_process_locked", failing)
+        monkeypatch.setattr(processing, "_processed", failing)
         assert tasks.drain_inbound_messages.apply().get() == 1
         assert answered(peer) == [fine]
         assert Message.objects.get(direction="in", conversation_id=stuck).status == "received"
         assert not Message.objects.filter(direction="out", conversation_id=stuck).exists()
 
-        monkeypatch.setattr(processing, "_process_locked", original)
+        monkeypatch.setattr(processing, "_processed", original)
         assert tasks.drain_inbound_messages.apply().get() == 1  # the sweep's drain, later
         assert answered(peer) == [stuck]
 
@@ -148,3 +148,42 @@ def test_a_response_the_drain_could_not_post_is_delivered_once_its_lease_ends(ma
         assert answered(peer) == [conversation]
     response.refresh_from_db()
     assert (response.status, response.attempts) == ("delivered", 2)
+
+
+def test_a_batch_writes_its_statuses_and_responses_in_one_statement_each(make_participant):
+    """Five messages of one sender: one UPDATE of their status and one INSERT of their answers."""
+    from django.test.utils import CaptureQueriesContext
+
+    with RecordingPeer([200]) as peer:
+        _, key = make_participant("dso1.example.com", "DSO", endpoint_url=peer.url)
+        sent = [post("dso1.example.com", key) for _ in range(5)]
+        with CaptureQueriesContext(connection) as queries:
+            assert tasks.drain_inbound_messages.apply().get() == 5
+        assert answered(peer) == sent
+    statements = [query["sql"] for query in queries.captured_queries]
+    status_updates = [
+        sql for sql in statements if sql.startswith('UPDATE "registry_message"') and "'processed'" in sql
+    ]
+    response_inserts = [sql for sql in statements if sql.startswith('INSERT INTO "registry_message"')]
+    assert len(status_updates) == 1 and "processed" in status_updates[0]
+    assert len(response_inserts) == 1
+    assert Message.objects.filter(direction="in", status="processed", result="Accepted").count() == 5
+    assert Message.objects.filter(direction="out", request__isnull=False).count() == 5
+
+
+def test_a_twin_in_the_same_batch_is_answered_with_a_copy_at_once(make_participant):
+    """The original's answer is written before its twin is processed, though writes wait for
+    the batch's end: the twin gets the copy in the same drain, not a retry later."""
+    with RecordingPeer([200]) as peer:
+        _, key = make_participant("dso1.example.com", "DSO", endpoint_url=peer.url)
+        payload = factories.test_message(sender="dso1.example.com")
+        body = factories.signed(payload, role="DSO", private_key=key)
+        for _ in range(2):
+            assert Client().post(URL, data=body, content_type="text/xml").status_code == 200
+
+        assert tasks.drain_inbound_messages.apply().get() == 2
+        assert answered(peer) == [payload.conversation_id] * 2
+    first, second = Message.objects.filter(direction="out").order_by("pk")
+    assert first.message_id != second.message_id
+    assert [twin.status for twin in Message.objects.filter(direction="in")] == ["processed"] * 2
+    assert first.message_type == second.message_type == "TestMessageResponse"

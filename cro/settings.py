@@ -143,7 +143,12 @@ CRO_METRICS_TOKEN = os.environ.get("CRO_METRICS_TOKEN", "")
 # Every process (gunicorn workers, Celery pool processes) writes its metric samples here and
 # /metrics adds them up; bin/run empties it at start. Set before prometheus_client is imported.
 # (registry.metrics creates the folder: settings only read.)
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
+# The default follows CRO_VAR_DIR also in child processes, which inherit the variable this sets:
+# a process started with a var dir of its own (a second instance, a test's servers) must not
+# add its samples to its parent's.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("CRO_PROMETHEUS_DIR_DEFAULT") == "1":
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(VAR_DIR / "prometheus")
+    os.environ["CRO_PROMETHEUS_DIR_DEFAULT"] = "1"
 
 # ------------------------------------------------------------------------------ Django
 INSTALLED_APPS = [

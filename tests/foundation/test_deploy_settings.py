@@ -25,6 +25,9 @@ TEST_OVERRIDES = {
     "SESSION_COOKIE_SECURE",
     "CSRF_COOKIE_SECURE",
     "DJANGO_ALLOW_ASYNC_UNSAFE",
+    # The metrics folder cro.settings derived for the test process itself.
+    "PROMETHEUS_MULTIPROC_DIR",
+    "CRO_PROMETHEUS_DIR_DEFAULT",
 }
 
 
@@ -112,3 +115,26 @@ def test_no_template_has_inline_scripts_or_styles():
         if pattern.search(path.read_text())
     ]
     assert found == []
+
+
+METRICS_DIR = "import django; django.setup(); import os; print(os.environ['PROMETHEUS_MULTIPROC_DIR'])"
+
+
+def test_the_metrics_folder_follows_the_var_dir_also_in_a_child_process(tmp_path):
+    """A process started with a var dir of its own (by a CRO process, whose environment it inherits)
+    keeps its metric samples there; a folder set explicitly stays as set."""
+    parent = production(code=METRICS_DIR, env={"CRO_VAR_DIR": str(tmp_path / "parent")})
+    assert parent.stdout.split("\n")[-2] == str(tmp_path / "parent" / "prometheus"), parent.stderr
+    # What the parent's environment holds after cro.settings, handed to a child with another var dir.
+    inherited = {
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "parent" / "prometheus"),
+        "CRO_PROMETHEUS_DIR_DEFAULT": "1",
+    }
+    child = production(code=METRICS_DIR, env={**inherited, "CRO_VAR_DIR": str(tmp_path / "child")})
+    assert child.stdout.split("\n")[-2] == str(tmp_path / "child" / "prometheus"), child.stderr
+
+    explicit = production(
+        code=METRICS_DIR,
+        env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "chosen"), "CRO_VAR_DIR": str(tmp_path / "child")},
+    )
+    assert explicit.stdout.split("\n")[-2] == str(tmp_path / "chosen"), explicit.stderr

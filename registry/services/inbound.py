@@ -7,7 +7,15 @@ import logging
 from functools import cache
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.utils import timezone
 
 from registry import dispatch
@@ -263,7 +271,7 @@ def _message_insert(*, participant: Participant, fields: dict) -> Message:
     if len(values) > len(columns) or not values.keys() <= _message_attnames():
         raise TypeError(f"Message has no field {', '.join(sorted(values.keys() - _message_attnames()))}")
     row = [values.get(attname, default) for attname, default, _ in columns]
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value
     params = [
         adapt(value) if is_datetime and value is not None else value
         for value, (_, _, is_datetime) in zip(row, columns, strict=True)
@@ -272,7 +280,7 @@ def _message_insert(*, participant: Participant, fields: dict) -> Message:
         cursor.execute(sql, params)
         pk = cursor.fetchone()[0]
     # Every column in the model's order: Django's cheapest way to an instance (as from a query).
-    return Message.from_db(connection.alias, _message_field_names(), [pk, *row])
+    return Message.from_db(DEFAULT_DB_ALIAS, _message_field_names(), [pk, *row])
 
 
 @cache
@@ -286,24 +294,30 @@ def _message_field_names() -> tuple[str, ...]:
 
 
 def _server_binding_cursor():
-    """A cursor of Django's `connection` (its error mapping, query log and execute wrappers) that,
-    on psycopg 3, binds parameters on the server instead of quoting them into the text."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    from django.db.backends.postgresql.psycopg_any import is_psycopg3
-
-    if not is_psycopg3:
-        return connection.cursor()
+    """A cursor of the default database connection (Django's error mapping, query log and
+    execute wrappers) that, on psycopg 3, binds parameters on the server instead of quoting
+    them into the text. (The connection is looked up once: each attribute read through
+    `django.db.connection` is a thread-local lookup.)"""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql" or not _psycopg3():
+        return db.cursor()
     import psycopg
 
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw = psycopg.Cursor(connection.connection)
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    raw = psycopg.Cursor(db.connection)
     # (the stubs say these take Django's wrapper; they take the driver's cursor and wrap it)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(raw)  # type: ignore[arg-type]
-    return connection.make_cursor(raw)  # type: ignore[arg-type]
+    if db.queries_logged:
+        return db.make_debug_cursor(raw)  # type: ignore[arg-type]
+    return db.make_cursor(raw)  # type: ignore[arg-type]
+
+
+@cache
+def _psycopg3() -> bool:
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3
 
 
 def _insert_checking_the_connection(insert):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -186,6 +187,36 @@ def wrk(
     )
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of process group `pgid`."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # after the state: ppid, pgrp, ...; utime and stime are 14 and 15
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def cpu_during(procs: dict[str, Proc], run):
+    """run(), and the CPU seconds each of `procs` spent meanwhile."""
+    before = {name: group_cpu_seconds(proc.pid) for name, proc in procs.items()}
+    result = run()
+    return result, {name: group_cpu_seconds(proc.pid) - before[name] for name, proc in procs.items()}
+
+
+def report_cpu(cpu: dict[str, float], result: SimpleNamespace) -> None:
+    accepted = max(result.requests - result.non_200, 1)
+    print(
+        "            CPU during the round: "
+        + ", ".join(f"{name} {seconds:.1f} s ({1000 * seconds / accepted:.2f} ms/request)"
+                    for name, seconds in cpu.items())
+    )  # fmt: skip
+
+
 def report(title: str, result: SimpleNamespace) -> None:
     print(
         f"  {title:<9} {result.per_second:8.1f} req/s   latency avg {result.average_ms:7.1f} ms"
@@ -348,9 +379,14 @@ def main() -> None:
             message_pool(
                 pool, count=pool_size, private_key=dso_private, first_connection=2 * round_number * pool_size
             )
-            result = wrk(web.url, pool=pool, threads=args.threads, connections=args.connections,
-                         seconds=args.seconds, log_dir=log_dir)  # fmt: skip
+            watched = {"gunicorn": web, **({"celery": worker} if worker is not None else {})}
+            result, cpu = cpu_during(
+                watched,
+                functools.partial(wrk, web.url, pool=pool, threads=args.threads,
+                                  connections=args.connections, seconds=args.seconds, log_dir=log_dir),
+            )  # fmt: skip
             report("ours", result)
+            report_cpu(cpu, result)
             ours.append(result)
             if worker is not None:
                 accepted = result.requests - result.non_200
@@ -365,9 +401,13 @@ def main() -> None:
                 private_key=dso_private,
                 first_connection=(2 * round_number + 1) * pool_size,
             )
-            result = wrk(library_url, pool=pool, threads=args.threads, connections=args.connections,
-                         seconds=args.seconds, log_dir=log_dir)  # fmt: skip
+            result, cpu = cpu_during(
+                {"library": library},
+                functools.partial(wrk, library_url, pool=pool, threads=args.threads,
+                                  connections=args.connections, seconds=args.seconds, log_dir=log_dir),
+            )  # fmt: skip
             report("library", result)
+            report_cpu(cpu, result)
             theirs.append(result)
             time.sleep(2)  # let the library's response threads finish before the next round
 

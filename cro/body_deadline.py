@@ -2,19 +2,28 @@
 
 gunicorn reads a request body from the socket as the application asks for it, on the thread that
 serves the request; a client trickling its body would hold that thread for as long as it likes
-(slowloris). This WSGI middleware reads the whole body first (spooled to disk when large), and a
-timer cuts the socket's read side when the deadline passes: the client is answered 408 and the
+(slowloris). This WSGI middleware reads the whole body first (spooled to disk when large), and
+when the deadline passes the socket's read side is cut: the client is answered 408 and the
 thread is free again. A body shorter than its Content-Length (the client gave up) is answered 400
 and never reaches the application. Without gunicorn (no `gunicorn.socket`) it does nothing.
+
+One watchdog thread per process cuts the sockets whose deadline passed (a thread started per
+request cost about as much CPU as storing the message). A timeout on the socket would not do:
+gunicorn's body reader loops over recv() until it has what it was asked for, so a client sending
+a byte now and then never lets one recv() time out.
 
 In production a buffering reverse proxy (nginx) in front does this for every request (README).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import os
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 _CHUNK = 64 * 1024
@@ -48,18 +57,7 @@ class BodyDeadline:
         return self.app(environ, start_response)
 
     def _read_body(self, stream, sock: socket.socket, length: int):
-        timed_out = threading.Event()
-
-        def cut() -> None:
-            timed_out.set()
-            try:
-                sock.shutdown(socket.SHUT_RD)  # wakes the blocked read: it sees the end of the stream
-            except OSError:
-                pass
-
-        timer = threading.Timer(self.seconds, cut)
-        timer.daemon = True
-        timer.start()
+        watch = _watchdog.watch(sock, self.seconds)
         body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
         received = 0
         try:
@@ -72,9 +70,76 @@ class BodyDeadline:
         except OSError:
             pass
         finally:
-            timer.cancel()
+            timed_out = _watchdog.release(watch)
         body.seek(0)
-        return body, received == length, timed_out.is_set()
+        return body, received == length, timed_out
+
+
+class _Watch:
+    __slots__ = ("sock", "done", "cut")
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.done = False  # the body was read (or given up on): never cut it from now on
+        self.cut = False  # the deadline passed first: the socket's read side was shut down
+
+
+class _Watchdog:
+    """The deadlines of the bodies being read in this process, and one thread that cuts them.
+
+    The lock orders a cut against the end of a read: a socket is cut only while its body is
+    still being read, never once the thread has moved on (a keep-alive connection's next request).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._due = threading.Condition(self._lock)
+        self._deadlines: list[tuple[float, int, _Watch]] = []
+        self._order = itertools.count()
+        self._pid = 0  # the process the thread runs in (a fork has none)
+
+    def watch(self, sock: socket.socket, seconds: float) -> _Watch:
+        watch = _Watch(sock)
+        entry = (time.monotonic() + seconds, next(self._order), watch)
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="body-deadline", daemon=True).start()
+            heapq.heappush(self._deadlines, entry)
+            if self._deadlines[0] is entry:
+                self._due.notify()
+        return watch
+
+    def release(self, watch: _Watch) -> bool:
+        """The read is over: True when the deadline cut it."""
+        with self._lock:
+            watch.done = True
+            # Bodies mostly end in the order they began: drop the finished ones at the front.
+            while self._deadlines and self._deadlines[0][2].done:
+                heapq.heappop(self._deadlines)
+            return watch.cut
+
+    def _run(self) -> None:
+        with self._lock:
+            while True:
+                while self._deadlines and self._deadlines[0][2].done:
+                    heapq.heappop(self._deadlines)
+                if not self._deadlines:
+                    self._due.wait()
+                    continue
+                wait = self._deadlines[0][0] - time.monotonic()
+                if wait > 0:
+                    self._due.wait(wait)
+                    continue
+                watch = heapq.heappop(self._deadlines)[2]
+                watch.cut = True
+                try:
+                    watch.sock.shutdown(socket.SHUT_RD)  # wakes the blocked read: it sees the end
+                except OSError:
+                    pass
+
+
+_watchdog = _Watchdog()
 
 
 def _refuse(start_response: Callable, status: str, text: bytes) -> list[bytes]:

@@ -214,6 +214,15 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg prepares a statement bound on the server after this many executions on a connection
+    # (Django turns it off by default, for poolers in transaction mode). Only the INSERT of a
+    # received message is bound on the server (registry/services/inbound.py); every other query
+    # keeps Django's client-side binding, which never prepares. 0 turns it off (a pooler in
+    # transaction mode older than PgBouncer 1.21).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        env_int("DATABASE_PREPARE_THRESHOLD", 5) or None
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web server and the worker share the file.
     DATABASES["default"]["OPTIONS"] = {

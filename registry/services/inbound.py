@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from functools import cache
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
+from django.utils import timezone
 
 from registry import dispatch
 from registry.models import Message, Participant
@@ -208,11 +218,11 @@ def _message_store(
         if not connection.in_atomic_block:
             # The usual case: one INSERT ... RETURNING, committed by itself (autocommit).
             return _insert_checking_the_connection(
-                lambda: Message.objects.create(participant=participant, **fields)
+                lambda: _message_insert(participant=participant, fields=fields)
             )
         with transaction.atomic():  # a savepoint: a failed INSERT leaves the caller's transaction usable
             # (the foreign key is checked at the caller's commit there, in autocommit at once)
-            return Message.objects.create(participant=participant, **fields)
+            return _message_insert(participant=participant, fields=fields)
     with transaction.atomic():
         # Open mode, first contact: record the participant DNS described.
         participant = participant_services.participant_first_contact_record(
@@ -221,7 +231,93 @@ def _message_store(
             public_keys=public_keys,
             endpoint_url=endpoint_url,
         )
-        return Message.objects.create(participant=participant, **fields)
+        return _message_insert(participant=participant, fields=fields)
+
+
+@cache
+def _message_insert_statement() -> tuple[str, tuple[tuple[str, object, bool], ...]]:
+    """The INSERT of one message row, and per column after the primary key: its attribute name,
+    the model's default, and whether it holds a date-time. Built once per process from the model."""
+    names, columns = [], []
+    for field in Message._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        automatic = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        default = None if automatic else field.get_default()
+        names.append(connection.ops.quote_name(str(field.column)))
+        columns.append((field.attname, default, field.get_internal_type() == "DateTimeField"))
+    sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(  # noqa: S608 - names from the model
+        connection.ops.quote_name(Message._meta.db_table),
+        ", ".join(names),
+        ", ".join(["%s"] * len(names)),
+        connection.ops.quote_name(str(Message._meta.pk.column)),
+    )
+    return sql, tuple(columns)
+
+
+def _message_insert(*, participant: Participant, fields: dict) -> Message:
+    """`Message.objects.create(participant=participant, **fields)` without the ORM's cost per call.
+
+    The ORM compiled the same INSERT again for every message and sent it with its values quoted
+    into its text: about a fifth of a web worker's CPU under load. Here the statement is built
+    once per process (every column of the model, the model's defaults, created_at and updated_at
+    now) and, on PostgreSQL, sent through a cursor that binds the values on the server, so
+    psycopg prepares it after a few executions on a connection (its prepare_threshold) and then
+    sends only the values. The row is the one the ORM would have written.
+    """
+    sql, columns = _message_insert_statement()
+    now = timezone.now()
+    values = {**fields, "participant_id": participant.pk, "created_at": now, "updated_at": now}
+    if len(values) > len(columns) or not values.keys() <= _message_attnames():
+        raise TypeError(f"Message has no field {', '.join(sorted(values.keys() - _message_attnames()))}")
+    row = [values.get(attname, default) for attname, default, _ in columns]
+    adapt = connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value
+    params = [
+        adapt(value) if is_datetime and value is not None else value
+        for value, (_, _, is_datetime) in zip(row, columns, strict=True)
+    ]
+    with _server_binding_cursor() as cursor:
+        cursor.execute(sql, params)
+        pk = cursor.fetchone()[0]
+    # Every column in the model's order: Django's cheapest way to an instance (as from a query).
+    return Message.from_db(DEFAULT_DB_ALIAS, _message_field_names(), [pk, *row])
+
+
+@cache
+def _message_attnames() -> frozenset[str]:
+    return frozenset(attname for attname, _, _ in _message_insert_statement()[1])
+
+
+@cache
+def _message_field_names() -> tuple[str, ...]:
+    return tuple(field.attname for field in Message._meta.concrete_fields)
+
+
+def _server_binding_cursor():
+    """A cursor of the default database connection (Django's error mapping, query log and
+    execute wrappers) that, on psycopg 3, binds parameters on the server instead of quoting
+    them into the text. (The connection is looked up once: each attribute read through
+    `django.db.connection` is a thread-local lookup.)"""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql" or not _psycopg3():
+        return db.cursor()
+    import psycopg
+
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    raw = psycopg.Cursor(db.connection)
+    # (the stubs say these take Django's wrapper; they take the driver's cursor and wrap it)
+    if db.queries_logged:
+        return db.make_debug_cursor(raw)  # type: ignore[arg-type]
+    return db.make_cursor(raw)  # type: ignore[arg-type]
+
+
+@cache
+def _psycopg3() -> bool:
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3
 
 
 def _insert_checking_the_connection(insert):

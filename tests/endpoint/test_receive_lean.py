@@ -145,3 +145,53 @@ def test_a_uftp_post_skips_the_pages_middleware_and_keeps_the_security_headers(m
     assert "X-Frame-Options" in _wsgi("GET", "/health/live")[1]
     settings.ALLOWED_HOSTS = ["testserver"]
     assert _wsgi("POST", URL, body, host="evil.example.org")[0].startswith("400")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_stored_row_is_the_one_the_orm_would_write(make_participant):
+    """The INSERT is written out by hand (services/inbound._message_insert): every column is in
+    it, the ones the receipt does not set hold the model's defaults, and the returned instance
+    is the row as stored."""
+    from django.db.models import Model
+
+    from registry.services.inbound import message_receive
+
+    participant, private_key = make_participant(DSO, "DSO")
+    body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=private_key)
+    returned = message_receive(
+        data=body, content_type="text/xml", charset=None, path_major=3, client_address="127.0.0.1"
+    )
+    stored = Message.objects.get(pk=returned.pk)
+    assert isinstance(returned, Model) and not returned._state.adding
+    for field in Message._meta.concrete_fields:
+        assert getattr(returned, field.attname) == getattr(stored, field.attname), field.name
+    receipt = {
+        "id", "direction", "status", "message_type", "version", "path_major", "sender_domain",
+        "sender_role", "recipient_domain", "recipient_role", "participant_id", "message_id",
+        "conversation_id", "reference_message_id", "time_stamp", "signed_xml", "inner_xml",
+        "body_digest", "created_at", "updated_at",
+    }  # fmt: skip
+    for field in Message._meta.concrete_fields:
+        if field.attname not in receipt:
+            assert getattr(stored, field.attname) == field.get_default(), field.name
+    assert (stored.direction, stored.status, stored.participant_id) == ("in", "received", participant.pk)
+    assert (stored.sender_domain, stored.sender_role, stored.recipient_role, stored.path_major) == (
+        DSO, "DSO", "CRO", 3
+    )  # fmt: skip
+    assert stored.signed_xml.encode() == body and stored.inner_xml and len(stored.body_digest) == 64
+    assert stored.message_type and stored.message_id and stored.time_stamp is not None
+    assert stored.created_at is not None and stored.updated_at >= stored.created_at
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_insert_is_prepared_on_the_server_after_a_few_messages(make_participant):
+    """psycopg prepares a statement bound on the server after prepare_threshold executions; from
+    then on a message costs the server no parsing or planning of the INSERT."""
+    _, private_key = make_participant(DSO, "DSO")
+    for _ in range(8):
+        assert post(private_key) == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any(statement.startswith('INSERT INTO "registry_message"') for statement in prepared), prepared

@@ -158,8 +158,8 @@ def dso_portfolio_load(
             reader, written = _load_once(dso=dso, file=file, source=source, report=report)
             break
         except (IntegrityError, OperationalError) as exc:
-            # A concurrent update wrote a conflicting row after the checks (the exclusion constraint
-            # or a deadlock): as the message engine does, look again; the winner's row then gives
+            # A concurrent update wrote a conflicting row after the checks (the overlap check of
+            # migration 0012, an exclusion violation, or a deadlock): as the message engine does, look again; the winner's row then gives
             # the proper reason.
             if attempt == RACE_ATTEMPTS or not _is_lost_race(exc) or not file.seekable():
                 raise

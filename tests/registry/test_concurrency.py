@@ -99,8 +99,8 @@ def test_two_agrs_claiming_one_connection_at_once_exactly_one_wins(agr_a, agr_b,
 
 
 def test_two_dsos_registering_one_connection_at_once_exactly_one_wins(dso1, dso2, monkeypatch):
-    """Both pass the conflict check before either writes: the exclusion constraint stops the
-    second insert and the retry turns it into the proper rejection reason."""
+    """Both pass the conflict check before either writes: the database's overlap check (migration
+    0012) stops the second insert and the retry turns it into the proper rejection reason."""
     both_checked = threading.Barrier(2)
     checks = []
     real_check = portfolio_dso._dso_connection_conflicts

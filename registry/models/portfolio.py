@@ -225,8 +225,11 @@ class Membership(RecordedRow):
     points: statement triggers (migration 0012) lock the connection's Connection row and check the
     new current rows through membership_conn_idx, raising the exclusion violation
     `membership_connection_periods_do_not_overlap`. They replaced a GiST exclusion constraint
-    (migration 0003) that cost 150-200 µs per inserted row with 2,000,000 current rows (the whole
-    insert without it: about 5 µs, with the triggers about 12 µs).
+    (migration 0003) whose hashed key scatters every insert over the whole index: with 2,000,000
+    current rows, inserting 50,000 memberships of new connections in address order took 1.6 s with
+    it and 0.8 s with the triggers (1,000: 51 ms and 16 ms); scattered over the whole address
+    range, where every btree insert lands on a page of its own too, 4.2 s and 2.8 s (medians of an
+    INSERT .. SELECT on bench/plans.py's registry, 128 MB of shared buffers, shared 2 cores).
     """
 
     # Indexed with superseded_at below (membership_cp_idx), not alone.

@@ -19,7 +19,10 @@ guaranteed, in two parts:
 A violation raises SQLSTATE 23P01 (exclusion_violation, an IntegrityError) naming the same
 constraints as before (membership_connection_periods_do_not_overlap,
 representation_connection_periods_do_not_overlap), so callers map it as they mapped the
-exclusion constraint. The check is exact (the address itself, no hash).
+exclusion constraint. The check is exact (the address itself, no hash). It needs the lock's wait
+to refresh the snapshot (READ COMMITTED, Django's default) or SERIALIZABLE, whose conflict
+detection stops the second writer; under REPEATABLE READ a statement writing current rows is
+refused.
 
 The price: a statement writing memberships and one writing representations of the same connection
 wait for each other (they lock the same row), as two DSOs or two AGRs did before. SQLite migrates
@@ -44,6 +47,13 @@ DECLARE
     created varchar[];
     clash record;
 BEGIN
+    -- Under REPEATABLE READ the check below would read the snapshot taken before the wait for a
+    -- lock, and miss the row of the writer it waited for (SERIALIZABLE detects that conflict).
+    IF current_setting('transaction_isolation') = 'repeatable read'
+       AND EXISTS (SELECT 1 FROM new_rows WHERE superseded_at IS NULL) THEN
+        RAISE EXCEPTION 'current rows of {table} are written under READ COMMITTED or SERIALIZABLE only'
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
     -- 1. One registry_connection row per address written current, created if missing (in address
     --    order, so that two writers never wait on each other crosswise).
     WITH inserted AS (

@@ -233,6 +233,24 @@ def test_an_update_cannot_make_current_rows_overlap(point, other_point):
     assert set(Membership.objects.current().values_list("pk", flat=True)) == {later.pk, elsewhere.pk}
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_current_rows_are_not_written_under_repeatable_read(point):
+    """The overlap check needs a fresh snapshot after waiting for a writer of the connection."""
+    from django.db import NotSupportedError
+
+    def repeatable_read_then(write) -> None:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            write()
+
+    with pytest.raises(NotSupportedError):
+        repeatable_read_then(lambda: membership(point).save())
+    repeatable_read_then(lambda: membership(point, superseded_at=timezone.now()).save())  # history is fine
+    assert Membership.objects.current().count() == 0 and Membership.objects.count() == 1
+
+
 # ------------------------------------------------------------------ enums, constraints, vocabulary
 def refused_by_the_database(update, constraint_name: str) -> None:
     """The database refuses the write and names the constraint (PostgreSQL and SQLite alike)."""

@@ -118,11 +118,13 @@ def sql_fill(
             [],
         )
     )
-    # The exclusion constraints' GiST indexes are built once at the end rather than row by row.
-    exclusion = importlib.import_module("registry.migrations.0003_portfolio_exclusion_constraints")
+    # The overlap triggers (migration 0012) are off while the rows are written (they hold no
+    # overlap by construction): like any bulk load by SQL, not how the registry fills.
+    overlap = importlib.import_module("registry.migrations.0012_registry_overlap_check_by_connection_lock")
     with connection.cursor() as cursor:
-        for table, name in exclusion.EXCLUSION_CONSTRAINTS:
-            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+        for table, _constraint, function in overlap.TABLES:
+            for event in overlap.EVENTS:
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {function}_{event}")
         for label, sql, params in steps:
             started = time.perf_counter()
             cursor.execute(sql, params)
@@ -130,10 +132,9 @@ def sql_fill(
                 f"  {label}: {cursor.rowcount:,} rows in {time.perf_counter() - started:.1f} s",
                 file=sys.stderr,
             )
-        started = time.perf_counter()
-        with connection.schema_editor() as editor:
-            exclusion.exclusion_constraints_create(None, editor)
-        print(f"  exclusion constraints in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        for table, _constraint, function in overlap.TABLES:
+            for event in overlap.EVENTS:
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {function}_{event}")
         cursor.execute("VACUUM ANALYZE")
 
 

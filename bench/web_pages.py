@@ -76,6 +76,12 @@ def fill(*, connections: int, per_cp: int) -> None:
             "SELECT id, '2024-01-01', NULL, true, 'DSO', 'AGR', now() - interval '2 days', 'bench' "
             "FROM registry_congestionpoint"
         )
+        # First: the overlap triggers (migration 0012) then find every connection's row there.
+        cursor.execute(
+            "INSERT INTO registry_connection (entity_address, created_at) "
+            "SELECT 'ean.' || lpad(n::text, 15, '0'), now() FROM generate_series(0, %s) n",
+            [connections - 1],
+        )
         for recorded, superseded, count in (
             ("now() - interval '3 days'", "now() - interval '2 days'", connections // 10),
             ("now() - interval '2 days'", "NULL", connections),
@@ -95,11 +101,6 @@ def fill(*, connections: int, per_cp: int) -> None:
                 f"'2024-01-01', NULL, {recorded}, {superseded}, 'bench' FROM generate_series(0, %s) n",
                 [[a.pk for a in agrs], AGRS, count - 1],
             )
-        cursor.execute(
-            "INSERT INTO registry_connection (entity_address, created_at) "
-            "SELECT 'ean.' || lpad(n::text, 15, '0'), now() FROM generate_series(0, %s) n",
-            [connections - 1],
-        )
         cursor.execute("VACUUM ANALYZE")
     print(f"filled {connections:,} connections in {cps:,} CPs in {time.perf_counter() - started:.0f} s")
 

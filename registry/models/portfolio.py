@@ -244,11 +244,15 @@ class CongestionPointVersion(RecordedRow):
 class Membership(RecordedRow):
     """A connection is part of a congestion point for a Period range.
 
-    On PostgreSQL an exclusion constraint (migration 0003) keeps the current memberships of one
-    connection from overlapping, across all congestion points. Its GiST index is by far the
-    costliest to maintain at scale: with 2,000,000 current rows an insert spends about 150-200 µs
-    in it (CPU: about 12 buffer hits a row, all cached) against about 40 µs for every btree index
-    together; a key grouping neighbouring addresses first was tried and did not help (bench/plans.py).
+    On PostgreSQL the current memberships of one connection never overlap, across all congestion
+    points: statement triggers (migration 0012) lock the connection's Connection row and check the
+    new current rows through membership_conn_idx, raising the exclusion violation
+    `membership_connection_periods_do_not_overlap`. They replaced a GiST exclusion constraint
+    (migration 0003) whose hashed key scatters every insert over the whole index: with 2,000,000
+    current rows, inserting 50,000 memberships of new connections in address order took 1.6 s with
+    it and 0.8 s with the triggers (1,000: 51 ms and 16 ms); scattered over the whole address
+    range, where every btree insert lands on a page of its own too, 4.2 s and 2.8 s (medians of an
+    INSERT .. SELECT on bench/plans.py's registry, 128 MB of shared buffers, shared 2 cores).
     """
 
     # Indexed with superseded_at below (membership_cp_idx), not alone.
@@ -292,8 +296,9 @@ class Membership(RecordedRow):
 class Representation(RecordedRow):
     """An AGR represents the prosumer at a connection for a Period range.
 
-    On PostgreSQL an exclusion constraint (migration 0003) keeps the current representations of one
-    connection from overlapping, across all AGRs.
+    On PostgreSQL the current representations of one connection never overlap, across all AGRs:
+    checked as for Membership (migration 0012), the exclusion violation named
+    `representation_connection_periods_do_not_overlap`.
     """
 
     # Indexed with superseded_at below (representation_agr_idx), not alone.
@@ -334,8 +339,10 @@ class Representation(RecordedRow):
 
 
 class Connection(models.Model):
-    """Identity of a connection an AGR has listed. Its row lock serialises representation changes
-    of that connection across all AGRs (two AGRs claiming it at once cannot both win)."""
+    """Identity of a connection the registry has held. Its row lock serialises the changes of that
+    connection's memberships and representations, across all CPs and AGRs: the AGR update locks it
+    before its checks (two AGRs claiming it at once cannot both win), and on PostgreSQL every
+    statement writing current memberships or representations creates and locks it (migration 0012)."""
 
     entity_address = models.CharField(
         max_length=ENTITY_ADDRESS_MAX_LENGTH, validators=[validate_entity_address]

@@ -8,9 +8,10 @@ import threading
 import time
 
 import pytest
-from django.db import connections
+from django.db import IntegrityError, connection, connections, transaction
+from django.utils import timezone
 
-from registry.models import CongestionPoint, CongestionPointVersion, Membership, Representation
+from registry.models import CongestionPoint, CongestionPointVersion, Connection, Membership, Representation
 from registry.services.portfolio import agr as portfolio_agr
 from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
 from registry.services.portfolio import dso as portfolio_dso
@@ -98,8 +99,8 @@ def test_two_agrs_claiming_one_connection_at_once_exactly_one_wins(agr_a, agr_b,
 
 
 def test_two_dsos_registering_one_connection_at_once_exactly_one_wins(dso1, dso2, monkeypatch):
-    """Both pass the conflict check before either writes: the exclusion constraint stops the
-    second insert and the retry turns it into the proper rejection reason."""
+    """Both pass the conflict check before either writes: the database's overlap check (migration
+    0012) stops the second insert and the retry turns it into the proper rejection reason."""
     both_checked = threading.Barrier(2)
     checks = []
     real_check = portfolio_dso._dso_connection_conflicts
@@ -235,3 +236,91 @@ def test_same_cp_updates_racing_with_different_time_stamps_end_with_the_newer(ds
     # History is consistent: every superseded row was superseded no earlier than it was recorded.
     for row in Membership.objects.exclude(superseded_at=None):
         assert row.superseded_at >= row.recorded_at
+
+
+@pytest.mark.parametrize("connection_known", [False, True], ids=["new connection", "known connection"])
+@pytest.mark.parametrize("table", ["membership", "representation"])
+def test_two_transactions_cannot_both_write_overlapping_rows_of_one_connection(
+    dso1, dso2, agr_a, agr_b, table, connection_known
+):
+    """The database's own guarantee, whatever code writes the rows (here: plain ORM inserts, no
+    service checks). The second writer of the connection waits for the first one's lock (migration
+    0012: its Connection row, created by the first writer or there already) until the first commits;
+    then it sees the first one's row and is refused. Without the wait both would commit."""
+    if table == "membership":
+        first_cp = CongestionPoint.objects.create(entity_address=CP1, dso=dso1)
+        second_cp = CongestionPoint.objects.create(entity_address=CP2, dso=dso2)
+
+        def row(number, start):
+            return Membership(
+                congestion_point=(first_cp, second_cp)[number], connection_address=C1,
+                start_period=start, recorded_at=timezone.now(),
+            )  # fmt: skip
+
+        model, constraint = Membership, "membership_connection_periods_do_not_overlap"
+    else:
+
+        def row(number, start):
+            return Representation(
+                agr=(agr_a, agr_b)[number],
+                connection_address=C1,
+                start_period=start,
+                recorded_at=timezone.now(),
+            )
+
+        model, constraint = Representation, "representation_connection_periods_do_not_overlap"
+    if connection_known:
+        Connection.objects.create(entity_address=C1)
+    first_wrote, first_may_commit = threading.Event(), threading.Event()
+    second_pid: list[int] = []
+    errors: dict[str, BaseException] = {}
+
+    def first():
+        try:
+            with transaction.atomic():
+                row(0, dt.date(2024, 1, 1)).save()
+                first_wrote.set()
+                assert first_may_commit.wait(TIMEOUT)
+        except BaseException as exc:  # reported below
+            errors["first"] = exc
+        finally:
+            first_wrote.set()
+            connections.close_all()
+
+    def second():
+        try:
+            connection.ensure_connection()
+            second_pid.append(connection.connection.info.backend_pid)
+            with transaction.atomic():
+                row(1, dt.date(2024, 6, 1)).save()
+        except BaseException as exc:  # reported below
+            errors["second"] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert first_wrote.wait(TIMEOUT)
+    threads[1].start()
+    # Let the first commit once the second waits for a lock, or has finished (it must not finish).
+    deadline = time.monotonic() + TIMEOUT
+    while threads[1].is_alive() and time.monotonic() < deadline:
+        if second_pid:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [second_pid[0]])
+                waiting = cursor.fetchone()
+            if waiting is not None and waiting[0] == "Lock":
+                break
+        time.sleep(0.01)
+    first_may_commit.set()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads), "a writer hung"
+
+    assert "first" not in errors, errors
+    assert isinstance(errors.get("second"), IntegrityError), errors
+    assert errors["second"].__cause__.diag.constraint_name == constraint
+    assert list(model.objects.current().values_list("connection_address", "start_period")) == [
+        (C1, dt.date(2024, 1, 1))
+    ]
+    assert Connection.objects.filter(entity_address=C1).count() == 1

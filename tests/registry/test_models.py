@@ -194,6 +194,63 @@ def test_current_representations_of_one_connection_never_overlap(agr_a, agr_b):
     assert Representation.objects.count() == 2
 
 
+@pytest.mark.postgres
+def test_one_statement_cannot_write_two_overlapping_rows_of_a_connection(point, other_point, agr_a, agr_b):
+    with pytest.raises(IntegrityError) as raised, transaction.atomic():
+        Membership.objects.bulk_create([membership(point, JAN_1, JUN_30), membership(other_point, JUN_30)])
+    assert raised.value.__cause__.diag.constraint_name == "membership_connection_periods_do_not_overlap"
+    with pytest.raises(IntegrityError) as raised, transaction.atomic():
+        Representation.objects.bulk_create(
+            [representation(agr_a, JAN_1, JUN_30), representation(agr_b, JUN_30)]
+        )
+    assert raised.value.__cause__.diag.constraint_name == "representation_connection_periods_do_not_overlap"
+    assert not Membership.objects.exists() and not Representation.objects.exists()
+
+
+@pytest.mark.postgres
+def test_an_update_cannot_make_current_rows_overlap(point, other_point):
+    """The check runs on UPDATE too: a superseded row made current again, a Period stretched, an
+    address changed."""
+    kept = membership(point, JAN_1, JUN_30)
+    kept.save()
+    old = membership(other_point, JAN_1, None, superseded_at=timezone.now())
+    old.save()
+    later = membership(other_point, JUL_1, None)
+    later.save()
+    elsewhere = membership(other_point, JAN_1, None, address="ean.100000000002")
+    elsewhere.save()
+
+    def update_refused(pk, **values) -> None:
+        with pytest.raises(IntegrityError) as raised, transaction.atomic():
+            Membership.objects.filter(pk=pk).update(**values)
+        assert raised.value.__cause__.diag.constraint_name == "membership_connection_periods_do_not_overlap"
+
+    update_refused(old.pk, superseded_at=None)
+    update_refused(later.pk, start_period=JUN_30)
+    update_refused(elsewhere.pk, connection_address=kept.connection_address)
+    Membership.objects.filter(pk=kept.pk).update(superseded_at=timezone.now())  # superseding is fine
+    Membership.objects.filter(pk=later.pk).update(start_period=JAN_1)  # overlaps no current row now
+    assert set(Membership.objects.current().values_list("pk", flat=True)) == {later.pk, elsewhere.pk}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_current_rows_are_not_written_under_repeatable_read(point):
+    """The overlap check needs a fresh snapshot after waiting for a writer of the connection."""
+    from django.db import NotSupportedError
+
+    def repeatable_read_then(write) -> None:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            write()
+
+    with pytest.raises(NotSupportedError):
+        repeatable_read_then(lambda: membership(point).save())
+    repeatable_read_then(lambda: membership(point, superseded_at=timezone.now()).save())  # history is fine
+    assert Membership.objects.current().count() == 0 and Membership.objects.count() == 1
+
+
 # ------------------------------------------------------------------ enums, constraints, vocabulary
 def refused_by_the_database(update, constraint_name: str) -> None:
     """The database refuses the write and names the constraint (PostgreSQL and SQLite alike)."""

@@ -56,6 +56,12 @@ def large_registry(dso1, agr_a, agr_b):
             "SELECT id, '2024-01-01', NULL, true, 'DSO', 'AGR', now() - interval '2 days', 'test' "
             "FROM registry_congestionpoint"
         )
+        # First: the overlap triggers (migration 0012) then find every connection's row there.
+        cursor.execute(
+            "INSERT INTO registry_connection (entity_address, created_at) "
+            "SELECT 'ean.' || lpad(n::text, 15, '0'), now() FROM generate_series(0, %s) n",
+            [CONNECTIONS - 1],
+        )
         # History first (superseded rows), then the current rows; the SQL parts are constants.
         for recorded, superseded in HISTORY_THEN_CURRENT:
             membership_sql = (
@@ -73,11 +79,6 @@ def large_registry(dso1, agr_a, agr_b):
                 f"'2024-01-01', NULL, {recorded}, {superseded}, 'test' FROM generate_series(0, %s) n"
             )
             cursor.execute(representation_sql, [agr_a.pk, agr_b.pk, CONNECTIONS - 1])
-        cursor.execute(
-            "INSERT INTO registry_connection (entity_address, created_at) "
-            "SELECT 'ean.' || lpad(n::text, 15, '0'), now() FROM generate_series(0, %s) n",
-            [CONNECTIONS - 1],
-        )
         for table in LARGE_TABLES:
             cursor.execute(f"ANALYZE {table}")
 

@@ -47,8 +47,8 @@ def apply_atomically(apply: Callable[[], UpdateOutcome], *, dry_run: bool) -> Up
     """Run `apply` in one transaction; roll back when rejected or dry; retry when a race was lost.
 
     A constraint violation or deadlock here means a concurrent transaction wrote a conflicting row
-    after our checks read the database (the PostgreSQL exclusion constraints: two inserts of one
-    connection can also deadlock on each other). The retry reads the winner's row and turns it into
+    after our checks read the database (on PostgreSQL the overlap check of migration 0012 raises an
+    exclusion violation; two writers of one connection can also deadlock on each other). The retry reads the winner's row and turns it into
     the proper rejection reason. Each lost race means another transaction made progress, so a
     small bound suffices: after a deadlock the first retry may still beat the winner's commit.
 

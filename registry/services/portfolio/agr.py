@@ -1,7 +1,8 @@
 """AGRPortfolioUpdate: replace this AGR's representation of each listed connection (cro-rules §4).
 
 Concurrency: one Connection row per listed connection is locked (sorted), which serialises every
-AGR's changes to that connection; the representation exclusion constraint is the safety net.
+AGR's changes to that connection; on PostgreSQL the database's overlap check of the current
+representations (migration 0012, under the same locks) is the safety net.
 
 An update is read (under the locks), checked, planned, then written; each step is one function.
 """

@@ -2,10 +2,11 @@
 
 Concurrency: the congestion point rows are locked (sorted by address, so two updates never
 deadlock); updates of one CP are therefore serialised and the TimeStamp check (item 9) cannot be
-raced. Two DSOs putting one connection into two CPs at once lock different rows: on PostgreSQL the
-exclusion constraint `membership_connection_periods_do_not_overlap` stops the second (or PostgreSQL
-picks it as a deadlock victim), and the apply is retried so that it is rejected with the proper
-"Connection conflict" reason.
+raced. Two DSOs putting one connection into two CPs at once lock different CP rows: on PostgreSQL
+the insert of the memberships waits for the connection's row lock (migration 0012), then finds the
+winner's membership and fails with the exclusion violation `membership_connection_periods_do_not_overlap`
+(or PostgreSQL picks it as a deadlock victim), and the apply is retried so that it is rejected with
+the proper "Connection conflict" reason.
 """
 
 from __future__ import annotations

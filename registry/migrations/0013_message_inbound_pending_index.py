@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0011_registry_indexes_one_per_way_in"),
+        ("registry", "0012_registry_overlap_check_by_connection_lock"),
     ]
 
     operations = [

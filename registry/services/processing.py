@@ -255,8 +255,11 @@ def _processed(*, message: Message, claimed: bool) -> Message | None:
 
 def _batch_write(*, processed: list[Message], responses: list[Message]) -> None:
     """The processed fields of a batch's messages and their responses: one UPDATE, one INSERT."""
-    if processed:
+    if len(processed) == 1:  # the paced case: a plain UPDATE compiles for less CPU than CASE WHENs
+        processed[0].save(update_fields=_PROCESSED_FIELDS)
+    elif processed:
         Message.objects.bulk_update(processed, _PROCESSED_FIELDS)
+    if processed:
         outbound.outbound_messages_store_claimed(messages=responses)
         processed.clear()
         responses.clear()

@@ -17,9 +17,9 @@ from registry.selectors.registry_state import RegistryFilter, congestion_point_s
 from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
 from tests.factories import agr_update, conn, cp, d, dso_update
 
-# What each answer needs: DSO query 2 (CP with its version; memberships, each with its AGR);
+# What each answer needs: DSO query 3 (CP with its version; memberships, each with its AGR id; the AGRs);
 # AGR query 2 (representations, memberships with their CP, DSO and version).
-DSO_QUERY_MAX = 2
+DSO_QUERY_MAX = 3
 AGR_QUERY_MAX = 2
 CPS = 5
 

@@ -27,7 +27,8 @@ MAX_ROW_ERRORS = 1000
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TRUE = frozenset({"true", "1", "yes", "y"})
 _FALSE = frozenset({"false", "0", "no", "n"})
-_CP_ATTRIBUTES = (
+# A congestion point's attribute columns (after its address), equal on all its lines.
+CP_ATTRIBUTE_COLUMNS = (
     "cp_start",
     "cp_end",
     "mutex_offers_supported",
@@ -336,7 +337,7 @@ def cp_row_read(
     if rows is None:
         rows = cps[address] = CongestionPointRows(first_line=line, attributes=attributes)
     else:
-        for column in _CP_ATTRIBUTES:
+        for column in CP_ATTRIBUTE_COLUMNS:
             if rows.attributes[column] != attributes[column]:
                 row_errors.append(
                     RowError(

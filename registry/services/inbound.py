@@ -243,6 +243,8 @@ def _message_insert_statement() -> tuple[str, tuple[tuple[str, object, bool], ..
         if field.primary_key:
             continue
         automatic = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        if field.has_default() and callable(field.default):  # evaluated once here: same for every row
+            raise TypeError(f"Message.{field.name}: a callable default needs a value per row here")
         default = None if automatic else field.get_default()
         names.append(connection.ops.quote_name(str(field.column)))
         columns.append((field.attname, default, field.get_internal_type() == "DateTimeField"))

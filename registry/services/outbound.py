@@ -47,6 +47,11 @@ def outbound_message_create(
     message = outbound_message_build(
         payload=payload, recipient=recipient, request=request, claimed=not enqueue_delivery
     )
+    return outbound_message_store(message=message, enqueue_delivery=enqueue_delivery)
+
+
+def outbound_message_store(*, message: Message, enqueue_delivery: bool) -> Message:
+    """Store a built message and, unless it was built claimed, enqueue its delivery after the commit."""
     message.save(force_insert=True)
     if enqueue_delivery:
         transaction.on_commit(lambda: dispatch.message_delivery_enqueue(message_pk=message.pk))

@@ -15,7 +15,6 @@ from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from registry import dispatch
 from registry.models import Message, Participant
 from registry.selectors import portfolio_queries
 from registry.services import outbound
@@ -66,7 +65,7 @@ def message_process(*, message_pk: int) -> Message | None:
         )
         if message is None or message.status not in (Message.Status.RECEIVED, Message.Status.PROCESSING):
             return None
-        return _process_locked(message=message, enqueue_delivery=True)
+        return _process_locked(message=message)
 
 
 @dataclass(frozen=True)
@@ -213,16 +212,14 @@ def message_process_next(
 _PROCESSED_FIELDS = ["status", "result", "rejection_reason", "processed_at", "last_error", "updated_at"]
 
 
-def _process_locked(*, message: Message, enqueue_delivery: bool) -> Message | None:
-    """The checks and the registry for `message`, locked in the caller's transaction."""
-    response = _processed(message=message, claimed=not enqueue_delivery)
+def _process_locked(*, message: Message) -> Message | None:
+    """The checks and the registry for `message`, locked in the caller's transaction; its
+    response is stored and its delivery enqueued after the commit."""
+    response = _processed(message=message, claimed=False)
     if response is None:
         return None
     message.save(update_fields=_PROCESSED_FIELDS)
-    response.save(force_insert=True)
-    if enqueue_delivery:
-        transaction.on_commit(lambda: dispatch.message_delivery_enqueue(message_pk=response.pk))
-    return response
+    return outbound.outbound_message_store(message=response, enqueue_delivery=True)
 
 
 def _processed(*, message: Message, claimed: bool) -> Message | None:

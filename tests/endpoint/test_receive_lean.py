@@ -195,3 +195,17 @@ def test_the_insert_is_prepared_on_the_server_after_a_few_messages(make_particip
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert any(statement.startswith('INSERT INTO "registry_message"') for statement in prepared), prepared
+
+
+def test_a_callable_default_is_refused_by_the_prebuilt_insert(monkeypatch):
+    """The receipt's INSERT takes the model's defaults once per process: a callable default
+    (a new value per row) would be frozen, so building the statement refuses it."""
+    from registry.services import inbound
+
+    inbound._message_insert_statement.cache_clear()
+    monkeypatch.setattr(Message._meta.get_field("conversation_id"), "default", lambda: "per-row")
+    try:
+        with pytest.raises(TypeError, match="conversation_id"):
+            inbound._message_insert_statement()
+    finally:
+        inbound._message_insert_statement.cache_clear()

@@ -13,14 +13,15 @@ from registry.uftp import keys
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def run(command: list[str], *, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
+    """`command` in the repository with exactly `env`, its output captured as text."""
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
 def manage(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
 
 
@@ -124,35 +125,14 @@ def test_production_refuses_to_start_without_secrets(tmp_path):
         if key not in {"SECRET_KEY", "CRO_SIGNING_KEY", "CRO_SIGNING_KEY_FILE", "DEBUG"}
     }
     env.update({"DJANGO_SETTINGS_MODULE": "cro.settings", "CRO_VAR_DIR": str(tmp_path)})
-    no_secret = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    no_secret = run([sys.executable, "manage.py", "check", "--deploy"], env=env)
     assert no_secret.returncode != 0
     assert "SECRET_KEY must be set" in no_secret.stderr
     # The web server does not start either (gunicorn imports cro.wsgi).
-    no_server = subprocess.run(
-        [sys.executable, "-c", "import cro.wsgi"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    no_server = run([sys.executable, "-c", "import cro.wsgi"], env=env)
     assert no_server.returncode != 0 and "SECRET_KEY must be set" in no_server.stderr
     env["SECRET_KEY"] = "a-real-production-secret-of-enough-length-0123456789"
-    no_key = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    no_key = run([sys.executable, "manage.py", "check", "--deploy"], env=env)
     assert no_key.returncode != 0
     assert "CRO_SIGNING_KEY" in no_key.stderr
     assert not list(tmp_path.glob("*.key"))
@@ -169,13 +149,8 @@ def test_makemigrations_check_runs_without_production_secrets(tmp_path):
     env.update({"DJANGO_SETTINGS_MODULE": "cro.settings", "CRO_VAR_DIR": str(tmp_path)})
     for debug in ("0", "1"):  # DEBUG=1 without the development secrets bin/run creates, too
         env["DEBUG"] = debug
-        result = subprocess.run(
-            [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
+        result = run(
+            [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"], env=env, timeout=120
         )
         assert result.returncode == 0, result.stderr
         assert "No changes detected" in result.stdout
@@ -185,13 +160,8 @@ def test_a_bad_setting_is_named_not_hidden(tmp_path):
     env = dict(
         os.environ, DJANGO_SETTINGS_MODULE="cro.settings", CRO_VAR_DIR=str(tmp_path), CRO_MODE="half-open"
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"], env=env, timeout=120
     )
     assert result.returncode != 0
     assert "settings: CRO_MODE must be 'closed' or 'open'" in result.stderr
@@ -211,12 +181,12 @@ def test_development_generates_a_key_once(tmp_path):
     info = [sys.executable, "manage.py", "cro_info"]
     # Without the preparation a command that needs the key refuses and says what to run; nothing
     # generates a secret but the preparation. (The app's caches and metrics folders may appear.)
-    unprepared = subprocess.run(info, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    unprepared = run(info, env=env)
     assert unprepared.returncode != 0
     assert "python -m cro.prepare" in unprepared.stderr
     assert not (var_dir / "secret-key").exists() and not (var_dir / "cro-signing.key").exists()
 
-    first = subprocess.run(prepare, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    first = run(prepare, env=env)
     assert first.returncode == 0, first.stderr
     assert "Generated a development signing key" in first.stderr
     key_file = var_dir / "cro-signing.key"
@@ -225,10 +195,10 @@ def test_development_generates_a_key_once(tmp_path):
     assert len(secret) >= 50
     published = keys.to_cs1(keys.public_key_from_private(private_key))
     assert published in first.stderr
-    shown = subprocess.run(info, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    shown = run(info, env=env)
     assert shown.returncode == 0, shown.stderr
     assert published in shown.stdout
-    second = subprocess.run(prepare, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    second = run(prepare, env=env)
     assert second.returncode == 0 and "Generated" not in second.stderr
     assert key_file.read_text().strip() == private_key
     assert (var_dir / "secret-key").read_text().strip() == secret
@@ -253,13 +223,8 @@ def test_importing_the_settings_creates_nothing(tmp_path, debug):
     )
     env.pop("CRO_SIGNING_KEY_FILE", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # its default lies in var/ too
-    result = subprocess.run(
-        [sys.executable, "-c", "import cro.settings as s; print(s.DATABASES['default']['ENGINE'])"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run(
+        [sys.executable, "-c", "import cro.settings as s; print(s.DATABASES['default']['ENGINE'])"], env=env
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "django.db.backends.sqlite3"  # the embedded default, in var/
@@ -273,14 +238,7 @@ def test_signing_key_file_is_read(tmp_path):
     key_file.write_text(private_key + "\n")
     env = {key: value for key, value in os.environ.items() if key != "CRO_SIGNING_KEY"}
     env.update({"DJANGO_SETTINGS_MODULE": "tests.settings", "CRO_SIGNING_KEY_FILE": str(key_file)})
-    result = subprocess.run(
-        [sys.executable, "manage.py", "cro_info"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run([sys.executable, "manage.py", "cro_info"], env=env)
     assert result.returncode == 0, result.stderr
     assert keys.to_cs1(public_key) in result.stdout
 

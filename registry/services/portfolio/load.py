@@ -67,14 +67,7 @@ PROGRESS_EVERY = 100_000
 # Staging lines per COPY write.
 _COPY_BLOCK = 10_000
 NULL = "\\N"
-_CP_COLUMNS = (
-    "congestion_point",
-    "cp_start",
-    "cp_end",
-    "mutex_offers_supported",
-    "day_ahead_redispatch_by",
-    "intraday_redispatch_by",
-)
+_CP_COLUMNS = ("congestion_point", *csv_format.CP_ATTRIBUTE_COLUMNS)
 # Reasons listed at most (a file of a million bad lines would otherwise make a megabyte message).
 MAX_REASONS = 1_000
 # The staging tables (temporary: dropped at commit) are portfolio_load_row and portfolio_load_cp;

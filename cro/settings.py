@@ -388,6 +388,10 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540)
 # Publishing must not hang a web request when the broker is down (the sweep catches up).
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# Celery's Django fixup closes the database connections before and after every task unless this
+# is set: it reopens them only after this many tasks (a safety net), and cro/celery.py applies
+# Django's own rule (CONN_MAX_AGE, health checks) at each task's edges instead.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {

@@ -88,7 +88,7 @@ def drain_inbound_messages(self) -> int:
             if held_elsewhere:
                 # Senders another drain held: should that drain be dead (killed, its lock not yet
                 # released), nobody would answer them before the sweep; look again shortly.
-                dispatch.inbound_drain_enqueue(countdown=DRAIN_HELD_RETRY_SECONDS)
+                dispatch.inbound_drain_recheck(seconds=DRAIN_HELD_RETRY_SECONDS)
                 return processed
             if lingered:
                 return processed  # the last look after lingering found nothing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import uuid
 import zlib
@@ -252,14 +253,46 @@ def _processed(*, message: Message, claimed: bool) -> Message | None:
 
 def _batch_write(*, processed: list[Message], responses: list[Message]) -> None:
     """The processed fields of a batch's messages and their responses: one UPDATE, one INSERT."""
-    if len(processed) == 1:  # the paced case: a plain UPDATE compiles for less CPU than CASE WHENs
-        processed[0].save(update_fields=_PROCESSED_FIELDS)
-    elif processed:
-        Message.objects.bulk_update(processed, _PROCESSED_FIELDS)
     if processed:
+        _processed_fields_write(processed)
         outbound.outbound_messages_store_claimed(messages=responses)
         processed.clear()
         responses.clear()
+
+
+def _processed_fields_write(processed: list[Message]) -> None:
+    """One UPDATE of the processed fields of `processed`, from a VALUES list. Django's
+    bulk_update builds a CASE per field and row: it cost more CPU than processing the batch's
+    queries (10 ms for 20 messages, against 1 ms for this statement)."""
+    if connection.vendor != "postgresql":
+        for message in processed:
+            message.save(update_fields=_PROCESSED_FIELDS)
+        return
+    statement, fields = _processed_fields_statement(len(processed))
+    params: list[Any] = []
+    for message in processed:
+        params.append(message.pk)
+        params.extend(field.get_db_prep_save(getattr(message, field.attname), connection) for field in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+
+
+@functools.cache
+def _processed_fields_statement(rows: int) -> tuple[str, list]:
+    """UPDATE registry_message ... FROM (VALUES (id, fields...), ...) for `rows` rows, each value
+    cast to its column's type (so the VALUES list is typed whatever its first row holds)."""
+    fields = [Message._meta.get_field(name) for name in _PROCESSED_FIELDS]
+    quote = connection.ops.quote_name
+    table = quote(Message._meta.db_table)
+    columns = [quote(field.column) for field in fields]
+    pk_type = Message._meta.pk.db_type(connection)
+    row = "(" + ", ".join([f"%s::{pk_type}", *(f"%s::{field.db_type(connection)}" for field in fields)]) + ")"
+    statement = (
+        f"UPDATE {table} SET {', '.join(f'{column} = v.{column}' for column in columns)}"  # noqa: S608 (no user input)
+        f" FROM (VALUES {', '.join([row] * rows)}) AS v(id, {', '.join(columns)})"
+        f" WHERE {table}.{quote(Message._meta.pk.column)} = v.id"
+    )
+    return statement, fields
 
 
 def _metadata_for_response(*, payload: messages.PayloadMessage, recipient_domain: str) -> dict:

@@ -226,9 +226,10 @@ def bell(monkeypatch):
     suffix = uuid.uuid4().hex[:8]
     monkeypatch.setattr(dispatch, "DOORBELL_KEY", f"cro-test-doorbell-{suffix}")
     monkeypatch.setattr(dispatch, "WAKE_KEY", f"cro-test-wake-{suffix}")
+    monkeypatch.setattr(dispatch, "RECHECK_KEY", f"cro-test-recheck-{suffix}")
     client = redis.Redis.from_url(REDIS_URL)
     yield client
-    client.delete(dispatch.DOORBELL_KEY, dispatch.WAKE_KEY)
+    client.delete(dispatch.DOORBELL_KEY, dispatch.WAKE_KEY, dispatch.RECHECK_KEY)
 
 
 @pytest.fixture
@@ -270,3 +271,39 @@ def test_a_message_finding_a_lingering_drain_wakes_it_and_publishes_nothing(up, 
         assert [name for name, _, _ in up.queued()] == [dispatch.DRAIN_INBOUND_MESSAGES]
         # A drain that finds another one pending does not linger.
         assert dispatch.doorbell_wait(seconds=1) == dispatch.PENDING
+
+
+def test_drains_finding_their_sender_held_publish_one_recheck_between_them(
+    client, make_participant, up, bell, _postgresql
+):
+    """A backlog from one sender: each drain that finds the sender held by the drain working on
+    it must not publish a drain of its own to look again (they kept polling, ever more of them)."""
+    import zlib
+
+    import psycopg
+
+    _, private_key = make_participant(DSO, "DSO")
+    body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=private_key)
+    assert client.post("/shapeshifter/api/v3/message", data=body, content_type="text/xml").status_code == 200
+    settings_dict = connection.settings_dict
+    with psycopg.connect(
+        host=settings_dict["HOST"] or "127.0.0.1",
+        port=settings_dict["PORT"] or 5432,
+        user=settings_dict["USER"],
+        dbname=settings_dict["NAME"],
+    ) as holder, holder.transaction(), current(up):
+        # The drain working on the sender holds its lock.
+        holder.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", [0x5E4D, zlib.crc32(f"cro-sender:{DSO}/DSO".encode()) - 2**31]
+        )
+        for _ in range(3):
+            assert up.run_as_a_worker(dispatch.DRAIN_INBOUND_MESSAGES, []).retval == 0
+        rechecks = up.queued()
+        assert [(name, headers["eta"] is not None) for name, _, headers in rechecks] == [
+            (dispatch.DRAIN_INBOUND_MESSAGES, True)
+        ]
+        # Once that recheck is due (its flag expired), a drain finding the sender held publishes the next.
+        time.sleep(tasks.DRAIN_HELD_RETRY_SECONDS + 0.1)
+        up.run_as_a_worker(dispatch.DRAIN_INBOUND_MESSAGES, [])
+        assert len(up.queued()) == 2
+    assert Message.objects.get(direction="in").status == Message.Status.RECEIVED

@@ -1,0 +1,85 @@
+"""The worker's pool processes keep their PostgreSQL connection from one task to the next.
+
+Celery's Django fixup closes every connection around every task unless CELERY_DB_REUSE_MAX is
+set; cro/celery.py applies Django's own rule (CONN_MAX_AGE, health checks) instead. Counted by
+PostgreSQL itself: pg_stat_database.sessions grows by one per connection opened.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from celery import Celery
+from django.db import connection
+from django.utils import timezone
+
+from registry import dispatch
+from registry.models import Message
+from registry.services.outbound import outbound_message_build
+from registry.services.participants import participant_upsert
+from registry.uftp import messages
+
+from .peers import StubEndpoint, generate_keypair
+from .uftp import wait_db
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
+
+TASKS = 12
+
+
+def sessions_opened() -> int:
+    """Connections PostgreSQL has opened to the test database so far (its statistics, as flushed)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
+
+
+def test_worker_tasks_reuse_their_database_connection(cro, transactional_db):
+    endpoint = StubEndpoint(200).start()
+    try:
+        participant = participant_upsert(
+            domain=f"conn{uuid.uuid4().hex[:6]}.example.com",
+            role="DSO",
+            public_keys=[generate_keypair()[1]],
+            endpoint_url=endpoint.url,
+        ).participant
+        rows = []
+        for _ in range(TASKS):
+            payload = messages.TestMessage(
+                version="3.1.0",
+                sender_domain=cro.domain,
+                recipient_domain=participant.domain,
+                time_stamp=timezone.now(),
+                message_id=str(uuid.uuid4()),
+                conversation_id=str(uuid.uuid4()),
+            )
+            row = outbound_message_build(payload=payload, recipient=participant)
+            row.save(force_insert=True)
+            rows.append(row.pk)
+        pks = set(rows)
+        # The worker is idle (a lingering drain holds its connection and opens none): wait for
+        # the statistics to settle, then count.
+        time.sleep(1.5)
+        before = sessions_opened()
+        client = Celery("test-client", broker=cro.env["CELERY_BROKER_URL"])
+        try:
+            for pk in rows:
+                client.send_task(dispatch.DELIVER_OUTBOUND_MESSAGE, args=[pk])
+                time.sleep(0.05)  # one task at a time: each may land on either pool process
+        finally:
+            client.close()
+        wait_db(
+            lambda: Message.objects.filter(pk__in=pks, status=Message.Status.DELIVERED).count() == TASKS,
+            what="every delivery done",
+            timeout=60,
+        )
+        time.sleep(1.5)  # a backend reports its session when it flushes its statistics (at most 1 s)
+        opened = sessions_opened() - before
+    finally:
+        endpoint.stop()
+    assert endpoint.count == TASKS
+    # At most one per pool process (2) and one for the worker's heartbeat, never one per task.
+    assert opened <= 3, f"{opened} connections opened for {TASKS} tasks"

@@ -123,6 +123,16 @@ def _worker_configuration_required(sender=None, **kwargs):
     from cro.configuration import configuration_require
 
     configuration_require()
+    _worker_priority_lower()
+
+
+def _worker_priority_lower() -> None:
+    """CRO_WORKER_NICE: the worker (and the pool processes it forks) yield the CPU to the web
+    processes, whose answers peers wait for; the worker processes the backlog with what is left."""
+    from django.conf import settings
+
+    if settings.CRO_WORKER_NICE > 0:
+        os.nice(settings.CRO_WORKER_NICE)
 
 
 @beat_init.connect

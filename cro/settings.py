@@ -122,6 +122,10 @@ CRO_MAX_PENDING_RETRIES = env_int("CRO_MAX_PENDING_RETRIES", 900)
 # A drain with nothing left to do waits this long for the next message before it ends
 # (registry.dispatch): the next message is processed at once, without a Celery hand-over.
 CRO_DRAIN_LINGER_SECONDS = env_int("CRO_DRAIN_LINGER_SECONDS", 5)
+# The Celery worker's CPU priority below the web processes' (os.nice, cro/celery.py): on a host
+# that runs both, a backlog is processed with the CPU that receipts leave over, so a burst is
+# still answered 200 at once. 0 keeps the priority the worker was started with.
+CRO_WORKER_NICE = env_int("CRO_WORKER_NICE", 10)
 # A request body must arrive within this many seconds (cro/body_deadline.py): slow clients get 408.
 CRO_BODY_READ_TIMEOUT_SECONDS = env_int("CRO_BODY_READ_TIMEOUT_SECONDS", 15)
 

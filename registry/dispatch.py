@@ -119,6 +119,22 @@ def _ring_script(client):
     return client.register_script(_RING)
 
 
+# The recheck's flag (SET NX with its expiry) and, for as long as it lasts, the doorbell's flag
+# (every drain clears that one when it starts): 1 when this caller is to publish the recheck.
+_RECHECK = """
+local flagged = redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1])
+local left = redis.call('PTTL', KEYS[1])
+if left > 0 then redis.call('SET', KEYS[2], '1', 'NX', 'PX', left) end
+if flagged then return 1 end
+return 0
+"""
+
+
+@cache
+def _recheck_script(client):
+    return client.register_script(_RECHECK)
+
+
 def doorbell_in_use() -> bool:
     return _doorbell() is not None
 
@@ -200,13 +216,18 @@ def inbound_drain_enqueue(*, countdown: float | None = None) -> bool:
 def inbound_drain_recheck(*, seconds: float) -> bool:
     """A drain ends leaving senders another drain holds: one drain looks at them again in
     `seconds` (should the holder be dead, its lock not yet released). One for all the drains
-    that found them held: with a backlog from one sender, every message that rings brings a
-    drain that finds the sender held, and each re-publishing itself kept a growing crowd of
-    drains polling (measured: a third of the worker's CPU, the drain down to ~40 messages/s)."""
+    that found them held: with a backlog from one sender, each re-publishing itself kept a
+    growing crowd of drains polling (measured: a third of the worker's CPU, the drain down to
+    ~40 messages/s). Until it runs, it is the pending drain (the doorbell's flag is set): what
+    arrives meanwhile rings nobody, else each message would bring a drain that finds the same
+    sender held."""
     bell = _doorbell()
     if bell is not None:
         try:
-            if not bell.set(RECHECK_KEY, b"1", nx=True, px=max(int(seconds * 1000), 1)):
+            published = _recheck_script(bell)(
+                keys=[RECHECK_KEY, DOORBELL_KEY], args=[max(int(seconds * 1000), 1)]
+            )
+            if not published:
                 return True  # one is published already
         except Exception:
             logger.warning("could not flag the recheck; publishing it anyway", exc_info=True)

@@ -123,13 +123,16 @@ def _earlier_twin() -> RawSQL:
 
 
 def _pending_senders() -> list[tuple[str, str]]:
-    """(domain, role) of the oldest pending inbound messages, oldest first (one per message, at
-    most 64). A cursor, not a queryset: this runs before every batch, on the path of each answer."""
+    """(domain, role) of the senders with pending inbound messages, the one waiting longest
+    first (at most 64). Grouped by sender: a backlog of one sender must not hide the others (a
+    drain takes the next sender whose lock is free). A cursor, not a queryset: this runs before
+    every batch, on the path of each answer; it reads message_inbound_pending_idx only."""
     table = Message._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT sender_domain, sender_role FROM {table}"  # noqa: S608 (no user input)
-            " WHERE direction = %s AND status IN (%s, %s) ORDER BY id LIMIT 64",
+            " WHERE direction = %s AND status IN (%s, %s)"
+            " GROUP BY sender_domain, sender_role ORDER BY min(id) LIMIT 64",
             [Message.Direction.INBOUND.value, *(status.value for status in _PENDING_STATUSES)],
         )
         return [(domain, role) for domain, role in cursor.fetchall()]

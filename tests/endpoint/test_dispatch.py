@@ -302,6 +302,9 @@ def test_drains_finding_their_sender_held_publish_one_recheck_between_them(
         assert [(name, headers["eta"] is not None) for name, _, headers in rechecks] == [
             (dispatch.DRAIN_INBOUND_MESSAGES, True)
         ]
+        # Until the recheck runs it is the pending drain: a message arriving meanwhile rings nobody.
+        assert dispatch.message_received(message_pk=1)
+        assert len(up.queued()) == 1
         # Once that recheck is due (its flag expired), a drain finding the sender held publishes the next.
         time.sleep(tasks.DRAIN_HELD_RETRY_SECONDS + 0.1)
         up.run_as_a_worker(dispatch.DRAIN_INBOUND_MESSAGES, [])

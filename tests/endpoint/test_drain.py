@@ -118,6 +118,34 @@ def test_a_drain_leaves_a_sender_another_drain_holds(make_participant):
         assert tasks.drain_inbound_messages.apply().get() == 1
 
 
+def test_a_backlog_of_one_sender_hides_no_other_sender(make_participant):
+    """More pending messages of one sender than a drain looks at: a drain that finds that sender
+    held by another drain still takes the sender behind the backlog."""
+    import zlib
+
+    import psycopg
+
+    with RecordingPeer([200]) as peer:
+        _, busy_key = make_participant("dso1.example.com", "DSO", endpoint_url=peer.url)
+        _, other_key = make_participant("dso2.example.com", "DSO", endpoint_url=peer.url)
+        for _ in range(70):
+            post("dso1.example.com", busy_key)
+        waiting = post("dso2.example.com", other_key)
+        settings_dict = connection.settings_dict
+        with psycopg.connect(
+            host=settings_dict["HOST"] or "127.0.0.1",
+            port=settings_dict["PORT"] or 5432,
+            user=settings_dict["USER"],
+            dbname=settings_dict["NAME"],
+        ) as other, other.transaction():
+            other.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [0x5E4D, zlib.crc32(b"cro-sender:dso1.example.com/DSO") - 2**31],
+            )
+            step = processing.message_process_next(batch=20)
+        assert step is not None and [m.conversation_id for m in step.messages] == [waiting]
+
+
 def test_a_response_the_drain_could_not_post_is_delivered_once_its_lease_ends(make_participant, monkeypatch):
     """The drain stores each response claimed (first attempt counted, leased): should it die
     before the POST, nobody POSTs it during the lease; afterwards the sweep's delivery does, once."""

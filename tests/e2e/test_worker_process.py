@@ -1,4 +1,6 @@
-"""The worker's pool processes keep their PostgreSQL connection from one task to the next.
+"""The Celery worker's processes: their priority, and their PostgreSQL connections.
+
+The pool processes keep their PostgreSQL connection from one task to the next.
 
 Celery's Django fixup closes every connection around every task unless CELERY_DB_REUSE_MAX is
 set; cro/celery.py applies Django's own rule (CONN_MAX_AGE, health checks) instead. Counted by
@@ -7,8 +9,10 @@ PostgreSQL itself: pg_stat_database.sessions grows by one per connection opened.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from celery import Celery
@@ -83,3 +87,16 @@ def test_worker_tasks_reuse_their_database_connection(cro, transactional_db):
     assert endpoint.count == TASKS
     # At most one per pool process (2) and one for the worker's heartbeat, never one per task.
     assert opened <= 3, f"{opened} connections opened for {TASKS} tasks"
+
+
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_the_worker_yields_the_cpu_to_the_web_processes(cro):
+    """CRO_WORKER_NICE (default 10): the worker and its pool processes run below the web's priority."""
+    started_at = os.nice(0)  # what the test's children inherit
+    children = Path(f"/proc/{cro.worker.pid}/task/{cro.worker.pid}/children").read_text().split()
+    assert children, "the worker has pool processes"
+    assert {niceness(int(pid)) for pid in [cro.worker.pid, *children]} == {min(started_at + 10, 19)}
+    assert niceness(cro.web.pid) == started_at

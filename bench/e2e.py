@@ -100,6 +100,8 @@ def run_load(
     n / rate seconds (open loop), so that the latency is the pipeline's and not a queue's.
     """
     sent: dict[str, float] = {}
+    # ConversationID -> (POST started, 200 received), wall clock (to compare with the database's)
+    posted: dict[str, tuple[float, float]] = {}
     statuses: list[int] = []
     lock = threading.Lock()
     counter = iter(range(messages))
@@ -118,10 +120,11 @@ def run_load(
                 if delay > 0:
                     time.sleep(delay)
             message = make_message(kind)
-            started = time.monotonic()
+            started, started_wall = time.monotonic(), time.time()
             try:
                 client._send_message(message)
                 status = 200
+                posted[message.conversation_id] = (started_wall, time.time())
             except Exception as exc:  # ClientTransportException carries the response
                 response = getattr(exc, "response", None)
                 status = response.status_code if response is not None else 0
@@ -153,7 +156,10 @@ def run_load(
         pass
     arrived = arrivals()
     latencies = sorted(arrived[c] - sent[c] for c in arrived)
+    wall_offset = time.time() - time.monotonic()
     return SimpleNamespace(
+        posted=posted,
+        arrived_wall={c: t + wall_offset for c, t in arrived.items()},
         sent=len(statuses),
         ok=statuses.count(200),
         errors={s: statuses.count(s) for s in set(statuses) if s != 200},
@@ -167,6 +173,49 @@ def run_load(
             len(arrived) / (max(arrived.values()) - min(sent.values())) if len(arrived) > 1 else float("nan")
         ),
     )
+
+
+def stages(result: SimpleNamespace, database_url: str) -> None:
+    """Where the time of our paced messages goes: medians of each stage, from the database's
+    timestamps of each message (receipt stored, processed, response delivered) and the peer's."""
+    import psycopg
+
+    url = database_url.replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(url) as conn:
+        received = dict(
+            conn.execute(
+                "SELECT conversation_id, extract(epoch FROM created_at) FROM registry_message WHERE direction = 'in'"
+            ).fetchall()
+        )
+        processed = dict(
+            conn.execute(
+                "SELECT conversation_id, extract(epoch FROM processed_at) FROM registry_message"
+                " WHERE direction = 'in' AND processed_at IS NOT NULL"
+            ).fetchall()
+        )
+    spans: dict[str, list[float]] = {name: [] for name in STAGES}
+    for conversation, (post_started, answered_200) in result.posted.items():
+        arrival = result.arrived_wall.get(conversation)
+        if conversation not in received or conversation not in processed or arrival is None:
+            continue
+        stored, done = float(received[conversation]), float(processed[conversation])
+        for name, span in zip(
+            STAGES,
+            (stored - post_started, answered_200 - stored, done - stored, arrival - done),
+            strict=True,
+        ):
+            spans[name].append(span)
+    print("  where the time goes (medians):")
+    for name, values in spans.items():
+        print(f"    {name:<52} {statistics.median(values) * 1000:6.1f} ms" if values else f"    {name}: -")
+
+
+STAGES = (
+    "POST started -> receipt stored (peer client, gunicorn)",
+    "receipt stored -> 200 at the peer client",
+    "receipt stored -> processed (doorbell, drain)",
+    "processed -> response at the peer (commit, POST)",
+)
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -353,6 +402,8 @@ def main() -> None:
         if args.only != "library":
             with profiled(args.profile, {"web": web, "worker": worker}):
                 ours, ours_paced = measure("our CRO (gunicorn + Celery on Redis + PostgreSQL)", peers, args)
+            if ours_paced is not None:
+                stages(ours_paced, scratch_url)
         for proc in (web, worker):
             proc.stop()
         if args.only == "ours":

@@ -23,8 +23,9 @@ from django.utils import timezone
 
 from cro.signing import cro_signing_key
 from registry import dispatch
-from registry.models import DeliveryAttempt, Message, Participant
+from registry.models import Message, Participant
 from registry.services.delivery_attempts import delivery_attempt_build
+from registry.services.rows import rows_insert
 from registry.uftp import codec, messages, versions
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def outbound_message_store(*, message: Message, enqueue_delivery: bool) -> Messa
 
 def outbound_messages_store_claimed(*, messages: list[Message]) -> None:
     """Store responses built `claimed` (outbound_message_build) in one INSERT: a drain's batch."""
-    Message.objects.bulk_create(messages)
+    rows_insert(objects=messages)
 
 
 def outbound_message_build(
@@ -231,15 +232,29 @@ def _attempts_record(attempts: list) -> list[DeliveryOutcome]:
         rows.append(attempt(outcome="retry", next_attempt_at=next_attempt_at))
         outcomes.append(DeliveryOutcome(retry_in=delay, seconds=seconds))
     if delivered_pks:
-        Message.objects.filter(pk__in=delivered_pks).update(
+        _delivered_record(message_pks=delivered_pks, at=now)
+    rows_insert(objects=rows)
+    return outcomes
+
+
+def _delivered_record(*, message_pks: list[int], at: dt.datetime) -> None:
+    """Mark delivered: a statement of its own on PostgreSQL (a queryset's update compiled it for
+    about 0.5 ms of CPU after each POST)."""
+    if connection.vendor != "postgresql":
+        Message.objects.filter(pk__in=message_pks).update(
             status=Message.Status.DELIVERED,
-            delivered_at=now,
+            delivered_at=at,
             last_error="",
             next_attempt_at=None,
-            updated_at=now,
+            updated_at=at,
         )
-    DeliveryAttempt.objects.bulk_create(rows)
-    return outcomes
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Message._meta.db_table} SET status = %s, delivered_at = %s, last_error = '',"  # noqa: S608 (no user input)
+            " next_attempt_at = NULL, updated_at = %s WHERE id = ANY(%s)",
+            [Message.Status.DELIVERED.value, at, at, message_pks],
+        )
 
 
 # One keep-alive connection pool per peer origin and process (a worker's pool process): the TCP

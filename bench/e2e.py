@@ -226,17 +226,50 @@ def percentile(values: list[float], pct: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(pct) - 1]
 
 
-def measure(title: str, peers: list[Peer], args) -> tuple[SimpleNamespace, SimpleNamespace | None]:
-    """Warm up, then the full-speed load, then (unless --paced 0) the paced one; print both."""
+def measure(
+    title: str, peers: list[Peer], args, procs: dict | None = None
+) -> tuple[SimpleNamespace, SimpleNamespace | None]:
+    """Warm up, then the full-speed load, then (unless --paced 0) the paced one; print both.
+    `procs` (name -> process): their CPU during the full-speed load is printed, with the
+    PostgreSQL server's and this process's own (the peers: clients and services)."""
     load = {"threads": args.threads, "kind": args.kind, "timeout": args.timeout}
     run_load(peers, messages=min(20, args.messages), **load)
+    before = cpu_now(procs or {})
     full = run_load(peers, messages=args.messages, **load)
+    spent = {name: seconds - before[name] for name, seconds in cpu_now(procs or {}).items()}
     report(f"{title}: full speed", full)
+    answered = max(full.answered, 1)
+    print(
+        "  CPU per message: "
+        + ", ".join(f"{name} {1000 * seconds / answered:.2f} ms" for name, seconds in spent.items())
+    )
     paced = None
     if args.paced:
         paced = run_load(peers, messages=args.paced, rate=args.rate, **load)
         report(f"{title}: paced at {args.rate:g} messages/s", paced)
     return full, paced
+
+
+def cpu_now(procs: dict) -> dict[str, float]:
+    """CPU seconds so far of each process group in `procs`, of every postgres process, and of
+    this process (the peers)."""
+    from bench.accept import group_cpu_seconds
+
+    found = {name: group_cpu_seconds(proc.pid) for name, proc in procs.items()}
+    ticks = os.sysconf("SC_CLK_TCK")
+    postgres = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" in text:
+            fields = text.rsplit(")", 1)[1].split()
+            postgres += int(fields[11]) + int(fields[12])
+    found["postgres"] = postgres / ticks
+    own = os.times()
+    found["peers (this process)"] = own.user + own.system
+    return found
 
 
 def report(title: str, result: SimpleNamespace) -> None:
@@ -401,7 +434,12 @@ def main() -> None:
         ours = ours_paced = theirs = theirs_paced = None
         if args.only != "library":
             with profiled(args.profile, {"web": web, "worker": worker}):
-                ours, ours_paced = measure("our CRO (gunicorn + Celery on Redis + PostgreSQL)", peers, args)
+                ours, ours_paced = measure(
+                    "our CRO (gunicorn + Celery on Redis + PostgreSQL)",
+                    peers,
+                    args,
+                    {"gunicorn": web, "celery": worker},
+                )
             if ours_paced is not None:
                 stages(ours_paced, scratch_url)
         for proc in (web, worker):
@@ -436,7 +474,10 @@ def main() -> None:
             peer.cro_url = library_url
             peer.cro_public_key = library_public
         theirs, theirs_paced = measure(
-            "the peer library's ShapeshifterCroService (minimal: answers at once, no registry)", peers, args
+            "the peer library's ShapeshifterCroService (minimal: answers at once, no registry)",
+            peers,
+            args,
+            {"library": library},
         )
 
         if ours is None or theirs is None:

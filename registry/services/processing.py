@@ -173,7 +173,7 @@ def _pending_batch_statement() -> tuple[str, list]:
     columns, converters = [], []
     for alias, model in (("m", Message), ("p", Participant)):
         for field in model._meta.concrete_fields:
-            columns.append(f"{alias}.{quote(field.column)}")
+            columns.append(f"{alias}.{quote(str(field.column))}")
             converters.append(_converter(field.get_col(alias)))
     columns.append(
         f"(SELECT twin.id FROM {messages_table} twin WHERE twin.direction = %s"  # noqa: S608
@@ -334,16 +334,16 @@ def _processed_fields_write(processed: list[Message]) -> None:
 def _processed_fields_statement(rows: int) -> tuple[str, list]:
     """UPDATE registry_message ... FROM (VALUES (id, fields...), ...) for `rows` rows, each value
     cast to its column's type (so the VALUES list is typed whatever its first row holds)."""
-    fields = [Message._meta.get_field(name) for name in _PROCESSED_FIELDS]
+    fields = [field for field in Message._meta.concrete_fields if field.name in _PROCESSED_FIELDS]
     quote = connection.ops.quote_name
     table = quote(Message._meta.db_table)
-    columns = [quote(field.column) for field in fields]
+    columns = [quote(str(field.column)) for field in fields]
     pk_type = Message._meta.pk.db_type(connection)
     row = "(" + ", ".join([f"%s::{pk_type}", *(f"%s::{field.db_type(connection)}" for field in fields)]) + ")"
     statement = (
         f"UPDATE {table} SET {', '.join(f'{column} = v.{column}' for column in columns)}"  # noqa: S608 (no user input)
         f" FROM (VALUES {', '.join([row] * rows)}) AS v(id, {', '.join(columns)})"
-        f" WHERE {table}.{quote(Message._meta.pk.column)} = v.id"
+        f" WHERE {table}.{quote(str(Message._meta.pk.column))} = v.id"
     )
     return statement, fields
 

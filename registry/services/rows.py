@@ -9,12 +9,13 @@ have written (each field's pre_save, so auto_now columns are now, then its datab
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 from django.db import connection
 from django.db.models import Model
 
 
-def rows_insert(*, objects: list[Model]) -> None:
+def rows_insert(*, objects: Sequence[Model]) -> None:
     """INSERT `objects` (all of one model, not yet stored) in one statement; each gets its pk."""
     if not objects:
         return
@@ -43,7 +44,7 @@ def _insert_statement(model: type[Model], rows: int) -> tuple[str, list]:
     quote = connection.ops.quote_name
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     statement = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)})"  # noqa: S608 (names from the model)
-        f" VALUES {', '.join([row] * rows)} RETURNING {quote(model._meta.pk.column)}"
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(str(field.column)) for field in fields)})"  # noqa: S608 (names from the model)
+        f" VALUES {', '.join([row] * rows)} RETURNING {quote(str(model._meta.pk.column))}"
     )
     return statement, fields

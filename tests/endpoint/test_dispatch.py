@@ -286,15 +286,20 @@ def test_drains_finding_their_sender_held_publish_one_recheck_between_them(
     body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=private_key)
     assert client.post("/shapeshifter/api/v3/message", data=body, content_type="text/xml").status_code == 200
     settings_dict = connection.settings_dict
-    with psycopg.connect(
-        host=settings_dict["HOST"] or "127.0.0.1",
-        port=settings_dict["PORT"] or 5432,
-        user=settings_dict["USER"],
-        dbname=settings_dict["NAME"],
-    ) as holder, holder.transaction(), current(up):
+    with (
+        psycopg.connect(
+            host=settings_dict["HOST"] or "127.0.0.1",
+            port=settings_dict["PORT"] or 5432,
+            user=settings_dict["USER"],
+            dbname=settings_dict["NAME"],
+        ) as holder,
+        holder.transaction(),
+        current(up),
+    ):
         # The drain working on the sender holds its lock.
         holder.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)", [0x5E4D, zlib.crc32(f"cro-sender:{DSO}/DSO".encode()) - 2**31]
+            "SELECT pg_advisory_xact_lock(%s, %s)",
+            [0x5E4D, zlib.crc32(f"cro-sender:{DSO}/DSO".encode()) - 2**31],
         )
         for _ in range(3):
             assert up.run_as_a_worker(dispatch.DRAIN_INBOUND_MESSAGES, []).retval == 0

@@ -132,12 +132,15 @@ def test_a_backlog_of_one_sender_hides_no_other_sender(make_participant):
             post("dso1.example.com", busy_key)
         waiting = post("dso2.example.com", other_key)
         settings_dict = connection.settings_dict
-        with psycopg.connect(
-            host=settings_dict["HOST"] or "127.0.0.1",
-            port=settings_dict["PORT"] or 5432,
-            user=settings_dict["USER"],
-            dbname=settings_dict["NAME"],
-        ) as other, other.transaction():
+        with (
+            psycopg.connect(
+                host=settings_dict["HOST"] or "127.0.0.1",
+                port=settings_dict["PORT"] or 5432,
+                user=settings_dict["USER"],
+                dbname=settings_dict["NAME"],
+            ) as other,
+            other.transaction(),
+        ):
             other.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)",
                 [0x5E4D, zlib.crc32(b"cro-sender:dso1.example.com/DSO") - 2**31],

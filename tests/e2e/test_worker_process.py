@@ -68,7 +68,8 @@ def test_worker_tasks_reuse_their_database_connection(cro, transactional_db):
         # the statistics to settle, then count.
         time.sleep(1.5)
         before = sessions_opened()
-        client = Celery("test-client", broker=cro.env["CELERY_BROKER_URL"])
+        # Not the current app: the tests after this one in the process keep theirs.
+        client = Celery("test-client", broker=cro.env["CELERY_BROKER_URL"], set_as_current=False)
         try:
             for pk in rows:
                 client.send_task(dispatch.DELIVER_OUTBOUND_MESSAGE, args=[pk])

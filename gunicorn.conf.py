@@ -15,3 +15,9 @@ import os
 
 worker_class = os.environ.get("WEB_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("WEB_THREADS", "8"))
+# Keep-alive off by default: peers (the shapeshifter-uftp client) open a connection per message
+# and close it after the 200, so keeping it open only costs gthread a second hand-off per
+# connection (to notice the close). bench/e2e.py, two alternating runs each: gunicorn CPU per
+# message 3.63/3.83 ms with a 2 s keep-alive, 3.20/3.33 ms without; responses/s 130-139 ->
+# 148. Behind a proxy that reuses its upstream connections, set WEB_KEEPALIVE to a few seconds.
+keepalive = int(os.environ.get("WEB_KEEPALIVE", "0"))

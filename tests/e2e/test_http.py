@@ -373,3 +373,21 @@ def test_open_mode_first_contact_from_dns(open_cro, dns_server, make_peer, trans
         what="delivery to the DNS endpoint",
     )
     assert row.participant_id == participant.pk
+
+
+def test_the_connection_is_closed_after_the_answer(cro):
+    """gunicorn.conf.py: no keep-alive (WEB_KEEPALIVE=0), even when the client asks for it."""
+    with socket.create_connection(("127.0.0.1", cro.web.port), timeout=10) as sock:
+        sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n")
+        received = b""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:  # the server closed it
+                break
+            received += chunk
+        else:
+            pytest.fail("the connection stayed open")
+    head = received.split(b"\r\n\r\n", 1)[0].lower()
+    assert head.startswith(b"http/1.1 200")
+    assert b"connection: close" in head

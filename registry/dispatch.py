@@ -135,6 +135,23 @@ def _recheck_script(client):
     return client.register_script(_RECHECK)
 
 
+# A drain about to linger takes the flag: always when it holds it already, or when the pending
+# drain is only a recheck, else only when nobody has it (SET NX). 1 when it may linger.
+_LINGER = """
+if ARGV[2] == '1' or redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+  return 1
+end
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 1 end
+return 0
+"""
+
+
+@cache
+def _linger_script(client):
+    return client.register_script(_LINGER)
+
+
 def doorbell_in_use() -> bool:
     return _doorbell() is not None
 
@@ -183,13 +200,18 @@ def doorbell_wait(*, seconds: float, holding: bool = False) -> str:
     RANG: a message was committed meanwhile; the drain still holds the flag, so what arrives
     while it processes only wakes it again. IDLE: nothing came; the flag is cleared: look once
     more, then end. PENDING: another drain is published already (or lingering is off): end now.
+    A pending recheck (inbound_drain_recheck) does not count: it runs only a second later, so
+    this drain lingers in its place and a message arriving meanwhile is taken at once.
     """
     bell = _doorbell()
     if bell is None or seconds <= 0:
         return PENDING
     try:
         # The flag outlives the wait a little; a drain killed meanwhile blocks nobody for long.
-        if not bell.set(DOORBELL_KEY, b"1", nx=not holding, ex=int(seconds) + 2):
+        lingering = _linger_script(bell)(
+            keys=[DOORBELL_KEY, RECHECK_KEY], args=[int(seconds) + 2, 1 if holding else 0]
+        )
+        if not lingering:
             return PENDING
         woken = _redis_client(str(current_app.conf.broker_url), seconds + 5).blpop(
             [WAKE_KEY], timeout=seconds

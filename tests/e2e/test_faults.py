@@ -195,6 +195,9 @@ def test_broker_down_message_kept_then_swept(stack, make_peer, transactional_db,
     # Healthy first: the stack answers.
     first = peer.send(TestMessage())
     response_to(peer, first, parsed=True)
+    # The session's worker shares the database: a drain of its still lingering (an earlier
+    # test's) would take the message in its last look. Wait for it to end.
+    _session_drains_ended(own.cro)
 
     stop_proc(own.redis)
     started = time.monotonic()
@@ -215,6 +218,24 @@ def test_broker_down_message_kept_then_swept(stack, make_peer, transactional_db,
     assert reload(row).status == Message.Status.PROCESSED
     out = Message.objects.get(direction="out", request=row)
     wait_db(lambda: reload(out).status == Message.Status.DELIVERED, what="delivered")
+
+
+def _session_drains_ended(cro) -> None:
+    import redis
+
+    from registry import dispatch
+
+    session = redis.Redis.from_url(cro.env["CELERY_BROKER_URL"])
+    try:
+        wait_until(
+            lambda: not session.exists(dispatch.DOORBELL_KEY, dispatch.RECHECK_KEY),
+            timeout=30,
+            interval=0.1,
+            what="the session worker's drains to end",
+        )
+    finally:
+        session.close()
+    time.sleep(0.5)  # a drain's last look after its linger
 
 
 def _big_update(size: int):

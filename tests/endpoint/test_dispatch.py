@@ -278,6 +278,7 @@ def test_drains_finding_their_sender_held_publish_one_recheck_between_them(
 ):
     """A backlog from one sender: each drain that finds the sender held by the drain working on
     it must not publish a drain of its own to look again (they kept polling, ever more of them)."""
+    import threading
     import zlib
 
     import psycopg
@@ -309,6 +310,23 @@ def test_drains_finding_their_sender_held_publish_one_recheck_between_them(
         ]
         # Until the recheck runs it is the pending drain: a message arriving meanwhile rings nobody.
         assert dispatch.message_received(message_pk=1)
+        assert len(up.queued()) == 1
+        # A drain with nothing left lingers in the recheck's place (it would come a second late):
+        # the next message wakes it at once.
+        bell.delete(dispatch.WAKE_KEY)
+        waited = []
+        lingering = threading.Thread(
+            target=lambda: (up.app.set_current(), waited.append(dispatch.doorbell_wait(seconds=30)))
+        )
+        lingering.start()
+        try:
+            deadline = time.monotonic() + 30
+            while bell.ttl(dispatch.DOORBELL_KEY) < 5 and time.monotonic() < deadline:
+                time.sleep(0.01)  # the lingering drain's flag lasts the wait (30 s), the recheck's 1 s
+            assert dispatch.message_received(message_pk=2)
+        finally:
+            lingering.join(40)
+        assert waited == [dispatch.RANG]
         assert len(up.queued()) == 1
         # Once that recheck is due (its flag expired), a drain finding the sender held publishes the next.
         time.sleep(tasks.DRAIN_HELD_RETRY_SECONDS + 0.1)

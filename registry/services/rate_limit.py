@@ -13,6 +13,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCacheClient
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +40,37 @@ def _counter_exceeded(*, key: str, limit: int) -> bool:
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     cache_key = f"cro:rate:{digest}:{window}"
     try:
-        cache.add(cache_key, 0, timeout=2 * WINDOW_SECONDS)
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.set(cache_key, 1, timeout=2 * WINDOW_SECONDS)
-            count = 1
+        count = _count(cache_key)
     except Exception as exc:  # noqa: BLE001 - any cache failure: let the request through
         logger.warning("rate limit not counted, cache unreachable: %s: %s", type(exc).__name__, exc)
         return False
     return count > limit
+
+
+# One round trip on Redis: the increment, and the expiry of a counter that has just begun.
+_INCREMENT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+_increment_script = None
+
+
+def _count(cache_key: str) -> int:
+    """Add one to the counter and return it. With Django's Redis cache one script call (an
+    INCR as Django stores integers, so cache.get reads it back); otherwise add + incr, two
+    round trips each time."""
+    global _increment_script
+    backend = getattr(cache, "_cache", None)
+    if isinstance(backend, RedisCacheClient):
+        key = cache.make_and_validate_key(cache_key)
+        client = backend.get_client(key, write=True)
+        if _increment_script is None:
+            _increment_script = client.register_script(_INCREMENT)
+        return int(_increment_script(keys=[key], args=[2 * WINDOW_SECONDS], client=client))
+    cache.add(cache_key, 0, timeout=2 * WINDOW_SECONDS)
+    try:
+        return cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=2 * WINDOW_SECONDS)
+        return 1

@@ -41,7 +41,9 @@ def redis_cache(settings):
 def test_each_count_is_one_round_trip_and_the_counter_expires(redis_cache, settings, monkeypatch):
     settings.CRO_RATE_LIMIT_PER_MINUTE = 2
     domain = f"dso-{uuid.uuid4().hex[:6]}.example.com"
-    rate_limit.sender_rate_limit_exceeded(sender_domain=f"warm-{domain}", sender_role="DSO")  # loads the script
+    rate_limit.sender_rate_limit_exceeded(
+        sender_domain=f"warm-{domain}", sender_role="DSO"
+    )  # loads the script
     commands: list[str] = []
     original = redis.Redis.execute_command
 
@@ -50,15 +52,17 @@ def test_each_count_is_one_round_trip_and_the_counter_expires(redis_cache, setti
         return original(self, *args, **options)
 
     monkeypatch.setattr(redis.Redis, "execute_command", counted)
-    answers = [rate_limit.sender_rate_limit_exceeded(sender_domain=domain, sender_role="DSO") for _ in range(3)]
+    answers = [
+        rate_limit.sender_rate_limit_exceeded(sender_domain=domain, sender_role="DSO") for _ in range(3)
+    ]
     monkeypatch.setattr(redis.Redis, "execute_command", original)
 
     assert answers == [False, False, True]
     assert len(commands) == 3, commands
     # The counter is a cache entry Django reads back, and it expires after two windows.
-    keys = [key for key in redis_cache._cache.get_client().keys(f"{settings.CACHES['default']['KEY_PREFIX']}:*")]
-    counters = {key: int(redis_cache._cache.get_client().get(key)) for key in keys}
-    assert sorted(counters.values()) == [1, 3]
+    client = redis_cache._cache.get_client()
+    keys = client.keys(f"{settings.CACHES['default']['KEY_PREFIX']}:*")
+    assert sorted(int(client.get(key)) for key in keys) == [1, 3]
     for key in keys:
-        assert 0 < redis_cache._cache.get_client().ttl(key) <= 2 * rate_limit.WINDOW_SECONDS
-        redis_cache._cache.get_client().delete(key)
+        assert 0 < client.ttl(key) <= 2 * rate_limit.WINDOW_SECONDS
+        client.delete(key)

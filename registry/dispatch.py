@@ -114,9 +114,9 @@ return 0
 
 
 @cache
-def _ring_script(client):
-    """The ring as a script of `client` (sent by its SHA1; loaded again when Redis lost it)."""
-    return client.register_script(_RING)
+def _script(client, source: str):
+    """`source` as a script of `client` (sent by its SHA1; loaded again when Redis lost it)."""
+    return client.register_script(source)
 
 
 # The recheck's flag (SET NX with its expiry) and, for as long as it lasts, the doorbell's flag
@@ -128,11 +128,6 @@ if left > 0 then redis.call('SET', KEYS[2], '1', 'NX', 'PX', left) end
 if flagged then return 1 end
 return 0
 """
-
-
-@cache
-def _recheck_script(client):
-    return client.register_script(_RECHECK)
 
 
 # A drain about to linger takes the flag: always when it holds it already, or when the pending
@@ -147,11 +142,6 @@ return 0
 """
 
 
-@cache
-def _linger_script(client):
-    return client.register_script(_LINGER)
-
-
 def doorbell_in_use() -> bool:
     return _doorbell() is not None
 
@@ -162,7 +152,7 @@ def message_received(*, message_pk: int) -> bool:
     if bell is None:
         return message_processing_enqueue(message_pk=message_pk)
     try:
-        rang = _ring_script(bell)(keys=[DOORBELL_KEY, WAKE_KEY], args=[DOORBELL_SECONDS])
+        rang = _script(bell, _RING)(keys=[DOORBELL_KEY, WAKE_KEY], args=[DOORBELL_SECONDS])
         if not rang:
             # A drain is pending (it has not started, so it will see this message) or lingering
             # (the token wakes it).
@@ -208,7 +198,7 @@ def doorbell_wait(*, seconds: float, holding: bool = False) -> str:
         return PENDING
     try:
         # The flag outlives the wait a little; a drain killed meanwhile blocks nobody for long.
-        lingering = _linger_script(bell)(
+        lingering = _script(bell, _LINGER)(
             keys=[DOORBELL_KEY, RECHECK_KEY], args=[int(seconds) + 2, 1 if holding else 0]
         )
         if not lingering:
@@ -246,7 +236,7 @@ def inbound_drain_recheck(*, seconds: float) -> bool:
     bell = _doorbell()
     if bell is not None:
         try:
-            published = _recheck_script(bell)(
+            published = _script(bell, _RECHECK)(
                 keys=[RECHECK_KEY, DOORBELL_KEY], args=[max(int(seconds * 1000), 1)]
             )
             if not published:

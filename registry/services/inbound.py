@@ -24,6 +24,7 @@ from registry.services import discovery, participant_keys
 from registry.services import participants as participant_services
 from registry.services.market_time import time_stamp_aware
 from registry.services.rate_limit import client_address_rate_limit_exceeded, sender_rate_limit_exceeded
+from registry.services.rows import concrete_attnames
 from registry.uftp import codec, errors, messages
 
 logger = logging.getLogger("registry.ops")
@@ -282,17 +283,12 @@ def _message_insert(*, participant: Participant, fields: dict) -> Message:
         cursor.execute(sql, params)
         pk = cursor.fetchone()[0]
     # Every column in the model's order: Django's cheapest way to an instance (as from a query).
-    return Message.from_db(DEFAULT_DB_ALIAS, _message_field_names(), [pk, *row])
+    return Message.from_db(DEFAULT_DB_ALIAS, concrete_attnames(Message), [pk, *row])
 
 
 @cache
 def _message_attnames() -> frozenset[str]:
     return frozenset(attname for attname, _, _ in _message_insert_statement()[1])
-
-
-@cache
-def _message_field_names() -> tuple[str, ...]:
-    return tuple(field.attname for field in Message._meta.concrete_fields)
 
 
 def _server_binding_cursor():

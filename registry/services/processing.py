@@ -18,6 +18,7 @@ from registry.models import Message, Participant
 from registry.selectors import portfolio_queries
 from registry.services import outbound
 from registry.services import portfolio as portfolio_services
+from registry.services.rows import concrete_attnames
 from registry.services.time_zones import time_zone_mismatch
 from registry.uftp import codec, messages, versions
 
@@ -142,7 +143,7 @@ def _pending_batch(*, sender: tuple[str, str], batch: int) -> list[Message]:
             ],
         )
         rows = cursor.fetchall()
-    message_fields, participant_fields = _concrete_attnames(Message), _concrete_attnames(Participant)
+    message_fields, participant_fields = concrete_attnames(Message), concrete_attnames(Participant)
     found = []
     for row in rows:
         values = [
@@ -158,10 +159,6 @@ def _pending_batch(*, sender: tuple[str, str], batch: int) -> list[Message]:
         message.earlier_twin = values[-1]  # type: ignore[attr-defined]
         found.append(message)
     return found
-
-
-def _concrete_attnames(model) -> tuple[str, ...]:
-    return tuple(field.attname for field in model._meta.concrete_fields)
 
 
 @functools.cache

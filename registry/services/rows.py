@@ -48,3 +48,9 @@ def _insert_statement(model: type[Model], rows: int) -> tuple[str, list]:
         f" VALUES {', '.join([row] * rows)} RETURNING {quote(str(model._meta.pk.column))}"
     )
     return statement, fields
+
+
+@functools.cache
+def concrete_attnames(model: type[Model]) -> tuple[str, ...]:
+    """Every column's attribute name in the model's order: what Model.from_db takes with a row."""
+    return tuple(field.attname for field in model._meta.concrete_fields)

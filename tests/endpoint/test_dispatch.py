@@ -8,7 +8,6 @@ listens: a broker that is down.
 import base64
 import datetime as dt
 import json
-import os
 import socket
 import time
 import uuid
@@ -28,21 +27,11 @@ from registry.services import outbound, sweep
 from tests import factories
 from tests.peer_server import RecordingPeer
 
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+from .support import NEEDS_REDIS, REDIS_URL, sender_held_elsewhere
+
 DSO = "dso1.example.com"
 
-
-def _redis_answers() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
-pytestmark = [
-    pytest.mark.redis,
-    pytest.mark.skipif(not _redis_answers(), reason=f"needs a Redis server answering PING at {REDIS_URL}"),
-]
+pytestmark = NEEDS_REDIS
 
 
 def _port_nobody_listens_on() -> int:
@@ -279,29 +268,12 @@ def test_drains_finding_their_sender_held_publish_one_recheck_between_them(
     """A backlog from one sender: each drain that finds the sender held by the drain working on
     it must not publish a drain of its own to look again (they kept polling, ever more of them)."""
     import threading
-    import zlib
-
-    import psycopg
 
     _, private_key = make_participant(DSO, "DSO")
     body = factories.signed(factories.test_message(sender=DSO), role="DSO", private_key=private_key)
     assert client.post("/shapeshifter/api/v3/message", data=body, content_type="text/xml").status_code == 200
-    settings_dict = connection.settings_dict
-    with (
-        psycopg.connect(
-            host=settings_dict["HOST"] or "127.0.0.1",
-            port=settings_dict["PORT"] or 5432,
-            user=settings_dict["USER"],
-            dbname=settings_dict["NAME"],
-        ) as holder,
-        holder.transaction(),
-        current(up),
-    ):
-        # The drain working on the sender holds its lock.
-        holder.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)",
-            [0x5E4D, zlib.crc32(f"cro-sender:{DSO}/DSO".encode()) - 2**31],
-        )
+    # The drain working on the sender holds its lock.
+    with sender_held_elsewhere(domain=DSO, role="DSO"), current(up):
         for _ in range(3):
             assert up.run_as_a_worker(dispatch.DRAIN_INBOUND_MESSAGES, []).retval == 0
         rechecks = up.queued()

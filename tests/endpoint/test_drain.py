@@ -12,6 +12,8 @@ from registry.uftp import codec
 from tests import factories
 from tests.peer_server import RecordingPeer
 
+from .support import sender_held_elsewhere
+
 URL = "/shapeshifter/api/v3/message"
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -93,58 +95,25 @@ def test_a_failing_message_stays_pending_and_holds_up_no_other_sender(make_parti
 
 def test_a_drain_leaves_a_sender_another_drain_holds(make_participant):
     """Two drains never work on one sender at once: the second skips it (its order is kept)."""
-    import zlib
-
-    import psycopg
-
     with RecordingPeer([200]) as peer:
         _, key = make_participant("dso1.example.com", "DSO", endpoint_url=peer.url)
         post("dso1.example.com", key)
-        settings_dict = connection.settings_dict
-        with psycopg.connect(
-            host=settings_dict["HOST"] or "127.0.0.1",
-            port=settings_dict["PORT"] or 5432,
-            user=settings_dict["USER"],
-            dbname=settings_dict["NAME"],
-        ) as other:
-            with other.transaction():
-                # Another drain's transaction holds the sender.
-                other.execute(
-                    "SELECT pg_advisory_xact_lock(%s, %s)",
-                    [0x5E4D, zlib.crc32(b"cro-sender:dso1.example.com/DSO") - 2**31],
-                )
-                assert processing.message_process_next() is None
-                assert Message.objects.get(direction="in").status == "received"
+        with sender_held_elsewhere(domain="dso1.example.com", role="DSO"):
+            assert processing.message_process_next() is None
+            assert Message.objects.get(direction="in").status == "received"
         assert tasks.drain_inbound_messages.apply().get() == 1
 
 
 def test_a_backlog_of_one_sender_hides_no_other_sender(make_participant):
     """More pending messages of one sender than a drain looks at: a drain that finds that sender
     held by another drain still takes the sender behind the backlog."""
-    import zlib
-
-    import psycopg
-
     with RecordingPeer([200]) as peer:
         _, busy_key = make_participant("dso1.example.com", "DSO", endpoint_url=peer.url)
         _, other_key = make_participant("dso2.example.com", "DSO", endpoint_url=peer.url)
         for _ in range(70):
             post("dso1.example.com", busy_key)
         waiting = post("dso2.example.com", other_key)
-        settings_dict = connection.settings_dict
-        with (
-            psycopg.connect(
-                host=settings_dict["HOST"] or "127.0.0.1",
-                port=settings_dict["PORT"] or 5432,
-                user=settings_dict["USER"],
-                dbname=settings_dict["NAME"],
-            ) as other,
-            other.transaction(),
-        ):
-            other.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)",
-                [0x5E4D, zlib.crc32(b"cro-sender:dso1.example.com/DSO") - 2**31],
-            )
+        with sender_held_elsewhere(domain="dso1.example.com", role="DSO"):
             step = processing.message_process_next(batch=20)
         assert step is not None and [m.conversation_id for m in step.messages] == [waiting]
 

@@ -1,6 +1,5 @@
 """The rate limit's counters on Django's Redis cache: one round trip per request counted."""
 
-import os
 import uuid
 
 import pytest
@@ -9,20 +8,9 @@ from django.core.cache import cache
 
 from registry.services import rate_limit
 
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+from .support import NEEDS_REDIS, REDIS_URL
 
-
-def _redis_answers() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
-pytestmark = [
-    pytest.mark.redis,
-    pytest.mark.skipif(not _redis_answers(), reason=f"needs a Redis server answering PING at {REDIS_URL}"),
-]
+pytestmark = NEEDS_REDIS
 
 
 @pytest.fixture

@@ -518,6 +518,7 @@ def profiled(directory: str | None, procs: dict):
                 "record",
                 "--subprocesses",
                 "--nonblocking",
+                *(["--gil"] if os.environ.get("BENCH_PROFILE_GIL") else []),
                 "--format",
                 "raw",
                 "--rate",

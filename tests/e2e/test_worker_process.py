@@ -101,3 +101,16 @@ def test_the_worker_yields_the_cpu_to_the_web_processes(cro):
     assert children, "the worker has pool processes"
     assert {niceness(int(pid)) for pid in [cro.worker.pid, *children]} == {min(started_at + 10, 19)}
     assert niceness(cro.web.pid) == started_at
+
+
+def autogroup_niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/autogroup").read_text().split("nice")[1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="a kernel without autogroup")
+def test_a_worker_leading_its_session_lowers_the_sessions_priority(cro):
+    """With autogroup, sessions share the CPU first: the worker's own nice would not count
+    against the web's session. The worker leads its session here (as under bin/supervise)."""
+    assert os.getsid(cro.worker.pid) == cro.worker.pid
+    assert autogroup_niceness(cro.worker.pid) == 10
+    assert autogroup_niceness(cro.web.pid) == 0

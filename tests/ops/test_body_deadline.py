@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import pytest
 
@@ -95,3 +96,31 @@ def test_no_thread_is_started_per_request(connection_pair, monkeypatch):
         assert serve(server, length=len(BODY), seconds=30)[0] == "200 OK"
     assert started == []
     assert body_deadline._watchdog._deadlines == []  # nothing left behind
+
+
+def test_the_watchdog_is_not_woken_per_request(connection_pair, monkeypatch):
+    """Every body gets the same time, so a new deadline is never due before the watchdog looks
+    next: waking it per request cost about a tenth of a web process's CPU."""
+    server, client = connection_pair
+    client.sendall(BODY)
+    assert serve(server, length=len(BODY), seconds=30)[0] == "200 OK"  # the watchdog runs now
+    wake_ups = []
+    original = body_deadline._watchdog._due.notify
+    monkeypatch.setattr(body_deadline._watchdog._due, "notify", lambda *a: wake_ups.append(a) or original(*a))
+    for _ in range(5):
+        client.sendall(BODY)
+        assert serve(server, length=len(BODY), seconds=30)[0] == "200 OK"
+    assert wake_ups == []
+
+
+def test_a_deadline_due_before_the_watchdog_looks_wakes_it(connection_pair):
+    """The watchdog waits for the 30 s deadline of a body read long ago: a body with a shorter
+    deadline that stops coming is still cut at its own deadline."""
+    server, client = connection_pair
+    client.sendall(BODY)
+    assert serve(server, length=len(BODY), seconds=30)[0] == "200 OK"
+    client.sendall(BODY[:100])
+    began = time.monotonic()
+    status, _ = serve(server, length=len(BODY), seconds=0.3)
+    assert status.startswith("408")
+    assert time.monotonic() - began < 5  # not at the watchdog's next look, 30 s on

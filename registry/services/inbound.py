@@ -24,7 +24,7 @@ from registry.services import discovery, participant_keys
 from registry.services import participants as participant_services
 from registry.services.market_time import time_stamp_aware
 from registry.services.rate_limit import client_address_rate_limit_exceeded, sender_rate_limit_exceeded
-from registry.services.rows import concrete_attnames
+from registry.services.rows import concrete_attnames, server_binding_cursor
 from registry.uftp import codec, errors, messages
 
 logger = logging.getLogger("registry.ops")
@@ -279,7 +279,7 @@ def _message_insert(*, participant: Participant, fields: dict) -> Message:
         adapt(value) if is_datetime and value is not None else value
         for value, (_, _, is_datetime) in zip(row, columns, strict=True)
     ]
-    with _server_binding_cursor() as cursor:
+    with server_binding_cursor() as cursor:
         cursor.execute(sql, params)
         pk = cursor.fetchone()[0]
     # Every column in the model's order: Django's cheapest way to an instance (as from a query).
@@ -289,33 +289,6 @@ def _message_insert(*, participant: Participant, fields: dict) -> Message:
 @cache
 def _message_attnames() -> frozenset[str]:
     return frozenset(attname for attname, _, _ in _message_insert_statement()[1])
-
-
-def _server_binding_cursor():
-    """A cursor of the default database connection (Django's error mapping, query log and
-    execute wrappers) that, on psycopg 3, binds parameters on the server instead of quoting
-    them into the text. (The connection is looked up once: each attribute read through
-    `django.db.connection` is a thread-local lookup.)"""
-    db = connections[DEFAULT_DB_ALIAS]
-    if db.vendor != "postgresql" or not _psycopg3():
-        return db.cursor()
-    import psycopg
-
-    db.close_if_health_check_failed()
-    db.ensure_connection()
-    db.validate_thread_sharing()
-    raw = psycopg.Cursor(db.connection)
-    # (the stubs say these take Django's wrapper; they take the driver's cursor and wrap it)
-    if db.queries_logged:
-        return db.make_debug_cursor(raw)  # type: ignore[arg-type]
-    return db.make_cursor(raw)  # type: ignore[arg-type]
-
-
-@cache
-def _psycopg3() -> bool:
-    from django.db.backends.postgresql.psycopg_any import is_psycopg3
-
-    return is_psycopg3
 
 
 def _insert_checking_the_connection(insert):

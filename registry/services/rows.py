@@ -2,35 +2,72 @@
 
 Django compiles an INSERT again for every bulk_create: for the few rows a drain writes per batch
 (responses, delivery attempts) that cost more CPU than the database spent storing them. Here the
-statement is built once per process, model and row count; the values are what bulk_create would
-have written (each field's pre_save, so auto_now columns are now, then its database form).
+statement is built once per process and model; the values are what bulk_create would have
+written (each field's pre_save, so auto_now columns are now, then its database form).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import json
 from collections.abc import Sequence
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
+
+# The field types whose database form JSON carries as it is (a date-time as ISO 8601 text).
+_JSON_FIELD_TYPES = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "BigIntegerField",
+        "BooleanField",
+        "CharField",
+        "DateTimeField",
+        "FloatField",
+        "ForeignKey",
+        "IntegerField",
+        "PositiveBigIntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "SmallIntegerField",
+        "TextField",
+    }
+)
 
 
 def rows_insert(*, objects: Sequence[Model]) -> None:
-    """INSERT `objects` (all of one model, not yet stored) in one statement; each gets its pk."""
+    """INSERT `objects` (all of one model, not yet stored) in one statement; each gets its pk.
+
+    On PostgreSQL the rows travel as one JSON parameter (`jsonb_populate_recordset` over the
+    table's own row type, so every value is checked against its column as an INSERT checks it),
+    and the statement is the same text whatever the number of rows: psycopg converts it once
+    per process and prepares it on the server. As a VALUES list it had 28 parameters per message
+    row, past psycopg's cache of converted queries (50 parameters): it split the statement and
+    quoted every value anew for each batch. Measured in process (200 inserts of Message rows):
+    0.19 -> 0.11 ms of CPU per row in batches of 20, 0.33 -> 0.26 ms for one row.
+    """
     if not objects:
         return
     model = type(objects[0])
-    if connection.vendor != "postgresql":
+    statement = _insert_statement(model) if connection.vendor == "postgresql" else None
+    if statement is None:
         model._default_manager.bulk_create(objects)
         return
-    statement, fields = _insert_statement(model, len(objects))
-    params: list = []
+    sql, fields, columns = statement
+    rows = []
     for instance in objects:
-        params.extend(field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
+        row = {}
+        for column, field in zip(columns, fields, strict=True):
+            value = field.get_db_prep_save(field.pre_save(instance, True), connection)
+            row[column] = value.isoformat() if isinstance(value, dt.datetime) else value
+        rows.append(row)
+    with server_binding_cursor() as cursor:
+        cursor.execute(sql, [json.dumps(rows, allow_nan=False)])
         pks = [pk for (pk,) in cursor.fetchall()]
-    # RETURNING gives the rows in the order of the VALUES (bulk_create relies on it too).
+    # RETURNING gives the rows in the order of the JSON array (bulk_create relies on the same
+    # for a VALUES list).
     for instance, pk in zip(objects, pks, strict=True):
         instance.pk = pk
         instance._state.adding = False
@@ -38,19 +75,52 @@ def rows_insert(*, objects: Sequence[Model]) -> None:
 
 
 @functools.cache
-def _insert_statement(model: type[Model], rows: int) -> tuple[str, list]:
-    """INSERT INTO <table> (every column but the key) VALUES (...) x rows RETURNING <key>."""
+def _insert_statement(model: type[Model]) -> tuple[str, list, list[str]] | None:
+    """INSERT INTO <table> (every column but the key) SELECT them FROM the rows of a JSON array
+    RETURNING <key>; None when a column's value has no plain JSON form (bulk_create then)."""
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    if any(field.get_internal_type() not in _JSON_FIELD_TYPES for field in fields):
+        return None
     quote = connection.ops.quote_name
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    statement = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(str(field.column)) for field in fields)})"  # noqa: S608 (names from the model)
-        f" VALUES {', '.join([row] * rows)} RETURNING {quote(str(model._meta.pk.column))}"
+    table = quote(model._meta.db_table)
+    names = ", ".join(quote(str(field.column)) for field in fields)
+    sql = (
+        f"INSERT INTO {table} ({names}) SELECT {names}"  # noqa: S608 (names from the model)
+        f" FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
+        f" RETURNING {quote(str(model._meta.pk.column))}"
     )
-    return statement, fields
+    return sql, fields, [str(field.column) for field in fields]
 
 
 @functools.cache
 def concrete_attnames(model: type[Model]) -> tuple[str, ...]:
     """Every column's attribute name in the model's order: what Model.from_db takes with a row."""
     return tuple(field.attname for field in model._meta.concrete_fields)
+
+
+def server_binding_cursor():
+    """A cursor of the default database connection (Django's error mapping, query log and
+    execute wrappers) that, on psycopg 3, binds parameters on the server instead of quoting
+    them into the text, so psycopg prepares a statement it sees often (its prepare_threshold)
+    and then sends only the values. (The connection is looked up once: each attribute read
+    through `django.db.connection` is a thread-local lookup.)"""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql" or not _psycopg3():
+        return db.cursor()
+    import psycopg
+
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    raw = psycopg.Cursor(db.connection)
+    # (the stubs say these take Django's wrapper; they take the driver's cursor and wrap it)
+    if db.queries_logged:
+        return db.make_debug_cursor(raw)  # type: ignore[arg-type]
+    return db.make_cursor(raw)  # type: ignore[arg-type]
+
+
+@functools.cache
+def _psycopg3() -> bool:
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3

@@ -330,6 +330,9 @@ def main() -> None:
     parser.add_argument("--keep-db", action="store_true", help="do not drop the scratch database at the end")
     parser.add_argument("--only", choices=["ours", "library"], help="measure one side only")
     parser.add_argument(
+        "--rounds", type=int, default=1, help="alternate the two sides this many times; print the medians"
+    )
+    parser.add_argument(
         "--profile",
         metavar="DIR",
         help="sample our web and worker processes with py-spy into DIR (raw stacks)",
@@ -431,67 +434,65 @@ def main() -> None:
             peers[0].wait_for(conversation_id=update.conversation_id, timeout=60)
             # Only the owner may query the CP; the other DSOs are answered Rejected (as much work).
 
-        ours = ours_paced = theirs = theirs_paced = None
-        if args.only != "library":
-            with profiled(args.profile, {"web": web, "worker": worker}):
-                ours, ours_paced = measure(
-                    "our CRO (gunicorn + Celery on Redis + PostgreSQL)",
+        # The library's minimal CRO, in a process of its own, with the same peers, started now so
+        # that the rounds alternate between the two (machine speed drifts over minutes here).
+        library_url = library_public = None
+        library = None
+        if args.only != "ours":
+            library_private, library_public = generate_keypair()
+            port = free_port()
+            config = log_dir / "library-cro.json"
+            config.write_text(
+                json.dumps(
+                    {
+                        "private_key": library_private,
+                        "port": port,
+                        "peers": [[p.domain, "DSO", p.public_key, p.endpoint_url] for p in peers],
+                    }
+                )
+            )
+            library = Proc(
+                "bench-library-cro",
+                [sys.executable, str(Path(__file__).resolve()), "--serve-library-cro", str(config)],
+                env=env,
+                log_dir=log_dir,
+            )
+            procs.append(library)
+            library.start()
+            library_url = f"http://127.0.0.1:{port}/shapeshifter/api/v3/message"
+            wait_until(lambda: library.check_alive() or _port_open(port), timeout=30, what="the library CRO")
+
+        rounds: list[tuple] = []
+        for number in range(1, args.rounds + 1):
+            if args.rounds > 1:
+                print(f"\n===== round {number}/{args.rounds}")
+            ours = ours_paced = theirs = theirs_paced = None
+            if args.only != "library":
+                for peer in peers:
+                    peer.cro_url, peer.cro_public_key = web.url, cro_public
+                with profiled(args.profile if number == 1 else None, {"web": web, "worker": worker}):
+                    ours, ours_paced = measure(
+                        "our CRO (gunicorn + Celery on Redis + PostgreSQL)",
+                        peers,
+                        args,
+                        {"gunicorn": web, "celery": worker},
+                    )
+                if ours_paced is not None:
+                    stages(ours_paced, scratch_url)
+            if library is not None:
+                for peer in peers:
+                    peer.cro_url, peer.cro_public_key = library_url, library_public
+                theirs, theirs_paced = measure(
+                    "the peer library's ShapeshifterCroService (minimal: answers at once, no registry)",
                     peers,
                     args,
-                    {"gunicorn": web, "celery": worker},
+                    {"library": library},
                 )
-            if ours_paced is not None:
-                stages(ours_paced, scratch_url)
-        for proc in (web, worker):
-            proc.stop()
-        if args.only == "ours":
-            return
-
-        # The library's minimal CRO, in a process of its own, with the same peers and load.
-        library_private, library_public = generate_keypair()
-        port = free_port()
-        config = log_dir / "library-cro.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "private_key": library_private,
-                    "port": port,
-                    "peers": [[p.domain, "DSO", p.public_key, p.endpoint_url] for p in peers],
-                }
-            )
-        )
-        library = Proc(
-            "bench-library-cro",
-            [sys.executable, str(Path(__file__).resolve()), "--serve-library-cro", str(config)],
-            env=env,
-            log_dir=log_dir,
-        )
-        procs.append(library)
-        library.start()
-        library_url = f"http://127.0.0.1:{port}/shapeshifter/api/v3/message"
-        wait_until(lambda: library.check_alive() or _port_open(port), timeout=30, what="the library CRO")
-        for peer in peers:
-            peer.cro_url = library_url
-            peer.cro_public_key = library_public
-        theirs, theirs_paced = measure(
-            "the peer library's ShapeshifterCroService (minimal: answers at once, no registry)",
-            peers,
-            args,
-            {"library": library},
-        )
-
-        if ours is None or theirs is None:
-            return
-        print("\nratio ours / library")
-        print(
-            f"  full speed: accepted/s {ours.accepted_per_second / theirs.accepted_per_second:5.2f}   "
-            f"responses/s {ours.answered_per_second / theirs.answered_per_second:5.2f}   "
-            f"p50 {ours.p50 / theirs.p50:7.1f}   p99 {ours.p99 / theirs.p99:7.1f}"
-        )
-        if ours_paced and theirs_paced:
-            print(
-                f"  paced:      p50 {ours_paced.p50 / theirs_paced.p50:7.1f}   p99 {ours_paced.p99 / theirs_paced.p99:7.1f}"
-            )
+            if ours is not None and theirs is not None:
+                rounds.append((ours, ours_paced, theirs, theirs_paced))
+                print_ratios("ratio ours / library", ours, ours_paced, theirs, theirs_paced)
+        if len(rounds) > 1:
+            print_medians(rounds)
     finally:
         for proc in reversed(procs):
             proc.stop()
@@ -502,6 +503,51 @@ def main() -> None:
                 recreate_database(scratch_url, drop_only=True)
             except Exception as exc:  # leave it; the next run drops it first
                 print(f"could not drop {SCRATCH_DB}: {exc}", file=sys.stderr)
+
+
+def print_ratios(title: str, ours, ours_paced, theirs, theirs_paced) -> None:
+    print(f"\n{title}")
+    print(
+        f"  full speed: accepted/s {ours.accepted_per_second / theirs.accepted_per_second:5.2f}   "
+        f"responses/s {ours.answered_per_second / theirs.answered_per_second:5.2f}   "
+        f"p50 {ours.p50 / theirs.p50:7.1f}   p99 {ours.p99 / theirs.p99:7.1f}"
+    )
+    if ours_paced and theirs_paced:
+        print(
+            f"  paced:      p50 {ours_paced.p50 / theirs_paced.p50:7.1f}   p99 {ours_paced.p99 / theirs_paced.p99:7.1f}"
+        )
+
+
+def print_medians(rounds: list[tuple]) -> None:
+    """Medians over the rounds: each side's figures, and the ratio of each round (its two sides
+    measured minutes apart at most)."""
+    median = statistics.median
+    print(f"\nmedians over {len(rounds)} rounds")
+    for side, (full_index, paced_index) in (("ours", (0, 1)), ("library", (2, 3))):
+        full = [r[full_index] for r in rounds]
+        line = (
+            f"  {side:<8} responses/s {median(f.answered_per_second for f in full):7.1f}"
+            f"   accepted/s {median(f.accepted_per_second for f in full):7.1f}"
+        )
+        paced = [r[paced_index] for r in rounds if r[paced_index] is not None]
+        if paced:
+            line += (
+                f"   paced p50 {median(p.p50 for p in paced) * 1000:6.1f} ms"
+                f"   p99 {median(p.p99 for p in paced) * 1000:6.1f} ms"
+            )
+        print(line)
+    per_round = [r[0].answered_per_second / r[2].answered_per_second for r in rounds]
+    print(
+        "  ratio ours / library, responses/s: median "
+        f"{median(per_round):.2f} (rounds: {', '.join(f'{x:.2f}' for x in per_round)})"
+    )
+    accepted = [r[0].accepted_per_second / r[2].accepted_per_second for r in rounds]
+    print(f"  ratio ours / library, accepted/s:  median {median(accepted):.2f}")
+    paced_rounds = [r for r in rounds if r[1] is not None and r[3] is not None]
+    if paced_rounds:
+        print(
+            f"  ratio ours / library, paced p50:   median {median(r[1].p50 / r[3].p50 for r in paced_rounds):.2f}"
+        )
 
 
 @contextlib.contextmanager

@@ -142,11 +142,12 @@ AUTOGROUP = Path("/proc/self/autogroup")
 def _autogroup_priority_lower(by: int) -> None:
     """Linux with autogroup (sched_autogroup_enabled, the default of most distributions) shares
     the CPU between sessions first, and a nice value counts only inside its session. A worker
-    started in a session of its own (bin/supervise, systemd, setsid) would keep its full share
+    started in a session of its own (bin/supervise, setsid) would keep its full share
     whatever its nice: measured with bench/accept.py, the worker took 28% of the machine during
     a burst at nice 10. So, when the worker leads its session (the session holds nothing but it
     and its pool), the session's own nice is lowered too. A worker sharing its session (a
-    terminal) is ranked by its nice against the rest of that session already."""
+    terminal) is ranked by its nice against the rest of that session already. (A systemd unit is a
+    control group of its own, where CPUWeight= ranks it: README.)"""
     if os.getsid(0) != os.getpid():
         return
     try:

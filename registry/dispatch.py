@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 from functools import cache
+from typing import NamedTuple
 
 from celery import current_app
 from django.core.signals import setting_changed
@@ -101,11 +102,12 @@ def _redis_client(url: str, read_timeout: float = 2):
 
 
 # The doorbell's one round trip: SET the flag NX with its expiry, and leave the wake-up token
-# (a list of at most one element, expiring too). One command instead of a pipeline of four: the
-# client packs and parses one, which costs the web process about half the CPU.
+# (a list of at most one element, expiring too): the sender of the message, which a lingering
+# drain then takes first, without looking up who is pending. One command instead of a pipeline
+# of four: the client packs and parses one, which costs the web process about half the CPU.
 _RING = """
 local rang = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
-redis.call('LPUSH', KEYS[2], '1')
+redis.call('LPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], 0, 0)
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 if rang then return 1 end
@@ -146,13 +148,15 @@ def doorbell_in_use() -> bool:
     return _doorbell() is not None
 
 
-def message_received(*, message_pk: int) -> bool:
-    """A received message is committed: get it processed (see the module's docstring)."""
+def message_received(*, message_pk: int, sender: tuple[str, str] | None = None) -> bool:
+    """A received message is committed: get it processed (see the module's docstring).
+    `sender` (domain, role): whom a lingering drain woken by it looks at first."""
     bell = _doorbell()
     if bell is None:
         return message_processing_enqueue(message_pk=message_pk)
     try:
-        rang = _script(bell, _RING)(keys=[DOORBELL_KEY, WAKE_KEY], args=[DOORBELL_SECONDS])
+        token = f"{sender[1]} {sender[0]}" if sender is not None else ""
+        rang = _script(bell, _RING)(keys=[DOORBELL_KEY, WAKE_KEY], args=[DOORBELL_SECONDS, token])
         if not rang:
             # A drain is pending (it has not started, so it will see this message) or lingering
             # (the token wakes it).
@@ -183,11 +187,24 @@ def doorbell_answer() -> None:
 RANG, IDLE, PENDING = "rang", "idle", "pending"
 
 
-def doorbell_wait(*, seconds: float, holding: bool = False) -> str:
+class Woken(NamedTuple):
+    """What ended a drain's wait (RANG, IDLE or PENDING) and, when a message rang, its sender
+    (domain, role), if it said."""
+
+    state: str
+    sender: tuple[str, str] | None = None
+
+
+def _token_sender(token: bytes) -> tuple[str, str] | None:
+    role, _, domain = token.decode("utf-8", errors="replace").partition(" ")
+    return (domain, role) if role and domain else None
+
+
+def doorbell_wait(*, seconds: float, holding: bool = False) -> Woken:
     """A drain with nothing left lingers as the pending drain (see the module's docstring):
     it sets the flag (`holding`: it has it already, and renews it) and waits for a wake-up.
 
-    RANG: a message was committed meanwhile; the drain still holds the flag, so what arrives
+    RANG: a message was committed meanwhile (Woken.sender: whose); the drain still holds the flag, so what arrives
     while it processes only wakes it again. IDLE: nothing came; the flag is cleared: look once
     more, then end. PENDING: another drain is published already (or lingering is off): end now.
     A pending recheck (inbound_drain_recheck) does not count: it runs only a second later, so
@@ -195,14 +212,14 @@ def doorbell_wait(*, seconds: float, holding: bool = False) -> str:
     """
     bell = _doorbell()
     if bell is None or seconds <= 0:
-        return PENDING
+        return Woken(PENDING)
     try:
         # The flag outlives the wait a little; a drain killed meanwhile blocks nobody for long.
         lingering = _script(bell, _LINGER)(
             keys=[DOORBELL_KEY, RECHECK_KEY], args=[int(seconds) + 2, 1 if holding else 0]
         )
         if not lingering:
-            return PENDING
+            return Woken(PENDING)
         woken = _redis_client(str(current_app.conf.broker_url), seconds + 5).blpop(
             [WAKE_KEY], timeout=seconds
         )
@@ -210,9 +227,9 @@ def doorbell_wait(*, seconds: float, holding: bool = False) -> str:
         logger.warning("could not wait for the doorbell", exc_info=True)
         woken = None
     if woken is not None:
-        return RANG
+        return Woken(RANG, _token_sender(woken[1]))
     doorbell_answer()
-    return IDLE
+    return Woken(IDLE)
 
 
 def inbound_drain_enqueue(*, countdown: float | None = None) -> bool:

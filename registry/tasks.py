@@ -58,6 +58,7 @@ def drain_inbound_messages(self) -> int:
     held_elsewhere: set[tuple[str, str]] = set()
     lingered = False
     holding = False  # this drain holds the doorbell's flag: it is the pending drain
+    first: tuple[str, str] | None = None  # the sender of the message that woke this drain
     while True:
         if time.monotonic() - began > DRAIN_SECONDS:
             # Tasks stay short (far below the time limit): another drain takes over.
@@ -66,8 +67,9 @@ def drain_inbound_messages(self) -> int:
         step_began = time.monotonic()
         try:
             step = processing.message_process_next(
-                batch=batch, skip_senders=frozenset(failing), held_elsewhere=held_elsewhere
+                batch=batch, skip_senders=frozenset(failing), held_elsewhere=held_elsewhere, first=first
             )
+            first = None
         except processing.OriginalStillPending as exc:
             raise self.retry(exc=exc, countdown=2) from exc
         except processing.SenderMessageFailed as failed:
@@ -94,9 +96,10 @@ def drain_inbound_messages(self) -> int:
                 return processed  # the last look after lingering found nothing
             # Nothing left: wait for the next message here, as the pending drain.
             waited = dispatch.doorbell_wait(seconds=settings.CRO_DRAIN_LINGER_SECONDS, holding=holding)
-            if waited == dispatch.PENDING:
+            if waited.state == dispatch.PENDING:
                 return processed  # another drain is on its way (or no doorbell): it takes over
-            holding, lingered = waited == dispatch.RANG, waited == dispatch.IDLE
+            holding, lingered = waited.state == dispatch.RANG, waited.state == dispatch.IDLE
+            first = waited.sender
             continue
         lingered = False
         if holding and len(step.messages) >= batch:

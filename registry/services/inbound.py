@@ -176,7 +176,8 @@ def message_receive(
             participant=participant, fields=fields, public_keys=public_keys, endpoint_url=endpoint_url
         )
     # Committed (in autocommit on_commit runs at once): registry.dispatch decides what follows.
-    transaction.on_commit(lambda: dispatch.message_received(message_pk=message.pk))
+    sender = (message.sender_domain, message.sender_role)
+    transaction.on_commit(lambda: dispatch.message_received(message_pk=message.pk, sender=sender))
     return message
 
 

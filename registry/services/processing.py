@@ -120,6 +120,13 @@ def _pending_senders() -> list[tuple[str, str]]:
         return [(domain, role) for domain, role in cursor.fetchall()]
 
 
+def _senders_to_try(first: tuple[str, str] | None):
+    """`first` (when given), then the pending senders (read only if it had nothing to take)."""
+    if first is not None:
+        yield first
+    yield from _pending_senders()
+
+
 def _pending_batch(*, sender: tuple[str, str], batch: int) -> list[Message]:
     """The sender's oldest pending inbound messages, locked (message_inbound_pending_idx), each
     with its participant and `earlier_twin`: the pk of the first earlier inbound message with
@@ -206,6 +213,7 @@ def message_process_next(
     batch: int = 1,
     skip_senders: frozenset[tuple[str, str]] = frozenset(),
     held_elsewhere: set[tuple[str, str]] | None = None,
+    first: tuple[str, str] | None = None,
 ) -> Processed | None:
     """Process the oldest pending inbound messages (up to `batch`, in pk order) of one sender
     no other drain holds, in ONE transaction (one commit for the batch); their responses are
@@ -213,13 +221,16 @@ def message_process_next(
     `outbound.outbound_messages_deliver_claimed`). None when nothing is
     left that this drain may take.
 
+    `first`: a sender to look at before asking who is pending (the sender of the message that
+    woke a lingering drain): a message arriving alone is answered without that statement.
+
     A drain killed halfway leaves its batch uncommitted, so still received: the next drain (or
     the sweep) takes it again from the start. Raises OriginalStillPending like message_process,
     and SenderMessageFailed (the whole batch rolled back) when processing raises.
     """
     with transaction.atomic():
         tried = set(skip_senders)
-        for sender in _pending_senders():
+        for sender in _senders_to_try(first):
             if sender in tried:
                 continue
             tried.add(sender)

@@ -245,21 +245,23 @@ def test_a_message_finding_a_lingering_drain_wakes_it_and_publishes_nothing(up, 
             deadline = time.monotonic() + 30
             while not bell.exists(dispatch.DOORBELL_KEY) and time.monotonic() < deadline:
                 time.sleep(0.01)
-            assert dispatch.message_received(message_pk=1)
+            assert dispatch.message_received(message_pk=1, sender=("dso.example.com", "DSO"))
         finally:
             lingering.join(40)
-        assert waited == [dispatch.RANG]  # woken by the message, not at the end of the 30 s
+        # Woken by the message, not at the end of the 30 s, and told whose it is (the drain looks
+        # at that sender first, without reading who is pending).
+        assert waited == [dispatch.Woken(dispatch.RANG, ("dso.example.com", "DSO"))]
         assert up.queued() == []  # no drain published: the lingering one took it
         assert bell.exists(dispatch.DOORBELL_KEY)  # it holds the flag while it processes
 
         # Nothing more comes: the holder lets go of the flag, looks once more and ends.
-        assert dispatch.doorbell_wait(seconds=1, holding=True) == dispatch.IDLE
+        assert dispatch.doorbell_wait(seconds=1, holding=True).state == dispatch.IDLE
         assert not bell.exists(dispatch.DOORBELL_KEY)
         # The next message publishes a drain again.
         assert dispatch.message_received(message_pk=2)
         assert [name for name, _, _ in up.queued()] == [dispatch.DRAIN_INBOUND_MESSAGES]
         # A drain that finds another one pending does not linger.
-        assert dispatch.doorbell_wait(seconds=1) == dispatch.PENDING
+        assert dispatch.doorbell_wait(seconds=1).state == dispatch.PENDING
 
 
 def test_drains_finding_their_sender_held_publish_one_recheck_between_them(
@@ -298,7 +300,7 @@ def test_drains_finding_their_sender_held_publish_one_recheck_between_them(
             assert dispatch.message_received(message_pk=2)
         finally:
             lingering.join(40)
-        assert waited == [dispatch.RANG]
+        assert [woken.state for woken in waited] == [dispatch.RANG]
         assert len(up.queued()) == 1
         # Once that recheck is due (its flag expired), a drain finding the sender held publishes the next.
         time.sleep(tasks.DRAIN_HELD_RETRY_SECONDS + 0.1)

@@ -118,6 +118,40 @@ def test_a_backlog_of_one_sender_hides_no_other_sender(make_participant):
         assert step is not None and [m.conversation_id for m in step.messages] == [waiting]
 
 
+def test_a_drain_woken_by_a_message_takes_its_sender_without_asking_who_is_pending(make_participant):
+    """The lingering drain is told whose message woke it: on the path of each answer when
+    messages come one by one, it goes to that sender's lock and batch at once."""
+    from django.test.utils import CaptureQueriesContext
+
+    with RecordingPeer([200]) as peer:
+        _, key = make_participant("dso1.example.com", "DSO", endpoint_url=peer.url)
+        waiting = post("dso1.example.com", key)
+        with CaptureQueriesContext(connection) as queries:
+            step = processing.message_process_next(first=("dso1.example.com", "DSO"))
+        assert step is not None and [m.conversation_id for m in step.messages] == [waiting]
+        assert not [q for q in queries.captured_queries if "GROUP BY" in q["sql"]]
+        # A sender with nothing pending (another drain took it): the pending senders are read.
+        _, other_key = make_participant("dso2.example.com", "DSO", endpoint_url=peer.url)
+        other = post("dso2.example.com", other_key)
+        with CaptureQueriesContext(connection) as queries:
+            step = processing.message_process_next(first=("dso1.example.com", "DSO"))
+        assert step is not None and [m.conversation_id for m in step.messages] == [other]
+        assert [q for q in queries.captured_queries if "GROUP BY" in q["sql"]]
+
+
+def test_a_drain_woken_for_a_sender_another_drain_holds_takes_the_others(make_participant):
+    with RecordingPeer([200]) as peer:
+        _, busy_key = make_participant("dso1.example.com", "DSO", endpoint_url=peer.url)
+        _, other_key = make_participant("dso2.example.com", "DSO", endpoint_url=peer.url)
+        post("dso1.example.com", busy_key)
+        other = post("dso2.example.com", other_key)
+        held: set = set()
+        with sender_held_elsewhere(domain="dso1.example.com", role="DSO"):
+            step = processing.message_process_next(first=("dso1.example.com", "DSO"), held_elsewhere=held)
+        assert step is not None and [m.conversation_id for m in step.messages] == [other]
+        assert held == {("dso1.example.com", "DSO")}
+
+
 def test_a_response_the_drain_could_not_post_is_delivered_once_its_lease_ends(make_participant, monkeypatch):
     """The drain stores each response claimed (first attempt counted, leased): should it die
     before the POST, nobody POSTs it during the lease; afterwards the sweep's delivery does, once."""

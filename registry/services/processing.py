@@ -18,7 +18,7 @@ from registry.models import Message, Participant
 from registry.selectors import portfolio_queries
 from registry.services import outbound
 from registry.services import portfolio as portfolio_services
-from registry.services.rows import concrete_attnames
+from registry.services.rows import concrete_attnames, rows_update_and_insert
 from registry.services.time_zones import time_zone_mismatch
 from registry.uftp import codec, messages, versions
 
@@ -84,19 +84,14 @@ _PENDING_STATUSES = (Message.Status.RECEIVED, Message.Status.PROCESSING)
 
 
 def _sender_lock_key(*, domain: str, role: str) -> list[int]:
+    """The key of a transaction-scoped PostgreSQL advisory lock on one sender: one drain at a
+    time works on a sender's messages (it tries the lock with its batch read, _pending_batch),
+    so they are processed (and answered) in the order they arrived."""
     return [0x5E4D, zlib.crc32(f"cro-sender:{domain}/{role}".encode()) - 2**31]
 
 
-def _sender_lock_try(*, domain: str, role: str) -> bool:
-    """A transaction-scoped PostgreSQL advisory lock on one sender: one drain at a time works on
-    a sender's messages, so they are processed (and answered) in the order they arrived."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", _sender_lock_key(domain=domain, role=role))
-        return bool(cursor.fetchone()[0])
-
-
 def sender_lock(*, domain: str, role: str) -> None:
-    """Wait for the sender's lock (see _sender_lock_try) until the transaction ends: a bulk load of a
+    """Wait for the sender's lock (see _sender_lock_key) until the transaction ends: a bulk load of a
     DSO's portfolio holds it, so no drain applies that DSO's messages in the middle of the load."""
     if connection.vendor != "postgresql":
         return
@@ -127,20 +122,23 @@ def _senders_to_try(first: tuple[str, str] | None):
     yield from _pending_senders()
 
 
-def _pending_batch(*, sender: tuple[str, str], batch: int) -> list[Message]:
-    """The sender's oldest pending inbound messages, locked (message_inbound_pending_idx), each
+def _pending_batch(*, sender: tuple[str, str], batch: int) -> list[Message] | None:
+    """Try the sender's lock (`_sender_lock_key`), and in the same statement, when it is ours, read
+    the sender's oldest pending inbound messages, locked (message_inbound_pending_idx), each
     with its participant and `earlier_twin`: the pk of the first earlier inbound message with
     the same sender and MessageID (cro-rules §3, 5 and 6), or None, read with the batch so a
-    message without one costs no statement of its own.
+    message without one costs no statement of its own. None when another drain holds the sender.
 
     One statement built once per process: the ORM compiled this query (a join, a subquery, FOR
-    UPDATE) again before every batch, for more CPU than the database spent running it.
+    UPDATE) again before every batch, for more CPU than the database spent running it; and the
+    lock and the read are one round trip on the path of each answer.
     """
     statement, converters = _pending_batch_statement()
     with connection.cursor() as cursor:
         cursor.execute(
             statement,
             [
+                *_sender_lock_key(domain=sender[0], role=sender[1]),
                 Message.Direction.INBOUND.value,  # the twin subquery's, first in the text
                 Message.Direction.INBOUND.value,
                 *(status.value for status in _PENDING_STATUSES),
@@ -150,12 +148,16 @@ def _pending_batch(*, sender: tuple[str, str], batch: int) -> list[Message]:
             ],
         )
         rows = cursor.fetchall()
+    if not rows or not rows[0][0]:
+        return None  # the lock is another drain's
     message_fields, participant_fields = concrete_attnames(Message), concrete_attnames(Participant)
     found = []
     for row in rows:
+        if row[1] is None:  # held, and nothing pending: the one row of the outer join
+            continue
         values = [
             value if convert is None else convert(value)
-            for value, convert in zip(row, converters, strict=True)
+            for value, convert in zip(row[1:], converters, strict=True)
         ]
         message = Message.from_db(connection.alias, message_fields, values[: len(message_fields)])
         participant_values = values[len(message_fields) : -1]
@@ -170,26 +172,34 @@ def _pending_batch(*, sender: tuple[str, str], batch: int) -> list[Message]:
 
 @functools.cache
 def _pending_batch_statement() -> tuple[str, list]:
-    """The statement of _pending_batch, and per column the function that turns the database's
-    value into the model's (Django's converters, e.g. JSON), or None."""
+    """The statement of _pending_batch, and per column after the lock's the function that turns
+    the database's value into the model's (Django's converters, e.g. JSON), or None.
+
+    The lock is taken first (a materialized CTE runs once, before the read that needs it); the
+    read is a LATERAL subquery that returns nothing unless the lock is held, outer-joined so
+    that one row always says whether it is."""
     quote = connection.ops.quote_name
     messages_table, participants_table = quote(Message._meta.db_table), quote(Participant._meta.db_table)
-    columns, converters = [], []
+    columns: list[str] = []
+    converters: list = []
     for alias, model in (("m", Message), ("p", Participant)):
         for field in model._meta.concrete_fields:
-            columns.append(f"{alias}.{quote(str(field.column))}")
+            columns.append(f"{alias}.{quote(str(field.column))} AS c{len(columns)}")
             converters.append(_converter(field.get_col(alias)))
     columns.append(
         f"(SELECT twin.id FROM {messages_table} twin WHERE twin.direction = %s"  # noqa: S608
         " AND twin.sender_domain = m.sender_domain AND twin.message_id = m.message_id"
-        " AND twin.id < m.id ORDER BY twin.id LIMIT 1)"
+        f" AND twin.id < m.id ORDER BY twin.id LIMIT 1) AS c{len(columns)}"
     )
     converters.append(None)
     statement = (
-        f"SELECT {', '.join(columns)} FROM {messages_table} m"  # noqa: S608 (names from the models)
+        "WITH sender_lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(%s, %s) AS held)"  # noqa: S608 (names from the models)
+        " SELECT sender_lock.held, batch.* FROM sender_lock LEFT JOIN LATERAL ("
+        f"SELECT {', '.join(columns)} FROM {messages_table} m"
         f" LEFT JOIN {participants_table} p ON p.id = m.participant_id"
-        " WHERE m.direction = %s AND m.status IN (%s, %s) AND m.sender_domain = %s AND m.sender_role = %s"
-        " ORDER BY m.id LIMIT %s FOR UPDATE OF m"
+        " WHERE sender_lock.held AND m.direction = %s AND m.status IN (%s, %s)"
+        " AND m.sender_domain = %s AND m.sender_role = %s"
+        " ORDER BY m.id LIMIT %s FOR UPDATE OF m) batch ON true"
     )
     return statement, converters
 
@@ -234,13 +244,13 @@ def message_process_next(
             if sender in tried:
                 continue
             tried.add(sender)
-            if not _sender_lock_try(domain=sender[0], role=sender[1]):
+            batch_messages = _pending_batch(sender=sender, batch=batch)
+            if batch_messages is None:
                 # Another drain answers this sender, in order (or one just killed, whose
                 # session still holds the lock): the caller looks again later.
                 if held_elsewhere is not None:
                     held_elsewhere.add(sender)
                 continue
-            batch_messages = list(_pending_batch(sender=sender, batch=batch))
             if not batch_messages:
                 continue
             # The batch's writes wait for its end (one UPDATE and one INSERT for all), except
@@ -313,47 +323,20 @@ def _processed(*, message: Message, claimed: bool) -> Message | None:
 
 
 def _batch_write(*, processed: list[Message], responses: list[Message]) -> None:
-    """The processed fields of a batch's messages and their responses: one UPDATE, one INSERT."""
-    if processed:
-        _processed_fields_write(processed)
-        outbound.outbound_messages_store_claimed(messages=responses)
-        processed.clear()
-        responses.clear()
-
-
-def _processed_fields_write(processed: list[Message]) -> None:
-    """One UPDATE of the processed fields of `processed`, from a VALUES list. Django's
-    bulk_update builds a CASE per field and row: it cost more CPU than processing the batch's
-    queries (10 ms for 20 messages, against 1 ms for this statement)."""
-    if connection.vendor != "postgresql":
+    """The processed fields of a batch's messages and their responses: on PostgreSQL one
+    statement for both (an UPDATE from the rows of a JSON array and the INSERT, statements
+    built once per process: Django's bulk_update built a CASE per field and row, 10 ms of CPU
+    for 20 messages), elsewhere a save per message and one INSERT."""
+    if not processed:
+        return
+    if connection.vendor == "postgresql":
+        rows_update_and_insert(updated=processed, fields=_PROCESSED_FIELDS, inserted=responses)
+    else:
         for message in processed:
             message.save(update_fields=_PROCESSED_FIELDS)
-        return
-    statement, fields = _processed_fields_statement(len(processed))
-    params: list[Any] = []
-    for message in processed:
-        params.append(message.pk)
-        params.extend(field.get_db_prep_save(getattr(message, field.attname), connection) for field in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-
-
-@functools.cache
-def _processed_fields_statement(rows: int) -> tuple[str, list]:
-    """UPDATE registry_message ... FROM (VALUES (id, fields...), ...) for `rows` rows, each value
-    cast to its column's type (so the VALUES list is typed whatever its first row holds)."""
-    fields = [field for field in Message._meta.concrete_fields if field.name in _PROCESSED_FIELDS]
-    quote = connection.ops.quote_name
-    table = quote(Message._meta.db_table)
-    columns = [quote(str(field.column)) for field in fields]
-    pk_type = Message._meta.pk.db_type(connection)
-    row = "(" + ", ".join([f"%s::{pk_type}", *(f"%s::{field.db_type(connection)}" for field in fields)]) + ")"
-    statement = (
-        f"UPDATE {table} SET {', '.join(f'{column} = v.{column}' for column in columns)}"  # noqa: S608 (no user input)
-        f" FROM (VALUES {', '.join([row] * rows)}) AS v(id, {', '.join(columns)})"
-        f" WHERE {table}.{quote(str(Message._meta.pk.column))} = v.id"
-    )
-    return statement, fields
+        outbound.outbound_messages_store_claimed(messages=responses)
+    processed.clear()
+    responses.clear()
 
 
 def _metadata_for_response(*, payload: messages.PayloadMessage, recipient_domain: str) -> dict:

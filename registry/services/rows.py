@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import Model
+from django.db.models import Field, Model
 
 # The field types whose database form JSON carries as it is (a date-time as ISO 8601 text).
 _JSON_FIELD_TYPES = frozenset(
@@ -56,16 +56,54 @@ def rows_insert(*, objects: Sequence[Model]) -> None:
         model._default_manager.bulk_create(objects)
         return
     sql, fields, columns = statement
+    with server_binding_cursor() as cursor:
+        cursor.execute(sql, [_json_rows(objects, fields, columns, adding=True)])
+        pks = [pk for (pk,) in cursor.fetchall()]
+    _stored(objects, pks)
+
+
+def rows_update_and_insert(
+    *, updated: Sequence[Model], fields: Sequence[str], inserted: Sequence[Model]
+) -> None:
+    """In ONE statement (PostgreSQL): UPDATE the `fields` (attribute names) of the stored
+    `updated` rows, by primary key, to the values their instances hold; and INSERT `inserted`
+    as rows_insert does (each gets its pk). A drain's batch: its messages' processed fields
+    and their responses, one round trip on the path of each answer instead of two."""
+    if not updated or not inserted:
+        raise ValueError("rows_update_and_insert needs rows to update and rows to insert")
+    inserting = _insert_statement(type(inserted[0]))
+    if connection.vendor != "postgresql" or inserting is None:
+        raise ValueError("rows_update_and_insert is for PostgreSQL and plain columns")
+    update_sql, update_fields, update_columns = _update_statement(type(updated[0]), tuple(fields))
+    insert_sql, insert_fields, insert_columns = inserting
+    sql = f"WITH updated AS ({update_sql}) {insert_sql}"
+    with server_binding_cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                _json_rows(updated, update_fields, update_columns, adding=False),
+                _json_rows(inserted, insert_fields, insert_columns, adding=True),
+            ],
+        )
+        pks = [pk for (pk,) in cursor.fetchall()]
+    _stored(inserted, pks)
+
+
+def _json_rows(objects: Sequence[Model], fields: list, columns: list[str], *, adding: bool) -> str:
+    """The rows as a JSON array of objects keyed by column, each value in its database form
+    (new rows: after each field's pre_save, so auto_now columns are now)."""
     rows = []
     for instance in objects:
         row = {}
         for column, field in zip(columns, fields, strict=True):
-            value = field.get_db_prep_save(field.pre_save(instance, True), connection)
+            value = field.pre_save(instance, True) if adding else getattr(instance, field.attname)
+            value = field.get_db_prep_save(value, connection)
             row[column] = value.isoformat() if isinstance(value, dt.datetime) else value
         rows.append(row)
-    with server_binding_cursor() as cursor:
-        cursor.execute(sql, [json.dumps(rows, allow_nan=False)])
-        pks = [pk for (pk,) in cursor.fetchall()]
+    return json.dumps(rows, allow_nan=False)
+
+
+def _stored(objects: Sequence[Model], pks: list) -> None:
     # RETURNING gives the rows in the order of the JSON array (bulk_create relies on the same
     # for a VALUES list).
     for instance, pk in zip(objects, pks, strict=True):
@@ -90,6 +128,34 @@ def _insert_statement(model: type[Model]) -> tuple[str, list, list[str]] | None:
         f" RETURNING {quote(str(model._meta.pk.column))}"
     )
     return sql, fields, [str(field.column) for field in fields]
+
+
+@functools.cache
+def _update_statement(model: type[Model], attnames: tuple[str, ...]) -> tuple[str, list, list[str]]:
+    """UPDATE <table> SET <the fields' columns> FROM the rows of a JSON array (the key and the
+    fields), each column typed without its length, so an over-long value fails as an UPDATE's."""
+    fields: list[Field] = [model._meta.pk]
+    for name in attnames:
+        field = model._meta.get_field(name)
+        if not isinstance(field, Field):
+            raise ValueError(f"{model.__name__}.{name} is not a column")
+        fields.append(field)
+    if any(field.get_internal_type() not in _JSON_FIELD_TYPES for field in fields):
+        raise ValueError(f"{model.__name__}: a field without a plain JSON form")
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = [str(field.column) for field in fields]
+    definition = ", ".join(
+        f"{quote(column)} {field.cast_db_type(connection)}"
+        for column, field in zip(columns, fields, strict=True)
+    )
+    assignments = ", ".join(f"{quote(column)} = v.{quote(column)}" for column in columns[1:])
+    sql = (
+        f"UPDATE {table} SET {assignments}"  # noqa: S608 (names from the model)
+        f" FROM jsonb_to_recordset(%s::jsonb) AS v({definition})"
+        f" WHERE {table}.{quote(columns[0])} = v.{quote(columns[0])}"
+    )
+    return sql, fields, columns
 
 
 @functools.cache

@@ -9,7 +9,7 @@ from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from registry.models import DeliveryAttempt, Message
-from registry.services.rows import rows_insert
+from registry.services.rows import rows_insert, rows_update_and_insert
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +112,54 @@ def test_one_statement_of_one_parameter_whatever_the_rows(make_participant):
         statements.add(executed[0][0])
     assert len(statements) == 1
     assert Message.objects.filter(direction=Message.Direction.OUTBOUND).count() == 26
+
+
+@ON_POSTGRESQL
+def test_rows_are_updated_and_inserted_in_one_statement(make_participant):
+    """A drain's batch: the processed fields of its messages and their responses."""
+    participant, _ = make_participant("dso.example.com")
+    stored = [outbound(participant, i) for i in range(3)]
+    rows_insert(objects=stored)
+    at = dt.datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=dt.UTC)
+    for index, message in enumerate(stored[:2]):
+        message.status = Message.Status.DELIVERED
+        message.last_error = f'error "{index}" ✓'
+        message.delivered_at = at
+    responses = [outbound(participant, 10 + i, request=stored[i]) for i in range(2)]
+    executed = []
+
+    def capture(execute, sql, params, many, context):
+        executed.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        rows_update_and_insert(
+            updated=stored[:2], fields=["status", "last_error", "delivered_at"], inserted=responses
+        )
+    assert len(executed) == 1
+    for index, message in enumerate(stored):
+        message.refresh_from_db()
+        if index < 2:
+            assert (message.status, message.last_error, message.delivered_at) == (
+                Message.Status.DELIVERED,
+                f'error "{index}" ✓',
+                at,
+            )
+        else:  # not in the update
+            assert (message.status, message.last_error, message.delivered_at) == (
+                Message.Status.RESPONSE_QUEUED,
+                "",
+                None,
+            )
+    assert [Message.objects.get(pk=r.pk).request_id for r in responses] == [stored[0].pk, stored[1].pk]
+
+
+@ON_POSTGRESQL
+def test_an_over_long_updated_value_is_refused_and_nothing_is_written(make_participant):
+    participant, _ = make_participant("dso.example.com")
+    stored = [outbound(participant, 1)]
+    rows_insert(objects=stored)
+    stored[0].result = "R" * 500
+    with pytest.raises(DataError), transaction.atomic():
+        rows_update_and_insert(updated=stored, fields=["result"], inserted=[outbound(participant, 2)])
+    assert Message.objects.get().result == ""

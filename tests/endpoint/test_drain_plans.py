@@ -75,3 +75,27 @@ def nodes(plan: dict):
 
 def message_scanned_whole(node: dict) -> bool:
     return node["Node Type"] == "Seq Scan" and node.get("Relation Name") == "registry_message"
+
+
+def test_a_batch_write_finds_its_rows_by_key_even_in_a_generic_plan(long_history):
+    """The batch's write (processed fields and responses, rows.rows_update_and_insert) is
+    prepared on the server after a few runs, where PostgreSQL may keep a generic plan: it must
+    reach the messages by their key, not by reading the history."""
+    from registry.services import rows
+
+    fields = ("status", "result", "processed_at", "updated_at")
+    update_sql, _, _ = rows._update_statement(Message, fields)
+    insert_sql, _, _ = rows._insert_statement(Message)
+    statement = f"WITH updated AS ({update_sql}) {insert_sql}".replace("%s::jsonb", "$1", 1).replace(
+        "%s::jsonb", "$2", 1
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE batch_write(jsonb, jsonb) AS {statement}")
+        try:
+            cursor.execute("EXPLAIN (FORMAT JSON) EXECUTE batch_write('[]', '[]')")
+            plan = cursor.fetchone()[0][0]["Plan"]
+        finally:
+            cursor.execute("DEALLOCATE batch_write")
+    assert not [node for node in nodes(plan) if message_scanned_whole(node)], plan
+    assert "registry_message_pkey" in json.dumps(plan)

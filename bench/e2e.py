@@ -239,9 +239,14 @@ def measure(
     spent = {name: seconds - before[name] for name, seconds in cpu_now(procs or {}).items()}
     report(f"{title}: full speed", full)
     answered = max(full.answered, 1)
+    # (A postgres process that ended during the load, e.g. the other side's idle connection
+    # closing, takes its CPU time with it: the sum can fall; it is then not printed.)
     print(
         "  CPU per message: "
-        + ", ".join(f"{name} {1000 * seconds / answered:.2f} ms" for name, seconds in spent.items())
+        + ", ".join(
+            f"{name} {1000 * seconds / answered:.2f} ms" if seconds >= 0 else f"{name} n/a"
+            for name, seconds in spent.items()
+        )
     )
     paced = None
     if args.paced:

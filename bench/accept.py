@@ -42,12 +42,10 @@ from tests.e2e.processes import (  # noqa: E402
     CeleryWorker,
     CroWeb,
     Proc,
-    free_port,
     manage,
-    port_answers,
     redis_flush,
     redis_ping,
-    wait_until,
+    script_service_start,
 )
 
 CRO_DOMAIN = "cro.example.com"
@@ -355,21 +353,19 @@ def main() -> None:
             procs.append(worker)
             worker.start()
 
-        port = free_port()
-        config = log_dir / "library-cro.json"
-        config.write_text(
-            json.dumps({"private_key": generate_keypair()[0], "port": port, "dso_public_key": dso_public,
-                        "dso_endpoint": stub.url})
-        )  # fmt: skip
-        library = Proc(
-            "accept-library-cro",
-            [sys.executable, str(Path(__file__).resolve()), "--serve-library-cro", str(config)],
+        library, port = script_service_start(
+            name="accept-library-cro",
+            script=Path(__file__).resolve(),
+            flag="--serve-library-cro",
+            config={
+                "private_key": generate_keypair()[0],
+                "dso_public_key": dso_public,
+                "dso_endpoint": stub.url,
+            },
             env=env,
             log_dir=log_dir,
         )
         procs.append(library)
-        library.start()
-        wait_until(lambda: library.check_alive() or port_answers(port), timeout=30, what="the library CRO")
         library_url = f"http://127.0.0.1:{port}{UFTP_PATH}"
 
         delivered_before = 0

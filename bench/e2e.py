@@ -41,10 +41,10 @@ from tests.e2e.processes import (  # noqa: E402
     CeleryWorker,
     CroWeb,
     Proc,
-    free_port,
     manage,
     redis_flush,
     redis_ping,
+    script_service_start,
     wait_until,
 )
 
@@ -445,27 +445,19 @@ def main() -> None:
         library = None
         if args.only != "ours":
             library_private, library_public = generate_keypair()
-            port = free_port()
-            config = log_dir / "library-cro.json"
-            config.write_text(
-                json.dumps(
-                    {
-                        "private_key": library_private,
-                        "port": port,
-                        "peers": [[p.domain, "DSO", p.public_key, p.endpoint_url] for p in peers],
-                    }
-                )
-            )
-            library = Proc(
-                "bench-library-cro",
-                [sys.executable, str(Path(__file__).resolve()), "--serve-library-cro", str(config)],
+            library, port = script_service_start(
+                name="bench-library-cro",
+                script=Path(__file__).resolve(),
+                flag="--serve-library-cro",
+                config={
+                    "private_key": library_private,
+                    "peers": [[p.domain, "DSO", p.public_key, p.endpoint_url] for p in peers],
+                },
                 env=env,
                 log_dir=log_dir,
             )
             procs.append(library)
-            library.start()
             library_url = f"http://127.0.0.1:{port}/shapeshifter/api/v3/message"
-            wait_until(lambda: library.check_alive() or _port_open(port), timeout=30, what="the library CRO")
 
         rounds: list[tuple] = []
         for number in range(1, args.rounds + 1):
@@ -595,12 +587,6 @@ def profiled(directory: str | None, procs: dict):
             except subprocess.TimeoutExpired:
                 spy.kill()
         print(f"profiles (py-spy raw stacks) in {directory}")
-
-
-def _port_open(port: int) -> bool:
-    from tests.e2e.processes import port_answers
-
-    return port_answers(port)
 
 
 if __name__ == "__main__":

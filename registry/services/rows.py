@@ -71,12 +71,11 @@ def rows_update_and_insert(
     and their responses, one round trip on the path of each answer instead of two."""
     if not updated or not inserted:
         raise ValueError("rows_update_and_insert needs rows to update and rows to insert")
-    inserting = _insert_statement(type(inserted[0]))
-    if connection.vendor != "postgresql" or inserting is None:
-        raise ValueError("rows_update_and_insert is for PostgreSQL and plain columns")
-    update_sql, update_fields, update_columns = _update_statement(type(updated[0]), tuple(fields))
-    insert_sql, insert_fields, insert_columns = inserting
-    sql = f"WITH updated AS ({update_sql}) {insert_sql}"
+    if connection.vendor != "postgresql":
+        raise ValueError("rows_update_and_insert is for PostgreSQL")
+    sql, (update_fields, update_columns), (insert_fields, insert_columns) = update_and_insert_statement(
+        type(updated[0]), tuple(fields), type(inserted[0])
+    )
     with server_binding_cursor() as cursor:
         cursor.execute(
             sql,
@@ -128,6 +127,24 @@ def _insert_statement(model: type[Model]) -> tuple[str, list, list[str]] | None:
         f" RETURNING {quote(str(model._meta.pk.column))}"
     )
     return sql, fields, [str(field.column) for field in fields]
+
+
+@functools.cache
+def update_and_insert_statement(
+    updated: type[Model], attnames: tuple[str, ...], inserted: type[Model]
+) -> tuple[str, tuple[list, list[str]], tuple[list, list[str]]]:
+    """The statement of rows_update_and_insert (its two parameters: the JSON rows to update,
+    then those to insert), and the fields and columns of each JSON array."""
+    inserting = _insert_statement(inserted)
+    if inserting is None:
+        raise ValueError(f"{inserted.__name__}: a field without a plain JSON form")
+    update_sql, update_fields, update_columns = _update_statement(updated, attnames)
+    insert_sql, insert_fields, insert_columns = inserting
+    return (
+        f"WITH updated AS ({update_sql}) {insert_sql}",
+        (update_fields, update_columns),
+        (insert_fields, insert_columns),
+    )
 
 
 @functools.cache

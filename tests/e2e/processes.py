@@ -6,6 +6,7 @@ process writes its output to a log file; `Proc.log_tail()` gives it back for fai
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -326,3 +327,22 @@ def redis_ping(url: str) -> bool:
             client.close()
     except Exception:
         return False
+
+
+def script_service_start(
+    *, name: str, script: Path, flag: str, config: dict, env: Mapping[str, str], log_dir: Path
+) -> tuple[Proc, int]:
+    """Run `script flag <config file>` (the benchmarks' `--serve-library-cro`) on a free port:
+    the config, with that `port` added, is written to a JSON file in `log_dir`. Returns the
+    process, once it answers on the port, and the port."""
+    port = free_port()
+    config_path = log_dir / f"{name}.json"
+    config_path.write_text(json.dumps({**config, "port": port}))
+    service = Proc(name, [sys.executable, str(script), flag, str(config_path)], env=env, log_dir=log_dir)
+    service.start()
+    try:
+        wait_until(lambda: service.check_alive() or port_answers(port), timeout=30, what=name)
+    except BaseException:
+        service.stop()
+        raise
+    return service, port

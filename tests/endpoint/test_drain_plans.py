@@ -84,11 +84,8 @@ def test_a_batch_write_finds_its_rows_by_key_even_in_a_generic_plan(long_history
     from registry.services import rows
 
     fields = ("status", "result", "processed_at", "updated_at")
-    update_sql, _, _ = rows._update_statement(Message, fields)
-    insert_sql, _, _ = rows._insert_statement(Message)
-    statement = f"WITH updated AS ({update_sql}) {insert_sql}".replace("%s::jsonb", "$1", 1).replace(
-        "%s::jsonb", "$2", 1
-    )
+    sql, _, _ = rows.update_and_insert_statement(Message, fields, Message)
+    statement = sql.replace("%s::jsonb", "$1", 1).replace("%s::jsonb", "$2", 1)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
         cursor.execute(f"PREPARE batch_write(jsonb, jsonb) AS {statement}")

@@ -10,14 +10,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class RecordingPeer:
     """Answers each POST with the next status of `statuses` (the last one repeats)."""
 
-    def __init__(self, statuses: list[int] | None = None):
+    def __init__(self, statuses: list[int] | None = None, *, keep_alive: bool = False):
         self.statuses = list(statuses or [200])
         self.received: queue.Queue[bytes] = queue.Queue()
+        # Per POST: (request target, Host header, the client's port: one per TCP connection).
+        self.requests: queue.Queue[tuple[str, str, int]] = queue.Queue()
         peer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                peer.requests.put((self.path, self.headers.get("Host", ""), self.client_address[1]))
                 peer.received.put(body)
                 status = peer.statuses.pop(0) if len(peer.statuses) > 1 else peer.statuses[0]
                 self.send_response(status)

@@ -114,3 +114,14 @@ def test_a_worker_leading_its_session_lowers_the_sessions_priority(cro):
     assert os.getsid(cro.worker.pid) == cro.worker.pid
     assert autogroup_niceness(cro.worker.pid) == 10
     assert autogroup_niceness(cro.web.pid) == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="no SCHED_IDLE on this platform")
+def test_the_worker_and_its_pool_run_under_the_idle_scheduling_policy(cro):
+    """CRO_WORKER_SCHED_IDLE (default on): the worker and the pool processes it forked run
+    under SCHED_IDLE, so a waking web thread takes its core at once; the web keeps the normal
+    policy."""
+    children = Path(f"/proc/{cro.worker.pid}/task/{cro.worker.pid}/children").read_text().split()
+    assert children, "the worker has pool processes"
+    assert {os.sched_getscheduler(int(pid)) for pid in [cro.worker.pid, *children]} == {os.SCHED_IDLE}
+    assert os.sched_getscheduler(cro.web.pid) == os.SCHED_OTHER

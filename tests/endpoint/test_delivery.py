@@ -166,3 +166,20 @@ def test_deliveries_go_through_the_proxy_the_environment_names(queued, monkeypat
         assert deliver(second).delivered
         assert direct.received.get(timeout=5) == second.signed_xml.encode()
         assert proxy.received.empty()
+
+
+def test_deliveries_to_one_origin_share_a_kept_alive_connection_and_keep_the_query(queued, monkeypatch):
+    """The origin's pool (outbound._pool_for): consecutive POSTs reuse one TCP connection, each
+    to the endpoint's path with its query string and the origin as Host."""
+    monkeypatch.setattr(outbound, "_pools", {})
+    with RecordingPeer([200], keep_alive=True) as peer:
+        first = queued(peer.url + "?tenant=a%20b")
+        second = outbound.participant_test_message_send(participant=first.participant)
+        assert deliver(first).delivered
+        assert deliver(second).delivered
+        requests = [peer.requests.get(timeout=5) for _ in range(2)]
+    origin = peer.url.split("/shapeshifter")[0].removeprefix("http://")
+    assert [(target, host) for target, host, _ in requests] == [
+        ("/shapeshifter/api/v3/message?tenant=a%20b", origin)
+    ] * 2
+    assert requests[0][2] == requests[1][2]  # the same client port: one connection

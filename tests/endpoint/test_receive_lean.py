@@ -209,3 +209,30 @@ def test_a_callable_default_is_refused_by_the_prebuilt_insert(monkeypatch):
             inbound._message_insert_statement()
     finally:
         inbound._message_insert_statement.cache_clear()
+
+
+def test_the_wsgi_module_loads_the_url_configuration_before_the_first_request():
+    """cro/wsgi.py warms up at boot: the URL configuration (the API and the pages, with their
+    libraries) is imported when gunicorn loads the application, not by a peer's first POST."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = (
+        "import sys, cro.wsgi\n"
+        "from django.urls import get_resolver\n"
+        "print(all(name in sys.modules for name in ('cro.urls', 'registry.api.urls', 'rest_framework.serializers')))\n"
+        "print('url_patterns' in get_resolver().__dict__)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]

@@ -139,14 +139,15 @@ def _worker_priority_lower() -> None:
 
 
 def _idle_policy_take() -> None:
-    """SCHED_IDLE (Linux; inherited by the pool processes forked after this): nice ranks the
-    worker by its share of busy CPU, yet a web thread waking up still waited for the worker's
-    turn on its core to end; a task of the idle policy yields its core at once to any other that
-    wakes, and the scheduler counts a core running only such tasks as free. Measured with
-    bench/accept.py (README "Performance"): the worker's CPU in a 10 s burst fell from 4.7 to
-    3.9 s and the burst's requests/s rose by about a tenth. It also means that while the host's
-    every core is kept busy by others, the worker waits (its heartbeat too, which /health/ready
-    then reports)."""
+    """CRO_WORKER_SCHED_IDLE (Linux; inherited by the pool processes forked after this). A nice
+    value ranks the worker by its share of busy CPU, yet a web thread waking up still waited
+    for the worker's turn on its core to end; a task of the idle policy yields its core at once
+    to any other that wakes, and the scheduler counts a core running only such tasks as free.
+    Measured with bench/accept.py (README "Performance"): the worker's CPU in a 10 s burst fell
+    from 4.7 to 3.9 s and the burst's requests/s rose by about a tenth. The price: while other
+    tasks keep every core busy, the worker waits (its heartbeat too, which /health/ready then
+    reports); bench/e2e.py measured a paced p99 of 0.6 s with the library's process busy beside
+    it. Hence opt-in, for a host of its own."""
     if not hasattr(os, "sched_setscheduler") or not hasattr(os, "SCHED_IDLE"):
         return
     try:

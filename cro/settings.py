@@ -126,10 +126,11 @@ CRO_DRAIN_LINGER_SECONDS = env_int("CRO_DRAIN_LINGER_SECONDS", 5)
 # that runs both, a backlog is processed with the CPU that receipts leave over, so a burst is
 # still answered 200 at once. 0 keeps the priority the worker was started with.
 CRO_WORKER_NICE = env_int("CRO_WORKER_NICE", 10)
-# Linux: the worker runs under the SCHED_IDLE policy (cro/celery.py), so a web process (or the
-# database) that wakes up takes its core at once: the worker processes with idle CPU only. Off
-# (0) where other busy services share the host and must not hold up processing for long.
-CRO_WORKER_SCHED_IDLE = env_bool("CRO_WORKER_SCHED_IDLE", True)
+# Linux, opt-in: the worker runs under the SCHED_IDLE policy (cro/celery.py), so a web process
+# (or the database) that wakes up takes its core at once and the worker processes with idle CPU
+# only. Only on a host of its own: while anything else keeps every core busy (another service,
+# a backup) the worker waits, and answers with it (README "Performance").
+CRO_WORKER_SCHED_IDLE = env_bool("CRO_WORKER_SCHED_IDLE", False)
 # A request body must arrive within this many seconds (cro/body_deadline.py): slow clients get 408.
 CRO_BODY_READ_TIMEOUT_SECONDS = env_int("CRO_BODY_READ_TIMEOUT_SECONDS", 15)
 

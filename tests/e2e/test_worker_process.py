@@ -25,7 +25,9 @@ from registry.services.outbound import outbound_message_build
 from registry.services.participants import participant_upsert
 from registry.uftp import messages
 
+from .conftest import start_proc, stop_proc
 from .peers import StubEndpoint, generate_keypair
+from .processes import CeleryWorker
 from .uftp import wait_db
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
@@ -117,11 +119,18 @@ def test_a_worker_leading_its_session_lowers_the_sessions_priority(cro):
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="no SCHED_IDLE on this platform")
-def test_the_worker_and_its_pool_run_under_the_idle_scheduling_policy(cro):
-    """CRO_WORKER_SCHED_IDLE (default on): the worker and the pool processes it forked run
-    under SCHED_IDLE, so a waking web thread takes its core at once; the web keeps the normal
-    policy."""
-    children = Path(f"/proc/{cro.worker.pid}/task/{cro.worker.pid}/children").read_text().split()
-    assert children, "the worker has pool processes"
-    assert {os.sched_getscheduler(int(pid)) for pid in [cro.worker.pid, *children]} == {os.SCHED_IDLE}
+def test_the_idle_scheduling_policy_is_taken_only_when_asked_for(cro, private_redis):
+    """CRO_WORKER_SCHED_IDLE=1: the worker and the pool processes it forked run under
+    SCHED_IDLE, so a waking web thread takes its core at once. By default (the session's worker)
+    and for the web, the normal policy: an idle-policy worker waits whenever others keep every
+    core busy."""
+    assert os.sched_getscheduler(cro.worker.pid) == os.SCHED_OTHER
     assert os.sched_getscheduler(cro.web.pid) == os.SCHED_OTHER
+    env = {**cro.env, "CRO_WORKER_SCHED_IDLE": "1", "CELERY_BROKER_URL": private_redis.url(5)}
+    worker = start_proc(CeleryWorker(env=env, log_dir=cro.log_dir, concurrency=2, name="worker-sched-idle"))
+    try:
+        children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+        assert children, "the worker has pool processes"
+        assert {os.sched_getscheduler(int(pid)) for pid in [worker.pid, *children]} == {os.SCHED_IDLE}
+    finally:
+        stop_proc(worker)

@@ -146,8 +146,7 @@ def _idle_policy_take() -> None:
     Measured with bench/accept.py (README "Performance"): the worker's CPU in a 10 s burst fell
     from 4.7 to 3.9 s and the burst's requests/s rose by about a tenth. The price: while other
     tasks keep every core busy, the worker waits (its heartbeat too, which /health/ready then
-    reports); bench/e2e.py measured a paced p99 of 0.6 s with the library's process busy beside
-    it. Hence opt-in, for a host of its own."""
+    reports), by design. Hence opt-in, for a host of its own."""
     if not hasattr(os, "sched_setscheduler") or not hasattr(os, "SCHED_IDLE"):
         return
     try:

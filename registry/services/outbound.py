@@ -10,7 +10,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import certifi
@@ -266,18 +266,17 @@ def _delivered_record(*, message_pks: list[int], at: dt.datetime) -> None:
 _pools: dict[str, urllib3.HTTPConnectionPool | urllib3.ProxyManager] = {}
 
 
-def _pool_for(url: str) -> urllib3.HTTPConnectionPool | urllib3.ProxyManager:
-    parts = urlsplit(url)
+def _pool_for(parts: SplitResult) -> urllib3.HTTPConnectionPool | urllib3.ProxyManager:
     origin = f"{parts.scheme}://{parts.netloc}"
     pool = _pools.get(origin)
     if pool is None:
         options: dict = {"maxsize": 1, "retries": False}
-        if parts.scheme == "https":
-            options["ca_certs"] = certifi.where()
         proxy = getproxies().get(parts.scheme)
         if proxy and not proxy_bypass(parts.hostname or ""):
             pool = urllib3.ProxyManager(proxy, ca_certs=certifi.where(), **options)
-        else:
+        elif parts.scheme == "https":
+            pool = urllib3.connection_from_url(origin, ca_certs=certifi.where(), **options)
+        else:  # a plain HTTP pool takes no TLS options
             pool = urllib3.connection_from_url(origin, **options)
         _pools[origin] = pool
     return pool
@@ -285,11 +284,11 @@ def _pool_for(url: str) -> urllib3.HTTPConnectionPool | urllib3.ProxyManager:
 
 def _pool_post(url: str, *, body: bytes, seconds: float) -> urllib3.BaseHTTPResponse:
     """POST `body` to `url` once (no retry, no redirect followed) through its origin's pool."""
-    pool = _pool_for(url)
+    parts = urlsplit(url)
+    pool = _pool_for(parts)
     if isinstance(pool, urllib3.ProxyManager):
         target = url  # a proxy is asked for the whole URL
     else:
-        parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return pool.urlopen(
         "POST",

@@ -1,6 +1,7 @@
 """Delivery of outbound messages (cro-rules §6) to a real HTTP server on loopback."""
 
 import datetime as dt
+from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
@@ -183,3 +184,18 @@ def test_deliveries_to_one_origin_share_a_kept_alive_connection_and_keep_the_que
         ("/shapeshifter/api/v3/message?tenant=a%20b", origin)
     ] * 2
     assert requests[0][2] == requests[1][2]  # the same client port: one connection
+
+
+def test_an_https_peer_behind_the_environments_proxy_gets_a_proxy_pool_with_the_ca_bundle(monkeypatch):
+    """https_proxy names an egress proxy: an https endpoint's pool is a ProxyManager that checks
+    the peer's certificate against certifi's bundle (the pool is only built here: no TLS)."""
+    import certifi
+    import urllib3
+
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.setattr(outbound, "_pools", {})
+    pool = outbound._pool_for(urlsplit("https://peer.example.invalid/shapeshifter/api/v3/message"))
+    assert isinstance(pool, urllib3.ProxyManager)
+    assert pool.connection_pool_kw["ca_certs"] == certifi.where()

@@ -1,11 +1,12 @@
-"""The WSGI application: Django behind the body deadline, the UFTP endpoint on a lean handler.
+"""The WSGI application: Django behind the body deadline, the UFTP endpoint on lean handlers.
 
 A UFTP POST needs none of the middleware the administrators' pages need (static files,
-sessions, CSRF, authentication, messages, the login throttle, the display time zone): it goes
-to a Django handler of its own with only the middleware that matters for it (HTTPS redirect and
-security headers, allowed hosts, the Content-Security-Policy header). It keeps Django's request
-cycle: the request signals (database connections), URL resolution, and the 500 handler.
-Measured with bench/accept.py (README "Performance").
+sessions, CSRF, authentication, messages, the login throttle, the display time zone). An
+ordinary one (registry.views.endpoint_wsgi.lean_path_takes) is answered without Django's
+request cycle at all (`uftp_wsgi`); any other goes to a Django handler of its own with only the
+middleware that matters for it (HTTPS redirect and security headers, allowed hosts, the
+Content-Security-Policy header), which answers it as the full stack would. Measured with
+bench/accept.py (README "Performance").
 """
 
 import os
@@ -22,6 +23,7 @@ _django = get_wsgi_application()
 from django.conf import settings  # noqa: E402 - configured by get_wsgi_application
 
 from cro.configuration import configuration_require  # noqa: E402
+from registry.views.endpoint_wsgi import lean_path_takes, uftp_wsgi  # noqa: E402
 
 configuration_require()  # gunicorn does not serve with a secret missing
 
@@ -52,6 +54,8 @@ _uftp = UftpHandler()
 
 def _route(environ, start_response):
     if environ.get("REQUEST_METHOD") == "POST" and UFTP_PATH.match(environ.get("PATH_INFO", "")):
+        if lean_path_takes(environ):
+            return uftp_wsgi(environ, start_response)
         return _uftp(environ, start_response)
     return _django(environ, start_response)
 

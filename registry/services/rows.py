@@ -90,16 +90,57 @@ def rows_update_and_insert(
 
 def _json_rows(objects: Sequence[Model], fields: list, columns: list[str], *, adding: bool) -> str:
     """The rows as a JSON array of objects keyed by column, each value in its database form
-    (new rows: after each field's pre_save, so auto_now columns are now)."""
+    (new rows: after each field's pre_save, so auto_now columns are now).
+
+    A value already in its database form (a str for a text column, an int for an integer, an
+    aware date-time, None) is taken as it is: Django's get_db_prep_save returns those unchanged
+    (the tests compare), at a few microseconds a call, 5% of the worker's Python CPU per message.
+    Positive integers are checked by the database (the columns' CHECK constraints)."""
+    plan = _json_plan(tuple(fields), adding)
     rows = []
     for instance in objects:
         row = {}
-        for column, field in zip(columns, fields, strict=True):
-            value = field.pre_save(instance, True) if adding else getattr(instance, field.attname)
-            value = field.get_db_prep_save(value, connection)
-            row[column] = value.isoformat() if isinstance(value, dt.datetime) else value
+        for column, (field, attname, pre_save, plain) in zip(columns, plan, strict=True):
+            value = field.pre_save(instance, True) if pre_save else getattr(instance, attname)
+            if value is not None and not (
+                type(value) is plain and (plain is not dt.datetime or value.tzinfo is not None)
+            ):
+                value = field.get_db_prep_save(value, connection)
+            if isinstance(value, dt.datetime):
+                value = value.isoformat()
+            row[column] = value
         rows.append(row)
     return json.dumps(rows, allow_nan=False)
+
+
+# The Python type (exactly: a bool is an int, a TextChoices member a str) whose values a column
+# of each field type stores unchanged on PostgreSQL (a date-time only when aware).
+_PLAIN_TYPES: dict[str, type] = {
+    "AutoField": int,
+    "BigAutoField": int,
+    "BigIntegerField": int,
+    "BooleanField": bool,
+    "CharField": str,
+    "DateTimeField": dt.datetime,
+    "FloatField": float,
+    "ForeignKey": int,
+    "IntegerField": int,
+    "PositiveBigIntegerField": int,
+    "PositiveIntegerField": int,
+    "PositiveSmallIntegerField": int,
+    "SmallIntegerField": int,
+    "TextField": str,
+}
+
+
+@functools.cache
+def _json_plan(fields: tuple, adding: bool) -> tuple:
+    """Per field: (field, attname, whether pre_save sets it, the type it stores unchanged)."""
+    plan = []
+    for field in fields:
+        pre_save = adding and (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
+        plan.append((field, field.attname, pre_save, _PLAIN_TYPES.get(field.get_internal_type())))
+    return tuple(plan)
 
 
 def _stored(objects: Sequence[Model], pks: list) -> None:

@@ -8,6 +8,7 @@ listens: a broker that is down.
 import base64
 import datetime as dt
 import json
+import logging
 import socket
 import time
 import uuid
@@ -307,3 +308,37 @@ def test_drains_finding_their_sender_held_publish_one_recheck_between_them(
         up.run_as_a_worker(dispatch.DRAIN_INBOUND_MESSAGES, [])
         assert len(up.queued()) == 2
     assert Message.objects.get(direction="in").status == Message.Status.RECEIVED
+
+
+def _ring_client_port() -> int:
+    return dispatch._ring_connection.connection._sock.getsockname()[1]
+
+
+def test_the_ring_takes_a_new_connection_when_redis_closed_its_own(up, bell, _postgresql, caplog):
+    """The ring runs on a connection of the web thread's own (registry.dispatch._ring): when Redis
+    drops it (a restart, a killed client), the next message rings on a new one, unnoticed."""
+    sender = ("dso.example.com", "DSO")
+    with current(up):
+        assert dispatch.message_received(message_pk=1, sender=sender)
+        first = dispatch._ring_connection.connection
+        bell.execute_command("CLIENT", "KILL", "ADDR", f"127.0.0.1:{_ring_client_port()}")
+        bell.delete(dispatch.DOORBELL_KEY)  # the drain started: the next message rings again
+        with caplog.at_level(logging.WARNING, logger="registry.dispatch"):
+            assert dispatch.message_received(message_pk=2, sender=sender)
+        assert dispatch._ring_connection.connection is not first
+        assert [name for name, _, _ in up.queued()] == [dispatch.DRAIN_INBOUND_MESSAGES] * 2
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert bell.lrange(dispatch.WAKE_KEY, 0, -1) == [b"DSO dso.example.com"]
+
+
+def test_the_ring_loads_its_script_again_when_redis_lost_it(up, bell, _postgresql):
+    sender = ("dso.example.com", "DSO")
+    with current(up):
+        assert dispatch.message_received(message_pk=1, sender=sender)
+        bell.script_flush()  # as a restarted Redis has no scripts
+        bell.delete(dispatch.DOORBELL_KEY)
+        assert dispatch.message_received(message_pk=2, sender=sender)
+        assert [name for name, _, _ in up.queued()] == [dispatch.DRAIN_INBOUND_MESSAGES] * 2
+        bell.delete(dispatch.DOORBELL_KEY)
+        assert dispatch.message_received(message_pk=3, sender=sender)  # the loaded script, by its SHA1
+        assert len(up.queued()) == 3

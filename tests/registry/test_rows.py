@@ -163,3 +163,37 @@ def test_an_over_long_updated_value_is_refused_and_nothing_is_written(make_parti
     with pytest.raises(DataError), transaction.atomic():
         rows_update_and_insert(updated=stored, fields=["result"], inserted=[outbound(participant, 2)])
     assert Message.objects.get().result == ""
+
+
+@ON_POSTGRESQL
+def test_values_taken_as_they_are_equal_djangos_database_form(make_participant):
+    """_json_rows skips get_db_prep_save for values already in their database form: for every
+    kind of value a row holds (choices, aware and naive date-times, ints, bools, a key, None)
+    the JSON is the one Django's conversion gives."""
+    import json
+
+    from registry.services import rows
+
+    participant, _ = make_participant("dso.example.com")
+    at = dt.datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=dt.UTC)
+    instances = [
+        outbound(participant, 1, time_stamp=at, attempts=3, status=Message.Status.DELIVERED),
+        outbound(participant, 2, time_stamp=at.replace(tzinfo=None), status="queued", next_attempt_at=None),
+        outbound(participant, 3, attempts=True, path_major=4, result="Accepted"),
+    ]
+    fields = [field for field in Message._meta.concrete_fields if not field.primary_key]
+    columns = [str(field.column) for field in fields]
+
+    def djangos(instance) -> dict:
+        row = {}
+        for column, field in zip(columns, fields, strict=True):
+            value = field.get_db_prep_save(getattr(instance, field.attname), connection)
+            row[column] = value.isoformat() if isinstance(value, dt.datetime) else value
+        return row
+
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        expected = [djangos(instance) for instance in instances]
+    with pytest.warns(RuntimeWarning, match="naive datetime"):  # made aware as Django makes it
+        produced = json.loads(rows._json_rows(instances, fields, columns, adding=False))
+    assert produced == json.loads(json.dumps(expected))
+    assert produced[2]["attempts"] == 1 and produced[0]["status"] == "delivered"

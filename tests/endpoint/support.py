@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 from contextlib import contextmanager
 
 import pytest
@@ -48,3 +50,38 @@ def sender_held_elsewhere(*, domain: str, role: str):
             "SELECT pg_advisory_xact_lock(%s, %s)", processing._sender_lock_key(domain=domain, role=role)
         )
         yield
+
+
+def wsgi_environ(body: bytes, **overrides) -> dict:
+    """A WSGI environ of a UFTP POST of `body` (an override of None leaves the key out)."""
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/shapeshifter/api/v3/message",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "CONTENT_TYPE": "text/xml; charset=utf-8",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "REMOTE_ADDR": "127.0.0.1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    environ.update(overrides)
+    return {name: value for name, value in environ.items() if value is not None}
+
+
+def wsgi_call(app, environ: dict) -> tuple[str, dict, bytes]:
+    """(status, headers, body) of `app`'s answer; no header may come twice."""
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"], answer["headers"] = status, headers
+
+    result = app(environ, start_response)
+    body = b"".join(result)
+    getattr(result, "close", lambda: None)()
+    headers = dict(answer["headers"])
+    assert len(headers) == len(answer["headers"]), answer["headers"]  # no header twice
+    return answer["status"], headers, body

@@ -8,9 +8,7 @@ not allowed, plain HTTP where HTTPS is required, another path) is answered by Dj
 
 from __future__ import annotations
 
-import io
 import logging
-import sys
 
 import pytest
 from django.core import signals
@@ -20,42 +18,11 @@ from registry.models import Message, RefusalCount
 from registry.uftp import keys
 from registry.views import endpoint_wsgi
 from tests import factories
+from tests.endpoint.support import wsgi_call as call
+from tests.endpoint.support import wsgi_environ as environ_for
 
 URL = "/shapeshifter/api/v3/message"
 DSO = "dso1.example.com"
-
-
-def environ_for(body: bytes, **overrides) -> dict:
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": URL,
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "testserver",
-        "CONTENT_TYPE": "text/xml; charset=utf-8",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "REMOTE_ADDR": "127.0.0.1",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-    }
-    environ.update(overrides)
-    return {name: value for name, value in environ.items() if value is not None}
-
-
-def call(app, environ: dict) -> tuple[str, dict, bytes]:
-    answer = {}
-
-    def start_response(status, headers, exc_info=None):
-        answer["status"], answer["headers"] = status, headers
-
-    result = app(environ, start_response)
-    body = b"".join(result)
-    getattr(result, "close", lambda: None)()
-    headers = dict(answer["headers"])
-    assert len(headers) == len(answer["headers"]), answer["headers"]  # no header twice
-    return answer["status"], headers, body
 
 
 @pytest.fixture

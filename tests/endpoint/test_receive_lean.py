@@ -9,6 +9,7 @@ from registry.models import Message, Participant
 from registry.services import participant_keys
 from registry.uftp import keys
 from tests import factories
+from tests.endpoint.support import wsgi_call, wsgi_environ
 
 URL = "/shapeshifter/api/v3/message"
 DSO = "dso1.example.com"
@@ -102,34 +103,13 @@ def test_a_dead_database_connection_is_replaced_and_the_message_stored_once(make
 
 
 def _wsgi(method: str, path: str, body: bytes = b"", host: str = "testserver") -> tuple[str, dict]:
-    import io
-    import sys
-
     from cro.wsgi import application
 
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": host,
-        "CONTENT_TYPE": "text/xml",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "REMOTE_ADDR": "127.0.0.1",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-    }
-    answer = {}
-
-    def start_response(status, headers, exc_info=None):
-        answer["status"], answer["headers"] = status, dict(headers)
-
-    result = application(environ, start_response)
-    b"".join(result)
-    getattr(result, "close", lambda: None)()
-    return answer["status"], answer["headers"]
+    environ = wsgi_environ(
+        body, REQUEST_METHOD=method, PATH_INFO=path, HTTP_HOST=host, CONTENT_TYPE="text/xml"
+    )
+    status, headers, _ = wsgi_call(application, environ)
+    return status, headers
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,6 +7,7 @@ lean WSGI handler of `registry.views.endpoint_wsgi` (a UFTP POST under gunicorn)
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,25 @@ class EndpointAnswer:
 ACCEPTED = EndpointAnswer(200)
 
 
+def _observed(answer_post: Callable[..., EndpointAnswer]) -> Callable[..., EndpointAnswer]:
+    """Time each answer and count every refusal (metrics.endpoint_answered)."""
+
+    @functools.wraps(answer_post)
+    def observed(**parts) -> EndpointAnswer:
+        started = time.perf_counter()
+        answer = answer_post(**parts)
+        metrics.endpoint_answered(
+            status=answer.status,
+            reason=answer.reason,
+            client_address=parts["client_address"],
+            seconds=time.perf_counter() - started,
+        )
+        return answer
+
+    return observed
+
+
+@_observed
 def uftp_post_answer(
     *,
     path_info: str,
@@ -47,35 +67,7 @@ def uftp_post_answer(
     """Check, store and answer one POST (cro-rules §2); every refusal is recorded and counted.
 
     `read_body(length)` returns the body (raises UnreadablePostError or OSError when it cannot).
-    """
-    started = time.perf_counter()
-    answer = _answer(
-        path_info=path_info,
-        content_length=content_length,
-        read_body=read_body,
-        content_type=content_type,
-        charset=charset,
-        client_address=client_address,
-    )
-    metrics.endpoint_answered(
-        status=answer.status,
-        reason=answer.reason,
-        client_address=client_address,
-        seconds=time.perf_counter() - started,
-    )
-    return answer
-
-
-def _answer(
-    *,
-    path_info: str,
-    content_length: str,
-    read_body: Callable[[int], bytes],
-    content_type: str,
-    charset: str | None,
-    client_address: str,
-) -> EndpointAnswer:
-    """Every /shapeshifter/api/<anything>/message comes here; only the version table's exact
+    Every /shapeshifter/api/<anything>/message comes here; only the version table's exact
     paths are served. Any other is a final 400, not a 404 (peers retry a 404 as temporary);
     it is answered right after the size checks, since nothing else about such a request can
     be acted upon."""

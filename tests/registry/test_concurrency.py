@@ -324,3 +324,63 @@ def test_two_transactions_cannot_both_write_overlapping_rows_of_one_connection(
         (C1, dt.date(2024, 1, 1))
     ]
     assert Connection.objects.filter(entity_address=C1).count() == 1
+
+
+def test_an_update_that_waited_for_the_cp_lock_reads_the_version_written_meanwhile(dso1, monkeypatch):
+    """The second update waits for the CP lock while the first changes the CP's attributes. It
+    must compare its attributes with the version the first wrote, not with the one before the
+    wait: its MutexOffersSupported equals the old version's, so a stale read would write nothing
+    and leave the first update's value in place although the second is newer."""
+    dso_portfolio_update_apply(
+        dso=dso1,
+        message=dso_update(
+            dso1.domain,
+            cp(CP1, "2024-01-01", None, conn(C1, "2024-01-01"), mutex=False),
+            time_stamp=dt.datetime(2024, 4, 1, tzinfo=dt.UTC),
+        ),
+    )
+    first_holds_lock = threading.Event()
+    real_check = portfolio_dso._dso_connection_conflicts
+
+    def hold_the_lock_a_while(**kwargs):
+        reasons = real_check(**kwargs)
+        if threading.current_thread().name == "first" and not first_holds_lock.is_set():
+            first_holds_lock.set()
+            time.sleep(0.5)
+        return reasons
+
+    monkeypatch.setattr(portfolio_dso, "_dso_connection_conflicts", hold_the_lock_a_while)
+    first = dso_update(
+        dso1.domain,
+        cp(CP1, "2024-01-01", None, conn(C1, "2024-01-01"), mutex=True),
+        time_stamp=dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
+    )
+    second = dso_update(
+        dso1.domain,
+        cp(CP1, "2024-01-01", None, conn(C1, "2024-01-01"), mutex=False),
+        time_stamp=dt.datetime(2024, 5, 2, tzinfo=dt.UTC),
+    )
+    results = {}
+
+    def run(name, message, wait_for=None):
+        try:
+            if wait_for is not None:
+                assert wait_for.wait(TIMEOUT)
+            results[name] = dso_portfolio_update_apply(dso=dso1, message=message)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=run, name="first", args=("first", first)),
+        threading.Thread(target=run, name="second", args=("second", second, first_holds_lock)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+
+    assert results["first"].accepted and results["second"].accepted
+    assert any("(was " in line and "MutexOffersSupported=true" in line for line in results["second"].changes)
+    assert CongestionPointVersion.objects.current().get().mutex_offers_supported is False
+    assert CongestionPointVersion.objects.count() == 3
+    assert CongestionPoint.objects.get().last_time_stamp == dt.datetime(2024, 5, 2, tzinfo=dt.UTC)

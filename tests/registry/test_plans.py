@@ -84,14 +84,15 @@ def large_registry(dso1, agr_a, agr_b):
 
 
 def plans_of(run) -> list[tuple[str, dict]]:
-    """(SQL, plan) of every SELECT / UPDATE `run` sends, explained on the data it saw."""
+    """(SQL, plan) of every SELECT / UPDATE / WITH `run` sends, explained on the data it saw (a
+    WITH of data-modifying parts is planned, not run)."""
     with CaptureQueriesContext(connection) as captured:
         run()
     plans = []
     with connection.cursor() as cursor:
         for query in captured.captured_queries:
             sql = query["sql"]
-            if not sql.lstrip().upper().startswith(("SELECT", "UPDATE")):
+            if not sql.lstrip().upper().startswith(("SELECT", "UPDATE", "WITH")):
                 continue
             if "pg_class" in sql or "FOR UPDATE" in sql.upper():
                 continue

@@ -142,3 +142,42 @@ def test_update_statements_do_not_grow_with_the_update_or_the_registry(dso1, agr
     large_on_full = update_statement_counts(dso=dso1, agr=agr_a, first=700_000_000_000, size=1000)
 
     assert small == large == large_on_full
+
+
+# A one-CP DSOPortfolioUpdate on PostgreSQL (registry/services/portfolio/_dso_rows.py): savepoint,
+# create the CP, read the current memberships, write, release; a CP that existed adds its lock
+# read and the read of its version.
+DSO_NEW_CP_STATEMENTS = 5
+DSO_KNOWN_CP_STATEMENTS = 7
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("size", [10, 1000])
+def test_a_one_cp_dso_update_takes_few_statements_whatever_the_registry(dso1, agr_a, size):
+    """The common message (one CP, one connection) in a handful of statements, on a registry of 10
+    as of 1,000 connections: new, then the same CP again (nothing changed), then with another
+    connection (a membership superseded and one inserted)."""
+    portfolio_build(dso=dso1, agr=agr_a, size=size)
+    new = dso_update(
+        dso1.domain, cp("ean.000000000077", "2024-01-01", None, conn("ean.800000000001", "2024-01-01"))
+    )
+    moved = dso_update(
+        dso1.domain, cp("ean.000000000077", "2024-01-01", None, conn("ean.800000000002", "2024-01-01"))
+    )
+
+    counts = [
+        queries_of(partial(dso_portfolio_update_apply, dso=dso1, message=message))
+        for message in (new, new, moved)
+    ]
+
+    assert all(outcome.accepted for _, outcome in counts)
+    assert [statements for statements, _ in counts] == [
+        DSO_NEW_CP_STATEMENTS,
+        DSO_KNOWN_CP_STATEMENTS,
+        DSO_KNOWN_CP_STATEMENTS + 1,  # the supersede of the membership no longer listed
+    ]
+    assert list(
+        Membership.objects.current()
+        .filter(congestion_point__entity_address="ean.000000000077")
+        .values_list("connection_address", flat=True)
+    ) == ["ean.800000000002"]

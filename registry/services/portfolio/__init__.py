@@ -6,7 +6,9 @@ that is cheap to find is collected. The caller (worker, CSV import) has checked 
 - `dso`, `agr`: the rules of each update, as read (under row locks) / check / plan / write;
 - `periods`: Period arithmetic and the texts of the changes;
 - `_atomic`: all-or-nothing, dry runs, and the retry of an update that lost a race;
-- `_bulk`: the bulk SQL per database vendor and the statistics refresh after a large write.
+- `_bulk`: the bulk SQL per database vendor and the statistics refresh after a large write;
+- `_dso_rows`: the reads and writes of a DSOPortfolioUpdate in as few statements as the database
+  allows (a one-CP update: five on PostgreSQL, savepoint included).
 
 Concurrent updates of one congestion point or connection are serialised by row locks taken in
 address order (see `dso`, `agr`); SQLite runs write transactions one at a time (BEGIN IMMEDIATE),

@@ -17,12 +17,12 @@ from collections import defaultdict
 
 from django.utils import timezone
 
-from registry.models import CongestionPoint, CongestionPointVersion, Membership, Message, Participant
+from registry.models import CongestionPointVersion, Membership, Message, Participant
 from registry.services.market_time import time_stamp_aware
 from registry.uftp import messages as uftp
 from registry.uftp.vocabulary import ENTITY_ADDRESS_RE
 
-from . import _bulk
+from . import _bulk, _dso_rows
 from ._atomic import UpdateOutcome, apply_atomically
 from ._message import is_storable, source_label, time_stamp_reasons
 from .periods import (
@@ -156,9 +156,9 @@ def _dso_update_apply_locked(
 ) -> UpdateOutcome:
     """Read (and lock) the listed CPs, check the rest of §4, then write; run in apply_atomically."""
     listed = {cp.entity_address: cp for cp in message.congestion_points if is_storable(cp.entity_address)}
-    cps = _congestion_points_lock(dso=dso, addresses=sorted(listed))
+    cps = _dso_rows.congestion_points_lock(dso_id=dso.pk, addresses=sorted(listed), now=timezone.now())
 
-    owned: dict[str, CongestionPoint] = {}
+    owned: dict[str, _dso_rows.LockedCongestionPoint] = {}
     for address in sorted(listed):
         cp = cps[address]
         if cp.dso_id != dso.pk:
@@ -172,44 +172,55 @@ def _dso_update_apply_locked(
         else:
             owned[address] = cp
 
+    # A CP this update created has no memberships yet: only the others' are read.
+    replaced_ids = sorted(cp.pk for cp in owned.values() if not cp.created)
+    listed_periods = _listed_periods(listed)
+    memberships = _dso_rows.memberships_current(
+        connection_addresses=sorted(listed_periods), congestion_point_ids=replaced_ids
+    )
     reasons.extend(
         _dso_connection_conflicts(
-            listed_periods=_listed_periods(listed), replaced_cp_ids={cp.pk for cp in owned.values()}
+            listed_periods=listed_periods,
+            replaced_cp_ids={cp.pk for cp in owned.values()},
+            memberships=memberships,
         )
     )
     if reasons:
         return UpdateOutcome(accepted=False, reasons=tuple(reasons))
 
     now = timezone.now()  # after the locks: transaction time follows the order of application
+    source_message_id = source_message.pk if source_message is not None else None
     changes: dict[str, list[str]] = defaultdict(list)  # per CP, listed in CP order
-    written = _congestion_point_versions_replace(
-        listed=listed, cps=owned, now=now, source_message=source_message, source=source, changes=changes
+    versions, superseded_versions = _congestion_point_versions_planned(
+        listed=listed,
+        cps=owned,
+        current=_dso_rows.versions_current(congestion_point_ids=replaced_ids),
+        changes=changes,
+    )
+    new_memberships, superseded_memberships = _memberships_planned(
+        listed=listed, cps=owned, memberships=memberships, changes=changes
+    )
+    written = _bulk.rows_supersede(
+        CongestionPointVersion, ids=superseded_versions, now=now, source_message=source_message
     )
     written.update(
-        _memberships_replace(
-            listed=listed, cps=owned, now=now, source_message=source_message, source=source, changes=changes
+        _bulk.rows_supersede(Membership, ids=superseded_memberships, now=now, source_message=source_message)
+    )
+    written.update(
+        _dso_rows.dso_update_write(
+            versions=versions,
+            memberships=new_memberships,
+            stamped_ids=[cp.pk for cp in owned.values()],
+            time_stamp=time_stamp,
+            now=now,
+            source_message_id=source_message_id,
+            source=source,
         )
     )
-    for among in _bulk.in_batches("pk", [cp.pk for cp in owned.values()]):
-        CongestionPoint.objects.filter(among).update(last_time_stamp=time_stamp, last_message=source_message)
     _bulk.statistics_refresh_on_commit(written)
     return UpdateOutcome(
         accepted=True, changes=tuple(line for address in sorted(owned) for line in changes[address])
     )
-
-
-def _congestion_points_lock(*, dso: Participant, addresses: list[str]) -> dict[str, CongestionPoint]:
-    """Create the unknown CPs for this DSO, then lock every listed CP row in address order."""
-    CongestionPoint.objects.bulk_create(
-        [CongestionPoint(entity_address=address, dso=dso) for address in addresses],
-        ignore_conflicts=True,
-        batch_size=_bulk.BULK_BATCH_SIZE,
-    )
-    locked: dict[str, CongestionPoint] = {}
-    for among in _bulk.in_batches("entity_address", addresses):
-        for cp in CongestionPoint.objects.select_for_update().filter(among).order_by("entity_address"):
-            locked[cp.entity_address] = cp
-    return locked
 
 
 def _listed_periods(listed: dict[str, uftp.CongestionPointUpdate]) -> dict[str, list[tuple[str, Period]]]:
@@ -225,56 +236,42 @@ def _listed_periods(listed: dict[str, uftp.CongestionPointUpdate]) -> dict[str, 
 
 
 def _dso_connection_conflicts(
-    *, listed_periods: dict[str, list[tuple[str, Period]]], replaced_cp_ids: set[int]
+    *,
+    listed_periods: dict[str, list[tuple[str, Period]]],
+    replaced_cp_ids: set[int],
+    memberships: list[_dso_rows.CurrentMembership],
 ) -> list[str]:
     """One reason per listed connection that another CP holds for an overlapping period.
 
     The memberships of the CPs this update replaces (`replaced_cp_ids`) cannot conflict.
     """
     conflicting: dict[str, set[str]] = defaultdict(set)
-    for among in _bulk.in_batches("connection_address", sorted(listed_periods)):
-        rows = (
-            Membership.objects.current()
-            .filter(among)
-            .values_list(
-                "connection_address",
-                "congestion_point_id",
-                "congestion_point__entity_address",
-                "start_period",
-                "end_period",
-            )
-        )
-        for address, cp_id, cp_address, start, end in rows:
-            if cp_id in replaced_cp_ids:
-                continue
-            if any(
-                listing_cp != cp_address and periods_overlap((start, end), period)
-                for listing_cp, period in listed_periods[address]
-            ):
-                conflicting[address].add(cp_address)
+    for row in memberships:
+        if row.congestion_point_id in replaced_cp_ids:
+            continue
+        if any(
+            listing_cp != row.congestion_point_address
+            and periods_overlap((row.start_period, row.end_period), period)
+            for listing_cp, period in listed_periods.get(row.connection_address, ())
+        ):
+            conflicting[row.connection_address].add(row.congestion_point_address)
     return [
         f"Connection conflict: [{address}] at {', '.join(f'[{cp}]' for cp in sorted(conflicting[address]))}"
         for address in sorted(conflicting)
     ]
 
 
-def _congestion_point_versions_replace(
+def _congestion_point_versions_planned(
     *,
     listed: dict[str, uftp.CongestionPointUpdate],
-    cps: dict[str, CongestionPoint],
-    now: dt.datetime,
-    source_message: Message | None,
-    source: str,
+    cps: dict[str, _dso_rows.LockedCongestionPoint],
+    current: dict[int, _dso_rows.CurrentVersion],
     changes: dict[str, list[str]],
-) -> _bulk.RowsWritten:
-    """Supersede each CP's version whose attributes changed and insert the new one; returns rows written."""
-    current = {
-        version.congestion_point_id: version
-        for among in _bulk.in_batches("congestion_point_id", [cp.pk for cp in cps.values()])
-        for version in CongestionPointVersion.objects.current().filter(among)
-    }
+) -> tuple[list[tuple], list[int]]:
+    """The new version of each CP whose attributes changed (rows for `_dso_rows.dso_update_write`)
+    and the ids of the versions they supersede."""
     to_supersede: list[int] = []
-    to_create: list[CongestionPointVersion] = []
+    to_create: list[tuple] = []
     for address in sorted(cps):
         cp, update = cps[address], listed[address]
         attributes = {
@@ -285,7 +282,7 @@ def _congestion_point_versions_replace(
             "intraday_redispatch_by": str(update.intraday_redispatch_by or ""),
         }
         old = current.get(cp.pk)
-        if old is not None and all(getattr(old, name) == value for name, value in attributes.items()):
+        if old is not None and old.attributes == attributes:
             continue
         if old is None:
             changes[address].append(
@@ -293,45 +290,25 @@ def _congestion_point_versions_replace(
             )
         else:
             to_supersede.append(old.pk)
-            old_attributes = {name: getattr(old, name) for name in attributes}
             changes[address].append(
-                f"congestion point [{address}]: {_attributes_text(attributes)} (was {_attributes_text(old_attributes)})"
+                f"congestion point [{address}]: {_attributes_text(attributes)} (was {_attributes_text(old.attributes)})"
             )
-        to_create.append(
-            CongestionPointVersion(
-                congestion_point=cp, recorded_at=now, recorded_by=source_message, source=source, **attributes
-            )
-        )
-    written = _bulk.rows_supersede(
-        CongestionPointVersion, ids=to_supersede, now=now, source_message=source_message
-    )
-    CongestionPointVersion.objects.bulk_create(to_create, batch_size=_bulk.BULK_BATCH_SIZE)
-    return written
+        to_create.append((cp.pk, *(attributes[name] for name in _dso_rows.VERSION_ATTRIBUTES)))
+    return to_create, to_supersede
 
 
-def _memberships_replace(
+def _memberships_planned(
     *,
     listed: dict[str, uftp.CongestionPointUpdate],
-    cps: dict[str, CongestionPoint],
-    now: dt.datetime,
-    source_message: Message | None,
-    source: str,
+    cps: dict[str, _dso_rows.LockedCongestionPoint],
+    memberships: list[_dso_rows.CurrentMembership],
     changes: dict[str, list[str]],
-) -> _bulk.RowsWritten:
-    """Supersede the memberships no longer listed, insert the new ones; unchanged rows stay.
-
-    Returns the rows written.
-    """
-    source_message_id = source_message.pk if source_message is not None else None
+) -> tuple[list[tuple], list[int]]:
+    """The memberships to insert (rows for `_dso_rows.dso_update_write`) and the ids of those no
+    longer listed; unchanged rows stay."""
     current: dict[int, dict[ConnectionPeriod, int]] = defaultdict(dict)
-    for among in _bulk.in_batches("congestion_point_id", [cp.pk for cp in cps.values()]):
-        rows = (
-            Membership.objects.current()
-            .filter(among)
-            .values_list("pk", "congestion_point_id", "connection_address", "start_period", "end_period")
-        )
-        for pk, cp_id, address, start, end in rows:
-            current[cp_id][(address, start, end)] = pk
+    for row in memberships:
+        current[row.congestion_point_id][(row.connection_address, row.start_period, row.end_period)] = row.pk
 
     to_supersede: list[int] = []
     to_create: list[tuple] = []
@@ -342,29 +319,11 @@ def _memberships_replace(
         removed = sorted(set(old) - new, key=connection_period_key)
         added = sorted(new - set(old), key=connection_period_key)
         to_supersede.extend(old[row] for row in removed)
-        to_create.extend(
-            (cp.pk, address, start, end, now, source_message_id, source) for address, start, end in added
-        )
+        to_create.extend((cp.pk, address, start, end) for address, start, end in added)
         changes[cp_address].extend(
             period_changes(removed=removed, added=added, where=f"in congestion point [{cp_address}]")
         )
-    written = _bulk.rows_supersede(Membership, ids=to_supersede, now=now, source_message=source_message)
-    written.update(
-        _bulk.rows_insert(
-            Membership,
-            fields=(
-                "congestion_point_id",
-                "connection_address",
-                "start_period",
-                "end_period",
-                "recorded_at",
-                "recorded_by_id",
-                "source",
-            ),
-            rows=to_create,
-        )
-    )
-    return written
+    return to_create, to_supersede
 
 
 def _attributes_text(attributes: dict) -> str:

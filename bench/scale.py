@@ -155,6 +155,11 @@ def timed(function: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def _ms(value: float) -> str:
+    """A figure in ms, with a decimal below 10 ms."""
+    return f"{value:>7.1f} ms" if value < 10 else f"{value:>7.0f} ms"
+
+
 def median_ms(
     function: Callable[[], object], *, repeats: int, prepare: Callable[[], object] | None = None
 ) -> float:
@@ -175,8 +180,22 @@ def measure(registry: Registry, addresses: Addresses, *, repeats: int, client) -
 
     figures: dict[str, float] = {}
 
-    def new_dso_cp():
-        return registry.participant("DSO"), addresses.portfolio(CONNECTIONS_PER_CP)
+    def new_dso_cp(connections: int = CONNECTIONS_PER_CP):
+        return registry.participant("DSO"), addresses.portfolio(connections)
+
+    # The common message: one CP with one connection (the accept benchmark's update).
+    figures["DSO update 1 new"] = median_ms(
+        lambda a: registry.dso_apply(*a), repeats=repeats, prepare=lambda: new_dso_cp(1)
+    )
+
+    def applied_single_cp():
+        dso, cps = new_dso_cp(1)
+        registry.dso_apply(dso, cps)
+        return dso, cps
+
+    figures["DSO update 1 same"] = median_ms(
+        lambda a: registry.dso_apply(*a), repeats=repeats, prepare=applied_single_cp
+    )
 
     figures["DSO update 1k new"] = median_ms(
         lambda a: registry.dso_apply(*a), repeats=repeats, prepare=new_dso_cp
@@ -419,7 +438,7 @@ def main() -> None:
     print(f"{'-' * width}-+-{'-' * 10}-+-{'-' * 10}-+-{'-' * 10}")
     for name in empty:
         ratio = full[name] / empty[name] if empty[name] else float("nan")
-        print(f"{name:<{width}} | {empty[name]:>7.0f} ms | {full[name]:>7.0f} ms | {ratio:>10.2f}")
+        print(f"{name:<{width}} | {_ms(empty[name])} | {_ms(full[name])} | {ratio:>10.2f}")
     print(f"\nfill ({arguments.fill}): DSO {dso_rate:,.0f} connections/s, AGR {agr_rate:,.0f} connections/s")
     print(f"peak RSS, AGR query answer of {RSS_PORTFOLIO:,} connections: {rss['query']}")
     print(f"peak RSS, CSV export of {RSS_PORTFOLIO:,} rows: {rss['export']}")

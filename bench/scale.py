@@ -228,6 +228,12 @@ def measure(registry: Registry, addresses: Addresses, *, repeats: int, client) -
         registry.dso_apply(dso, cps)
         return [a for connections in cps.values() for a, _ in connections]
 
+    # The common message: one connection (placed in a CP of its own first).
+    figures["AGR update 1 new"] = median_ms(
+        lambda a: registry.agr_apply(*a),
+        repeats=repeats,
+        prepare=lambda: (registry.participant("AGR"), placed_connections(1)),
+    )
     figures["AGR update 1k new"] = median_ms(
         lambda a: registry.agr_apply(*a),
         repeats=repeats,

@@ -384,3 +384,54 @@ def test_an_update_that_waited_for_the_cp_lock_reads_the_version_written_meanwhi
     assert CongestionPointVersion.objects.current().get().mutex_offers_supported is False
     assert CongestionPointVersion.objects.count() == 3
     assert CongestionPoint.objects.get().last_time_stamp == dt.datetime(2024, 5, 2, tzinfo=dt.UTC)
+
+
+def test_racing_agr_updates_of_one_connection_never_let_the_older_overwrite_the_newer(agr_a, monkeypatch):
+    """The newer AGRPortfolioUpdate holds the connection's lock while the older one arrives: the
+    older waits, then must see the TimeStamp the newer recorded (item 9) and be refused, not read
+    the state from before its wait and overwrite the newer."""
+    agr_portfolio_update_apply(
+        agr=agr_a,
+        message=agr_update(
+            agr_a.domain, conn(C1, "2024-01-01"), time_stamp=dt.datetime(2024, 4, 1, tzinfo=dt.UTC)
+        ),
+    )
+    newer_holds_lock = threading.Event()
+    real_reasons = portfolio_agr._agr_rejection_reasons
+
+    def hold_the_lock_a_while(**kwargs):
+        reasons = real_reasons(**kwargs)
+        if threading.current_thread().name == "newer" and not newer_holds_lock.is_set():
+            newer_holds_lock.set()
+            time.sleep(0.5)
+        return reasons
+
+    monkeypatch.setattr(portfolio_agr, "_agr_rejection_reasons", hold_the_lock_a_while)
+    newer_stamp = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
+    newer = agr_update(agr_a.domain, conn(C1, "2024-03-01"), time_stamp=newer_stamp)
+    older = agr_update(agr_a.domain, conn(C1, "2024-02-01"), time_stamp=newer_stamp - dt.timedelta(seconds=1))
+    results = {}
+
+    def run(name, message, wait_for=None):
+        try:
+            if wait_for is not None:
+                assert wait_for.wait(TIMEOUT)
+            results[name] = agr_portfolio_update_apply(agr=agr_a, message=message)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=run, name="newer", args=("newer", newer)),
+        threading.Thread(target=run, name="older", args=("older", older, newer_holds_lock)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+
+    assert results["newer"].accepted
+    assert not results["older"].accepted, results["older"].changes
+    assert results["older"].rejection_reason.startswith("Subordinate sequence number")
+    assert list(Representation.objects.current().values_list("start_period", flat=True)) == [
+        dt.date(2024, 3, 1)
+    ]

@@ -181,3 +181,37 @@ def test_a_one_cp_dso_update_takes_few_statements_whatever_the_registry(dso1, ag
         .filter(congestion_point__entity_address="ean.000000000077")
         .values_list("connection_address", flat=True)
     ) == ["ean.800000000002"]
+
+
+# A one-connection AGRPortfolioUpdate on PostgreSQL (registry/services/portfolio/_agr_rows.py):
+# savepoint, create the connection, read the TimeStamps and representations, write, release; a
+# connection that existed adds its lock read.
+AGR_NEW_CONNECTION_STATEMENTS = 5
+AGR_KNOWN_CONNECTION_STATEMENTS = 6
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("size", [10, 1000])
+def test_a_one_connection_agr_update_takes_few_statements_whatever_the_registry(dso1, agr_a, size):
+    """A new connection, the same again, then another period for it (a representation superseded
+    and one inserted), on a registry of 10 as of 1,000 connections."""
+    portfolio_build(dso=dso1, agr=agr_a, size=size)
+    new = agr_update(agr_a.domain, conn("ean.800000000009", "2024-01-01"))
+    moved = agr_update(agr_a.domain, conn("ean.800000000009", "2024-03-01"))
+
+    counts = [
+        queries_of(partial(agr_portfolio_update_apply, agr=agr_a, message=message))
+        for message in (new, new, moved)
+    ]
+
+    assert all(outcome.accepted for _, outcome in counts)
+    assert [statements for statements, _ in counts] == [
+        AGR_NEW_CONNECTION_STATEMENTS,
+        AGR_KNOWN_CONNECTION_STATEMENTS,
+        AGR_KNOWN_CONNECTION_STATEMENTS + 1,  # the supersede of the period no longer listed
+    ]
+    assert list(
+        Representation.objects.current()
+        .filter(connection_address="ean.800000000009")
+        .values_list("start_period", flat=True)
+    ) == [d("2024-03-01")]

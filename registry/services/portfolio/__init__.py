@@ -7,8 +7,8 @@ that is cheap to find is collected. The caller (worker, CSV import) has checked 
 - `periods`: Period arithmetic and the texts of the changes;
 - `_atomic`: all-or-nothing, dry runs, and the retry of an update that lost a race;
 - `_bulk`: the bulk SQL per database vendor and the statistics refresh after a large write;
-- `_dso_rows`: the reads and writes of a DSOPortfolioUpdate in as few statements as the database
-  allows (a one-CP update: five on PostgreSQL, savepoint included).
+- `_dso_rows`, `_agr_rows`: the reads and writes of each update in as few statements as the
+  database allows (a one-CP or one-connection update: five on PostgreSQL, savepoint included).
 
 Concurrent updates of one congestion point or connection are serialised by row locks taken in
 address order (see `dso`, `agr`); SQLite runs write transactions one at a time (BEGIN IMMEDIATE),

@@ -17,9 +17,8 @@ from functools import partial
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db import connection as database
 from django.db.models import F, Model, Q
-from django.utils import timezone
 
-from registry.models import Connection, Message, RepresentationSequence
+from registry.models import Message
 from registry.models.portfolio import InArray
 
 logger = logging.getLogger(__name__)
@@ -81,62 +80,6 @@ def rows_insert(model: type[Model], *, fields: tuple[str, ...], rows: list[tuple
             for row in rows:
                 copy.write_row(row)
     return Counter({model._meta.db_table: len(rows)})
-
-
-def connections_create(addresses: list[str]) -> None:
-    """Create the connections not known yet."""
-    if database.vendor == "postgresql":
-        # The ORM's bulk_create builds 50,000 model instances; one INSERT .. SELECT unnest() does not.
-        with database.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {Connection._meta.db_table} (entity_address, created_at) "
-                "SELECT unnest(%s::varchar[]), %s ON CONFLICT (entity_address) DO NOTHING",
-                [addresses, timezone.now()],
-            )
-        return
-    Connection.objects.bulk_create(
-        [Connection(entity_address=address) for address in addresses],
-        ignore_conflicts=True,
-        batch_size=BULK_BATCH_SIZE,
-    )
-
-
-def representation_sequences_upsert(
-    *,
-    agr_id: int,
-    connection_ids: list[int],
-    time_stamp: dt.datetime,
-    last_message_id: int | None,
-    now: dt.datetime,
-) -> None:
-    """Set (agr, connection) -> last TimeStamp and message for every listed connection."""
-    if database.vendor == "postgresql":
-        with database.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {RepresentationSequence._meta.db_table} "
-                "(agr_id, connection_id, last_time_stamp, last_message_id, updated_at) "
-                "SELECT %s, unnest(%s::bigint[]), %s, %s, %s "
-                "ON CONFLICT (agr_id, connection_id) DO UPDATE SET "
-                "last_time_stamp = EXCLUDED.last_time_stamp, "
-                "last_message_id = EXCLUDED.last_message_id, updated_at = EXCLUDED.updated_at",
-                [agr_id, connection_ids, time_stamp, last_message_id, now],
-            )
-        return
-    RepresentationSequence.objects.bulk_create(
-        [
-            RepresentationSequence(
-                agr_id=agr_id,
-                connection_id=connection_id,
-                last_time_stamp=time_stamp,
-                last_message_id=last_message_id,
-            )
-            for connection_id in connection_ids
-        ],
-        batch_size=BULK_BATCH_SIZE,
-        update_conflicts=True,
-        unique_fields=["agr", "connection"],
-        update_fields=["last_time_stamp", "last_message", "updated_at"],
-    )
 
 
 def statistics_refresh_on_commit(written: RowsWritten) -> None:

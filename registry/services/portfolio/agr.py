@@ -14,16 +14,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from registry.models import Connection, Message, Participant, Representation, RepresentationSequence
+from registry.models import Message, Participant, Representation
 from registry.services.market_time import time_stamp_aware
 from registry.uftp import messages as uftp
 from registry.uftp.vocabulary import AGR_CONFLICT_POLICIES as CONFLICT_POLICIES
 from registry.uftp.vocabulary import ENTITY_ADDRESS_RE
 
-from . import _bulk
+from . import _agr_rows, _bulk
 from ._atomic import UpdateOutcome, apply_atomically
 from ._message import is_storable, source_label, time_stamp_reasons
 from .periods import Period, period_changes, period_is_ordered, period_key, period_text, periods_overlap
@@ -133,61 +132,28 @@ class _AgrCurrent:
     connection_ids: dict[str, int]  # address -> Connection row id
     newer: list[str]  # addresses this AGR updated with a newer TimeStamp (item 9)
     own: dict[str, dict[Period, int]]  # this AGR's current representations: address -> period -> row id
-    others: list[dict]  # other AGRs' current representations that overlap a listed period
+    # Other AGRs' current representations that overlap a listed period.
+    others: list[_agr_rows.CurrentRepresentation]
 
 
 def _agr_current_read(
     *, agr: Participant, listed: dict[str, list[Period]], time_stamp: dt.datetime
 ) -> _AgrCurrent:
-    addresses = sorted(listed)
-    connection_ids, newer = _connections_lock(agr=agr, addresses=addresses, time_stamp=time_stamp)
-
-    own: dict[str, dict[Period, int]] = defaultdict(dict)
-    others: list[dict] = []
-    for among in _bulk.in_batches("connection_address", addresses):
-        rows = (
-            Representation.objects.current()
-            .filter(among)
-            .values("pk", "agr_id", "agr__domain", "connection_address", "start_period", "end_period")
-        )
-        for row in rows:
-            if row["agr_id"] == agr.pk:
-                own[row["connection_address"]][(row["start_period"], row["end_period"])] = row["pk"]
-            elif any(
-                periods_overlap((row["start_period"], row["end_period"]), period)
-                for period in listed[row["connection_address"]]
-            ):
-                others.append(row)
-    return _AgrCurrent(connection_ids=connection_ids, newer=newer, own=own, others=others)
-
-
-def _connections_lock(
-    *, agr: Participant, addresses: list[str], time_stamp: dt.datetime
-) -> tuple[dict[str, int], list[str]]:
-    """Create the unknown connections, then lock every listed connection row in address order.
-
-    Returns the row id per address, and the addresses this AGR updated with a TimeStamp newer than
-    `time_stamp` (item 9), read by the same statement.
-    """
-    _bulk.connections_create(addresses)
-    newer_update = RepresentationSequence.objects.filter(
-        agr=agr, connection=OuterRef("pk"), last_time_stamp__gt=time_stamp
+    connection_ids = _agr_rows.connections_lock(addresses=sorted(listed))
+    newer, representations = _agr_rows.agr_state_read(
+        agr_id=agr.pk, connections=connection_ids, time_stamp=time_stamp
     )
-    locked: dict[str, int] = {}
-    newer: list[str] = []
-    for among in _bulk.in_batches("entity_address", addresses):
-        rows = (
-            Connection.objects.select_for_update(of=("self",))
-            .filter(among)
-            .order_by("entity_address")
-            .annotate(newer=Exists(newer_update))
-            .values_list("entity_address", "pk", "newer")
-        )
-        for address, pk, is_newer in rows:
-            locked[address] = pk
-            if is_newer:
-                newer.append(address)
-    return locked, newer
+    own: dict[str, dict[Period, int]] = defaultdict(dict)
+    others: list[_agr_rows.CurrentRepresentation] = []
+    for row in representations:
+        if row.agr_id == agr.pk:
+            own[row.connection_address][(row.start_period, row.end_period)] = row.pk
+        elif any(
+            periods_overlap((row.start_period, row.end_period), period)
+            for period in listed[row.connection_address]
+        ):
+            others.append(row)
+    return _AgrCurrent(connection_ids=connection_ids, newer=sorted(newer), own=own, others=others)
 
 
 # ------------------------------------------------------------------------------ check
@@ -202,7 +168,7 @@ def _agr_rejection_reasons(*, current: _AgrCurrent, policy: str) -> list[str]:
     if policy == "reject":
         reasons.extend(
             f"Connection conflict: [{address}] represented by another AGR"
-            for address in sorted({row["connection_address"] for row in current.others})
+            for address in sorted({row.connection_address for row in current.others})
         )
     return reasons
 
@@ -233,26 +199,28 @@ def _agr_plan(*, agr: Participant, listed: dict[str, list[Period]], current: _Ag
     )
 
 
-def _others_cut_back(*, others: list[dict], listed: dict[str, list[Period]]) -> _AgrPlan:
+def _others_cut_back(
+    *, others: list[_agr_rows.CurrentRepresentation], listed: dict[str, list[Period]]
+) -> _AgrPlan:
     """Supersede policy: the newer claim ends the other AGR's representation the day before it starts."""
     plan = _AgrPlan()
-    for row in sorted(others, key=lambda r: (r["connection_address"], r["start_period"])):
-        address, start, end = row["connection_address"], row["start_period"], row["end_period"]
+    for row in sorted(others, key=lambda r: (r.connection_address, r.start_period)):
+        address, start, end = row.connection_address, row.start_period, row.end_period
         claim_start = min(p[0] for p in listed[address] if periods_overlap((start, end), p))
         # A claim from the first representable day leaves nothing before it.
         new_end = claim_start - dt.timedelta(days=1) if claim_start > dt.date.min else None
         if new_end is not None and end is not None and end < new_end:
             new_end = end
-        plan.to_supersede.append(row["pk"])
+        plan.to_supersede.append(row.pk)
         if new_end is not None and new_end >= start:
-            plan.to_create.append((row["agr_id"], address, start, new_end))
+            plan.to_create.append((row.agr_id, address, start, new_end))
             plan.changes.append(
-                f"connection [{address}]: representation by {row['agr__domain']} ends on {new_end} "
+                f"connection [{address}]: representation by {row.agr_domain} ends on {new_end} "
                 f"(was {period_text(start, end)})"
             )
         else:
             plan.changes.append(
-                f"connection [{address}]: representation by {row['agr__domain']} withdrawn "
+                f"connection [{address}]: representation by {row.agr_domain} withdrawn "
                 f"(was {period_text(start, end)})"
             )
     return plan
@@ -302,26 +270,15 @@ def _agr_write(
         Representation, ids=plan.to_supersede, now=now, source_message=source_message
     )
     written.update(
-        _bulk.rows_insert(
-            Representation,
-            fields=(
-                "agr_id",
-                "connection_address",
-                "start_period",
-                "end_period",
-                "recorded_at",
-                "recorded_by_id",
-                "source",
-            ),
-            rows=[(*row, now, source_message_id, source) for row in plan.to_create],
+        _agr_rows.agr_update_write(
+            representations=plan.to_create,
+            agr_id=agr.pk,
+            connection_ids=connection_ids,
+            time_stamp=time_stamp,
+            now=now,
+            source_message_id=source_message_id,
+            source=source,
         )
-    )
-    _bulk.representation_sequences_upsert(
-        agr_id=agr.pk,
-        connection_ids=connection_ids,
-        time_stamp=time_stamp,
-        last_message_id=source_message_id,
-        now=now,
     )
     return written
 

@@ -1,0 +1,293 @@
+"""The reads and writes of an AGRPortfolioUpdate, in as few statements as the database allows.
+
+On PostgreSQL a one-connection update takes four besides the savepoint: create the connections
+(`INSERT .. ON CONFLICT DO NOTHING RETURNING`; a row created here is locked by its creation),
+lock the ones that existed, read this AGR's newer TimeStamps (cro-rules §3 item 9) and the
+current representations in one statement, and write the representations with the TimeStamps in
+one more. The read comes after the lock, in a statement of its own: in the statement that waited
+for the lock, rows of other tables would be read as they were before the wait, and an older
+update that waited for a newer one would not see the newer's TimeStamp. Statement texts are
+built once; a list is one array parameter, whatever its length. Elsewhere (SQLite) the ORM does
+the same reads and writes, in chunks.
+
+The rules stay in `agr`: these functions only read and write what it decided.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+
+from django.db import connection as database
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from registry.models import Connection, Participant, Representation, RepresentationSequence
+
+from . import _bulk
+
+# Above this many new representations, COPY streams them (as for memberships in `_dso_rows`).
+REPRESENTATIONS_IN_STATEMENT = 1_000
+REPRESENTATION_COPY_FIELDS = (
+    "agr_id",
+    "connection_address",
+    "start_period",
+    "end_period",
+    "recorded_at",
+    "recorded_by_id",
+    "source",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentRepresentation:
+    pk: int
+    agr_id: int
+    agr_domain: str
+    connection_address: str
+    start_period: dt.date
+    end_period: dt.date | None
+
+
+def _is_postgresql() -> bool:
+    return database.vendor == "postgresql"
+
+
+def _table(model) -> str:
+    return database.ops.quote_name(model._meta.db_table)
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def connections_lock(*, addresses: list[str]) -> dict[str, int]:
+    """Create the unknown connections, then lock every listed connection row in address order
+    (so two updates never deadlock); returns the row id per address."""
+    if not addresses:
+        return {}
+    if not _is_postgresql():
+        return _connections_lock_orm(addresses=addresses)
+    with database.cursor() as cursor:
+        # A concurrent insert of the same address makes this wait for that transaction: then
+        # the row is not created here, and the lock read below (a new statement) sees it.
+        cursor.execute(_CREATE_STATEMENT(), [timezone.now(), addresses])
+        locked = {address: pk for pk, address in cursor.fetchall()}
+        existing = [address for address in addresses if address not in locked]
+        if existing:
+            cursor.execute(_LOCK_STATEMENT(), [existing])
+            locked.update((address, pk) for pk, address in cursor.fetchall())
+    return locked
+
+
+@cache
+def _CREATE_STATEMENT() -> str:
+    return (
+        f"INSERT INTO {_table(Connection)} (entity_address, created_at) "  # noqa: S608 (names from the models)
+        "SELECT address, %s FROM unnest(%s::varchar[]) AS address ORDER BY address "
+        "ON CONFLICT (entity_address) DO NOTHING RETURNING id, entity_address"
+    )
+
+
+@cache
+def _LOCK_STATEMENT() -> str:
+    return (
+        f"SELECT id, entity_address FROM {_table(Connection)} "  # noqa: S608 (names from the models)
+        "WHERE entity_address IN (SELECT unnest(%s::varchar[])) ORDER BY entity_address FOR UPDATE"
+    )
+
+
+def _connections_lock_orm(*, addresses: list[str]) -> dict[str, int]:
+    Connection.objects.bulk_create(
+        [Connection(entity_address=address) for address in addresses],
+        ignore_conflicts=True,
+        batch_size=_bulk.BULK_BATCH_SIZE,
+    )
+    return {
+        address: pk
+        for among in _bulk.in_batches("entity_address", addresses)
+        for address, pk in Connection.objects.select_for_update()
+        .filter(among)
+        .order_by("entity_address")
+        .values_list("entity_address", "pk")
+    }
+
+
+def agr_state_read(
+    *, agr_id: int, connections: dict[str, int], time_stamp: dt.datetime
+) -> tuple[list[str], list[CurrentRepresentation]]:
+    """The listed connections (address -> row id, locked) that this AGR updated with a TimeStamp
+    newer than `time_stamp`, and the current representations of the listed connections."""
+    if not connections:
+        return [], []
+    addresses = list(connections)
+    if not _is_postgresql():
+        return _agr_state_read_orm(agr_id=agr_id, connections=connections, time_stamp=time_stamp)
+    newer: list[str] = []
+    representations: list[CurrentRepresentation] = []
+    with database.cursor() as cursor:
+        cursor.execute(_STATE_STATEMENT(), [agr_id, time_stamp, list(connections.values()), addresses])
+        for newer_address, *representation in cursor.fetchall():
+            if newer_address is not None:
+                newer.append(newer_address)
+            else:
+                representations.append(CurrentRepresentation(*representation))
+    return newer, representations
+
+
+@cache
+def _STATE_STATEMENT() -> str:
+    # Two halves of one UNION ALL (one round trip): a row of the first names a connection this
+    # AGR updated with a newer TimeStamp, a row of the second is a current representation.
+    return (
+        "SELECT c.entity_address, NULL::bigint, NULL::bigint, NULL::varchar, NULL::varchar, "  # noqa: S608 (names from the models)
+        "NULL::date, NULL::date "
+        f"FROM {_table(RepresentationSequence)} s JOIN {_table(Connection)} c ON c.id = s.connection_id "
+        "WHERE s.agr_id = %s AND s.last_time_stamp > %s AND s.connection_id IN (SELECT unnest(%s::bigint[])) "
+        "UNION ALL "
+        "SELECT NULL, r.id, r.agr_id, p.domain, r.connection_address, r.start_period, r.end_period "
+        f"FROM {_table(Representation)} r JOIN {_table(Participant)} p ON p.id = r.agr_id "
+        "WHERE r.superseded_at IS NULL AND r.connection_address IN (SELECT unnest(%s::varchar[]))"
+    )
+
+
+def _agr_state_read_orm(
+    *, agr_id: int, connections: dict[str, int], time_stamp: dt.datetime
+) -> tuple[list[str], list[CurrentRepresentation]]:
+    newer_update = RepresentationSequence.objects.filter(
+        agr_id=agr_id, connection=OuterRef("pk"), last_time_stamp__gt=time_stamp
+    )
+    newer = [
+        address
+        for among in _bulk.in_batches("pk", list(connections.values()))
+        for address in Connection.objects.filter(among, Exists(newer_update))
+        .order_by()
+        .values_list("entity_address", flat=True)
+    ]
+    representations = [
+        CurrentRepresentation(*row)
+        for among in _bulk.in_batches("connection_address", list(connections))
+        for row in Representation.objects.current()
+        .filter(among)
+        .order_by()
+        .values_list("pk", "agr_id", "agr__domain", "connection_address", "start_period", "end_period")
+    ]
+    return newer, representations
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def agr_update_write(
+    *,
+    representations: list[tuple],
+    agr_id: int,
+    connection_ids: list[int],
+    time_stamp: dt.datetime,
+    now: dt.datetime,
+    source_message_id: int | None,
+    source: str,
+) -> _bulk.RowsWritten:
+    """Insert the new representations (rows of AGR id, connection address, StartPeriod,
+    EndPeriod), recorded now, and record `time_stamp` as this AGR's newest update of each of
+    `connection_ids` (item 9). The rows they replace are superseded already."""
+    written: _bulk.RowsWritten = Counter()
+    if representations:
+        written[Representation._meta.db_table] = len(representations)
+    if not _is_postgresql():
+        _agr_update_write_orm(
+            representations=representations,
+            agr_id=agr_id,
+            connection_ids=connection_ids,
+            time_stamp=time_stamp,
+            now=now,
+            source_message_id=source_message_id,
+            source=source,
+        )
+        return written
+    if len(representations) > REPRESENTATIONS_IN_STATEMENT:
+        _bulk.rows_insert(
+            Representation,
+            fields=REPRESENTATION_COPY_FIELDS,
+            rows=[(*row, now, source_message_id, source) for row in representations],
+        )
+        representations = []
+    if not connection_ids and not representations:
+        return written
+    params: list = []
+    if representations:
+        params += [
+            now,
+            source_message_id,
+            source,
+            *(list(column) for column in zip(*representations, strict=True)),
+        ]
+    params += [agr_id, time_stamp, source_message_id, now, connection_ids]
+    with database.cursor() as cursor:
+        cursor.execute(_WRITE_STATEMENT(representations=bool(representations)), params)
+    return written
+
+
+@cache
+def _WRITE_STATEMENT(*, representations: bool) -> str:
+    """The TimeStamps' upsert, after a data-modifying WITH inserting the representations (the
+    overlap check of migration 0012 runs at the end of the statement)."""
+    upsert = (
+        f"INSERT INTO {_table(RepresentationSequence)} "  # noqa: S608 (names from the models)
+        "(agr_id, connection_id, last_time_stamp, last_message_id, updated_at) "
+        "SELECT %s, connection_id, %s, %s, %s FROM unnest(%s::bigint[]) AS connection_id "
+        "ON CONFLICT (agr_id, connection_id) DO UPDATE SET "
+        "last_time_stamp = EXCLUDED.last_time_stamp, "
+        "last_message_id = EXCLUDED.last_message_id, updated_at = EXCLUDED.updated_at"
+    )
+    if not representations:
+        return upsert
+    return (
+        f"WITH inserted AS (INSERT INTO {_table(Representation)} (recorded_at, recorded_by_id, source, "  # noqa: S608 (names from the models)
+        "agr_id, connection_address, start_period, end_period) "
+        "SELECT %s, %s, %s, r.* FROM unnest(%s::bigint[], %s::varchar[], %s::date[], %s::date[]) AS r) "
+        f"{upsert}"
+    )
+
+
+def _agr_update_write_orm(
+    *,
+    representations: list[tuple],
+    agr_id: int,
+    connection_ids: list[int],
+    time_stamp: dt.datetime,
+    now: dt.datetime,
+    source_message_id: int | None,
+    source: str,
+) -> None:
+    Representation.objects.bulk_create(
+        [
+            Representation(
+                agr_id=row_agr_id,
+                connection_address=address,
+                start_period=start,
+                end_period=end,
+                recorded_at=now,
+                recorded_by_id=source_message_id,
+                source=source,
+            )
+            for row_agr_id, address, start, end in representations
+        ],
+        batch_size=_bulk.BULK_BATCH_SIZE,
+    )
+    RepresentationSequence.objects.bulk_create(
+        [
+            RepresentationSequence(
+                agr_id=agr_id,
+                connection_id=connection_id,
+                last_time_stamp=time_stamp,
+                last_message_id=source_message_id,
+            )
+            for connection_id in connection_ids
+        ],
+        batch_size=_bulk.BULK_BATCH_SIZE,
+        update_conflicts=True,
+        unique_fields=["agr", "connection"],
+        update_fields=["last_time_stamp", "last_message", "updated_at"],
+    )

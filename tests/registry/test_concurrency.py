@@ -6,6 +6,7 @@ Each thread has its own database connection; `transaction=True` lets them see ea
 import datetime as dt
 import threading
 import time
+from functools import partial
 
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
@@ -47,6 +48,31 @@ def run_together(*calls):
     for result in results:
         if isinstance(result, BaseException):
             raise result
+    return results
+
+
+def run_in_named_threads(**runs) -> dict:
+    """Run each call in a thread of its name, once its event (if not None) is set; return the
+    results by name. The name is what a patched step looks at to tell the threads apart."""
+    results: dict = {}
+
+    def run(name, call, wait_for):
+        try:
+            if wait_for is not None:
+                assert wait_for.wait(TIMEOUT)
+            results[name] = call()
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=run, name=name, args=(name, call, wait_for))
+        for name, (call, wait_for) in runs.items()
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads), "a worker hung (deadlock?)"
     return results
 
 
@@ -171,24 +197,10 @@ def test_racing_updates_of_one_cp_never_let_the_older_overwrite_the_newer(dso1, 
         cp(CP1, "2024-01-01", None, conn(C1, "2024-01-01")),
         time_stamp=newer_stamp - dt.timedelta(seconds=1),
     )
-    results = {}
-
-    def run(name, message, wait_for=None):
-        try:
-            if wait_for is not None:
-                assert wait_for.wait(TIMEOUT)
-            results[name] = dso_portfolio_update_apply(dso=dso1, message=message)
-        finally:
-            connections.close_all()
-
-    threads = [
-        threading.Thread(target=run, name="newer", args=("newer", newer)),
-        threading.Thread(target=run, name="older", args=("older", older, newer_holds_lock)),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(TIMEOUT)
+    results = run_in_named_threads(
+        newer=(partial(dso_portfolio_update_apply, dso=dso1, message=newer), None),
+        older=(partial(dso_portfolio_update_apply, dso=dso1, message=older), newer_holds_lock),
+    )
 
     assert results["newer"].accepted
     assert checks_by_thread == ["newer", "older"], "the older update waited for the CP lock: no retry needed"
@@ -360,24 +372,10 @@ def test_an_update_that_waited_for_the_cp_lock_reads_the_version_written_meanwhi
         cp(CP1, "2024-01-01", None, conn(C1, "2024-01-01"), mutex=False),
         time_stamp=dt.datetime(2024, 5, 2, tzinfo=dt.UTC),
     )
-    results = {}
-
-    def run(name, message, wait_for=None):
-        try:
-            if wait_for is not None:
-                assert wait_for.wait(TIMEOUT)
-            results[name] = dso_portfolio_update_apply(dso=dso1, message=message)
-        finally:
-            connections.close_all()
-
-    threads = [
-        threading.Thread(target=run, name="first", args=("first", first)),
-        threading.Thread(target=run, name="second", args=("second", second, first_holds_lock)),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(TIMEOUT)
+    results = run_in_named_threads(
+        first=(partial(dso_portfolio_update_apply, dso=dso1, message=first), None),
+        second=(partial(dso_portfolio_update_apply, dso=dso1, message=second), first_holds_lock),
+    )
 
     assert results["first"].accepted and results["second"].accepted
     assert any("(was " in line and "MutexOffersSupported=true" in line for line in results["second"].changes)
@@ -410,24 +408,10 @@ def test_racing_agr_updates_of_one_connection_never_let_the_older_overwrite_the_
     newer_stamp = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
     newer = agr_update(agr_a.domain, conn(C1, "2024-03-01"), time_stamp=newer_stamp)
     older = agr_update(agr_a.domain, conn(C1, "2024-02-01"), time_stamp=newer_stamp - dt.timedelta(seconds=1))
-    results = {}
-
-    def run(name, message, wait_for=None):
-        try:
-            if wait_for is not None:
-                assert wait_for.wait(TIMEOUT)
-            results[name] = agr_portfolio_update_apply(agr=agr_a, message=message)
-        finally:
-            connections.close_all()
-
-    threads = [
-        threading.Thread(target=run, name="newer", args=("newer", newer)),
-        threading.Thread(target=run, name="older", args=("older", older, newer_holds_lock)),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(TIMEOUT)
+    results = run_in_named_threads(
+        newer=(partial(agr_portfolio_update_apply, agr=agr_a, message=newer), None),
+        older=(partial(agr_portfolio_update_apply, agr=agr_a, message=older), newer_holds_lock),
+    )
 
     assert results["newer"].accepted
     assert not results["older"].accepted, results["older"].changes

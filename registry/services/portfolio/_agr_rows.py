@@ -28,8 +28,6 @@ from registry.models import Connection, Participant, Representation, Representat
 
 from . import _bulk
 
-# Above this many new representations, COPY streams them (as for memberships in `_dso_rows`).
-REPRESENTATIONS_IN_STATEMENT = 1_000
 REPRESENTATION_COPY_FIELDS = (
     "agr_id",
     "connection_address",
@@ -51,14 +49,6 @@ class CurrentRepresentation:
     end_period: dt.date | None
 
 
-def _is_postgresql() -> bool:
-    return database.vendor == "postgresql"
-
-
-def _table(model) -> str:
-    return database.ops.quote_name(model._meta.db_table)
-
-
 # --------------------------------------------------------------------------- reads
 
 
@@ -67,7 +57,7 @@ def connections_lock(*, addresses: list[str]) -> dict[str, int]:
     (so two updates never deadlock); returns the row id per address."""
     if not addresses:
         return {}
-    if not _is_postgresql():
+    if not _bulk.is_postgresql():
         return _connections_lock_orm(addresses=addresses)
     with database.cursor() as cursor:
         # A concurrent insert of the same address makes this wait for that transaction: then
@@ -84,7 +74,7 @@ def connections_lock(*, addresses: list[str]) -> dict[str, int]:
 @cache
 def _CREATE_STATEMENT() -> str:
     return (
-        f"INSERT INTO {_table(Connection)} (entity_address, created_at) "  # noqa: S608 (names from the models)
+        f"INSERT INTO {_bulk.quoted_table(Connection)} (entity_address, created_at) "  # noqa: S608 (names from the models)
         "SELECT address, %s FROM unnest(%s::varchar[]) AS address ORDER BY address "
         "ON CONFLICT (entity_address) DO NOTHING RETURNING id, entity_address"
     )
@@ -93,7 +83,7 @@ def _CREATE_STATEMENT() -> str:
 @cache
 def _LOCK_STATEMENT() -> str:
     return (
-        f"SELECT id, entity_address FROM {_table(Connection)} "  # noqa: S608 (names from the models)
+        f"SELECT id, entity_address FROM {_bulk.quoted_table(Connection)} "  # noqa: S608 (names from the models)
         "WHERE entity_address IN (SELECT unnest(%s::varchar[])) ORDER BY entity_address FOR UPDATE"
     )
 
@@ -122,7 +112,7 @@ def agr_state_read(
     if not connections:
         return [], []
     addresses = list(connections)
-    if not _is_postgresql():
+    if not _bulk.is_postgresql():
         return _agr_state_read_orm(agr_id=agr_id, connections=connections, time_stamp=time_stamp)
     newer: list[str] = []
     representations: list[CurrentRepresentation] = []
@@ -143,11 +133,11 @@ def _STATE_STATEMENT() -> str:
     return (
         "SELECT c.entity_address, NULL::bigint, NULL::bigint, NULL::varchar, NULL::varchar, "  # noqa: S608 (names from the models)
         "NULL::date, NULL::date "
-        f"FROM {_table(RepresentationSequence)} s JOIN {_table(Connection)} c ON c.id = s.connection_id "
+        f"FROM {_bulk.quoted_table(RepresentationSequence)} s JOIN {_bulk.quoted_table(Connection)} c ON c.id = s.connection_id "
         "WHERE s.agr_id = %s AND s.last_time_stamp > %s AND s.connection_id IN (SELECT unnest(%s::bigint[])) "
         "UNION ALL "
         "SELECT NULL, r.id, r.agr_id, p.domain, r.connection_address, r.start_period, r.end_period "
-        f"FROM {_table(Representation)} r JOIN {_table(Participant)} p ON p.id = r.agr_id "
+        f"FROM {_bulk.quoted_table(Representation)} r JOIN {_bulk.quoted_table(Participant)} p ON p.id = r.agr_id "
         "WHERE r.superseded_at IS NULL AND r.connection_address IN (SELECT unnest(%s::varchar[]))"
     )
 
@@ -195,7 +185,7 @@ def agr_update_write(
     written: _bulk.RowsWritten = Counter()
     if representations:
         written[Representation._meta.db_table] = len(representations)
-    if not _is_postgresql():
+    if not _bulk.is_postgresql():
         _agr_update_write_orm(
             representations=representations,
             agr_id=agr_id,
@@ -206,7 +196,7 @@ def agr_update_write(
             source=source,
         )
         return written
-    if len(representations) > REPRESENTATIONS_IN_STATEMENT:
+    if len(representations) > _bulk.ROWS_IN_STATEMENT:
         _bulk.rows_insert(
             Representation,
             fields=REPRESENTATION_COPY_FIELDS,
@@ -234,7 +224,7 @@ def _WRITE_STATEMENT(*, representations: bool) -> str:
     """The TimeStamps' upsert, after a data-modifying WITH inserting the representations (the
     overlap check of migration 0012 runs at the end of the statement)."""
     upsert = (
-        f"INSERT INTO {_table(RepresentationSequence)} "  # noqa: S608 (names from the models)
+        f"INSERT INTO {_bulk.quoted_table(RepresentationSequence)} "  # noqa: S608 (names from the models)
         "(agr_id, connection_id, last_time_stamp, last_message_id, updated_at) "
         "SELECT %s, connection_id, %s, %s, %s FROM unnest(%s::bigint[]) AS connection_id "
         "ON CONFLICT (agr_id, connection_id) DO UPDATE SET "
@@ -244,7 +234,7 @@ def _WRITE_STATEMENT(*, representations: bool) -> str:
     if not representations:
         return upsert
     return (
-        f"WITH inserted AS (INSERT INTO {_table(Representation)} (recorded_at, recorded_by_id, source, "  # noqa: S608 (names from the models)
+        f"WITH inserted AS (INSERT INTO {_bulk.quoted_table(Representation)} (recorded_at, recorded_by_id, source, "  # noqa: S608 (names from the models)
         "agr_id, connection_address, start_period, end_period) "
         "SELECT %s, %s, %s, r.* FROM unnest(%s::bigint[], %s::varchar[], %s::date[], %s::date[]) AS r) "
         f"{upsert}"

@@ -30,8 +30,21 @@ BULK_BATCH_SIZE = 5_000
 # An update that writes this many rows to a table (and 10% of it) refreshes its planner statistics.
 ANALYZE_MIN_ROWS = 1_000
 
+# Above this many new rows, the updates' writes (`_dso_rows`, `_agr_rows`) COPY them: faster than
+# the arrays of one statement from about a thousand rows (50,000 memberships: 0.15 s sooner).
+ROWS_IN_STATEMENT = 1_000
+
 # Rows written per table name, for the statistics refresh.
 RowsWritten = Counter[str]
+
+
+def is_postgresql() -> bool:
+    return database.vendor == "postgresql"
+
+
+def quoted_table(model: type[Model]) -> str:
+    """`model`'s table name, quoted for SQL text."""
+    return database.ops.quote_name(model._meta.db_table)
 
 
 def in_batches(field: str, values: Sequence) -> Iterator[Q | InArray]:

@@ -25,9 +25,6 @@ from registry.models import CongestionPoint, CongestionPointVersion, Membership
 
 from . import _bulk
 
-# Above this many new memberships, COPY streams them (faster than the arrays of one statement
-# from about a thousand rows: 50,000 rows 0.15 s sooner).
-MEMBERSHIPS_IN_STATEMENT = 1_000
 MEMBERSHIP_COPY_FIELDS = (
     "congestion_point_id",
     "connection_address",
@@ -76,14 +73,6 @@ class CurrentMembership:
     end_period: dt.date | None
 
 
-def _is_postgresql() -> bool:
-    return database.vendor == "postgresql"
-
-
-def _table(model) -> str:
-    return database.ops.quote_name(model._meta.db_table)
-
-
 # --------------------------------------------------------------------------- reads
 
 
@@ -94,7 +83,7 @@ def congestion_points_lock(
     order (so two updates never deadlock)."""
     if not addresses:
         return {}
-    if not _is_postgresql():
+    if not _bulk.is_postgresql():
         return _congestion_points_lock_orm(dso_id=dso_id, addresses=addresses)
     with database.cursor() as cursor:
         # A concurrent insert of the same address makes this wait for that transaction: then
@@ -123,7 +112,7 @@ def congestion_points_lock(
 @cache
 def _CREATE_STATEMENT() -> str:
     return (
-        f"INSERT INTO {_table(CongestionPoint)} (entity_address, dso_id, created_at) "  # noqa: S608 (names from the models)
+        f"INSERT INTO {_bulk.quoted_table(CongestionPoint)} (entity_address, dso_id, created_at) "  # noqa: S608 (names from the models)
         "SELECT address, %s, %s FROM unnest(%s::varchar[]) AS address ORDER BY address "
         "ON CONFLICT (entity_address) DO NOTHING RETURNING id, entity_address"
     )
@@ -134,7 +123,7 @@ def _LOCK_STATEMENT() -> str:
     # The CP rows alone: a row of another table read by the statement that waited for the lock
     # would come from before the wait (the current version another update just replaced).
     return (
-        f"SELECT id, entity_address, dso_id, last_time_stamp FROM {_table(CongestionPoint)} "  # noqa: S608 (names from the models)
+        f"SELECT id, entity_address, dso_id, last_time_stamp FROM {_bulk.quoted_table(CongestionPoint)} "  # noqa: S608 (names from the models)
         "WHERE entity_address IN (SELECT unnest(%s::varchar[])) ORDER BY entity_address FOR UPDATE"
     )
 
@@ -164,7 +153,7 @@ def versions_current(*, congestion_point_ids: list[int]) -> dict[int, CurrentVer
     """The current version of each given CP that has one, by CP id."""
     if not congestion_point_ids:
         return {}
-    if _is_postgresql():
+    if _bulk.is_postgresql():
         with database.cursor() as cursor:
             cursor.execute(_VERSIONS_STATEMENT(), [congestion_point_ids])
             rows = cursor.fetchall()
@@ -186,7 +175,7 @@ def versions_current(*, congestion_point_ids: list[int]) -> dict[int, CurrentVer
 @cache
 def _VERSIONS_STATEMENT() -> str:
     return (
-        f"SELECT congestion_point_id, id, {', '.join(VERSION_ATTRIBUTES)} FROM {_table(CongestionPointVersion)} "  # noqa: S608 (names from the models)
+        f"SELECT congestion_point_id, id, {', '.join(VERSION_ATTRIBUTES)} FROM {_bulk.quoted_table(CongestionPointVersion)} "  # noqa: S608 (names from the models)
         "WHERE superseded_at IS NULL AND congestion_point_id IN (SELECT unnest(%s::bigint[]))"
     )
 
@@ -195,7 +184,7 @@ def memberships_current(
     *, connection_addresses: list[str], congestion_point_ids: list[int]
 ) -> list[CurrentMembership]:
     """The current memberships of the given CPs, and those of the listed connections in other CPs."""
-    if not _is_postgresql():
+    if not _bulk.is_postgresql():
         return _memberships_current_orm(
             connection_addresses=connection_addresses, congestion_point_ids=congestion_point_ids
         )
@@ -220,7 +209,7 @@ def _MEMBERSHIPS_STATEMENT(*, by_cp: bool) -> str:
     select = (
         "SELECT m.id, m.congestion_point_id, cp.entity_address, m.connection_address, "  # noqa: S608 (names from the models)
         "m.start_period, m.end_period "
-        f"FROM {_table(Membership)} m JOIN {_table(CongestionPoint)} cp ON cp.id = m.congestion_point_id "
+        f"FROM {_bulk.quoted_table(Membership)} m JOIN {_bulk.quoted_table(CongestionPoint)} cp ON cp.id = m.congestion_point_id "
         "WHERE m.superseded_at IS NULL AND "
     )
     statement = f"{select}m.connection_address IN (SELECT unnest(%s::varchar[]))"
@@ -276,7 +265,7 @@ def dso_update_write(
         written[CongestionPointVersion._meta.db_table] = len(versions)
     if memberships:
         written[Membership._meta.db_table] = len(memberships)
-    if not _is_postgresql():
+    if not _bulk.is_postgresql():
         _dso_update_write_orm(
             versions=versions,
             memberships=memberships,
@@ -287,7 +276,7 @@ def dso_update_write(
             source=source,
         )
         return written
-    copied = len(memberships) > MEMBERSHIPS_IN_STATEMENT
+    copied = len(memberships) > _bulk.ROWS_IN_STATEMENT
     if copied:
         _bulk.rows_insert(
             Membership,
@@ -324,19 +313,19 @@ def _WRITE_STATEMENT(*, versions: bool, stamped: bool, memberships: bool) -> str
     parts = []
     if versions:
         parts.append(
-            f"INSERT INTO {_table(CongestionPointVersion)} (recorded_at, recorded_by_id, source, "  # noqa: S608 (names from the models)
+            f"INSERT INTO {_bulk.quoted_table(CongestionPointVersion)} (recorded_at, recorded_by_id, source, "  # noqa: S608 (names from the models)
             f"congestion_point_id, {', '.join(VERSION_ATTRIBUTES)}) "
             "SELECT %s, %s, %s, v.* FROM unnest(%s::bigint[], %s::date[], %s::date[], %s::boolean[], "
             "%s::varchar[], %s::varchar[]) AS v"
         )
     if stamped:
         parts.append(
-            f"UPDATE {_table(CongestionPoint)} SET last_time_stamp = %s, last_message_id = %s "  # noqa: S608 (names from the models)
+            f"UPDATE {_bulk.quoted_table(CongestionPoint)} SET last_time_stamp = %s, last_message_id = %s "  # noqa: S608 (names from the models)
             "WHERE id IN (SELECT unnest(%s::bigint[]))"
         )
     if memberships:
         parts.append(
-            f"INSERT INTO {_table(Membership)} (recorded_at, recorded_by_id, source, congestion_point_id, "  # noqa: S608 (names from the models)
+            f"INSERT INTO {_bulk.quoted_table(Membership)} (recorded_at, recorded_by_id, source, congestion_point_id, "  # noqa: S608 (names from the models)
             "connection_address, start_period, end_period) "
             "SELECT %s, %s, %s, m.* FROM unnest(%s::bigint[], %s::varchar[], %s::date[], %s::date[]) AS m"
         )

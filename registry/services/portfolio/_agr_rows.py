@@ -28,15 +28,13 @@ from registry.models import Connection, Participant, Representation, Representat
 
 from . import _bulk
 
-REPRESENTATION_COPY_FIELDS = (
-    "agr_id",
-    "connection_address",
-    "start_period",
-    "end_period",
-    "recorded_at",
-    "recorded_by_id",
-    "source",
-)
+# The columns of the rows `agr_update_write` inserts, with their SQL types.
+REPRESENTATION_COLUMNS = {
+    "agr_id": "bigint",
+    "connection_address": "varchar",
+    "start_period": "date",
+    "end_period": "date",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +109,14 @@ def agr_state_read(
     newer than `time_stamp`, and the current representations of the listed connections."""
     if not connections:
         return [], []
-    addresses = list(connections)
     if not _bulk.is_postgresql():
         return _agr_state_read_orm(agr_id=agr_id, connections=connections, time_stamp=time_stamp)
     newer: list[str] = []
     representations: list[CurrentRepresentation] = []
     with database.cursor() as cursor:
-        cursor.execute(_STATE_STATEMENT(), [agr_id, time_stamp, list(connections.values()), addresses])
+        cursor.execute(
+            _STATE_STATEMENT(), [agr_id, time_stamp, list(connections.values()), list(connections)]
+        )
         for newer_address, *representation in cursor.fetchall():
             if newer_address is not None:
                 newer.append(newer_address)
@@ -179,43 +178,34 @@ def agr_update_write(
     source_message_id: int | None,
     source: str,
 ) -> _bulk.RowsWritten:
-    """Insert the new representations (rows of AGR id, connection address, StartPeriod,
-    EndPeriod), recorded now, and record `time_stamp` as this AGR's newest update of each of
-    `connection_ids` (item 9). The rows they replace are superseded already."""
-    written: _bulk.RowsWritten = Counter()
-    if representations:
-        written[Representation._meta.db_table] = len(representations)
+    """Insert the new representations (rows of REPRESENTATION_COLUMNS), recorded now, and record
+    `time_stamp` as this AGR's newest update of each of `connection_ids` (item 9). The rows they
+    replace are superseded already. On PostgreSQL one statement, unless there are many rows
+    (`_bulk.recorded_rows_params`)."""
+    representation_params = _bulk.recorded_rows_params(
+        Representation,
+        fields=tuple(REPRESENTATION_COLUMNS),
+        rows=representations,
+        now=now,
+        source_message_id=source_message_id,
+        source=source,
+    )
     if not _bulk.is_postgresql():
-        _agr_update_write_orm(
-            representations=representations,
+        _sequences_upsert_orm(
             agr_id=agr_id,
             connection_ids=connection_ids,
             time_stamp=time_stamp,
-            now=now,
             source_message_id=source_message_id,
-            source=source,
         )
-        return written
-    if len(representations) > _bulk.ROWS_IN_STATEMENT:
-        _bulk.rows_insert(
-            Representation,
-            fields=REPRESENTATION_COPY_FIELDS,
-            rows=[(*row, now, source_message_id, source) for row in representations],
-        )
-        representations = []
-    if not connection_ids and not representations:
-        return written
-    params: list = []
+    elif connection_ids or representation_params is not None:
+        with database.cursor() as cursor:
+            cursor.execute(
+                _WRITE_STATEMENT(representations=representation_params is not None),
+                [*(representation_params or []), agr_id, time_stamp, source_message_id, now, connection_ids],
+            )
+    written: _bulk.RowsWritten = Counter()
     if representations:
-        params += [
-            now,
-            source_message_id,
-            source,
-            *(list(column) for column in zip(*representations, strict=True)),
-        ]
-    params += [agr_id, time_stamp, source_message_id, now, connection_ids]
-    with database.cursor() as cursor:
-        cursor.execute(_WRITE_STATEMENT(representations=bool(representations)), params)
+        written[Representation._meta.db_table] = len(representations)
     return written
 
 
@@ -233,39 +223,13 @@ def _WRITE_STATEMENT(*, representations: bool) -> str:
     )
     if not representations:
         return upsert
-    return (
-        f"WITH inserted AS (INSERT INTO {_bulk.quoted_table(Representation)} (recorded_at, recorded_by_id, source, "  # noqa: S608 (names from the models)
-        "agr_id, connection_address, start_period, end_period) "
-        "SELECT %s, %s, %s, r.* FROM unnest(%s::bigint[], %s::varchar[], %s::date[], %s::date[]) AS r) "
-        f"{upsert}"
-    )
+    inserted = _bulk.recorded_rows_sql(Representation, columns=REPRESENTATION_COLUMNS)
+    return f"WITH inserted AS ({inserted}) {upsert}"
 
 
-def _agr_update_write_orm(
-    *,
-    representations: list[tuple],
-    agr_id: int,
-    connection_ids: list[int],
-    time_stamp: dt.datetime,
-    now: dt.datetime,
-    source_message_id: int | None,
-    source: str,
+def _sequences_upsert_orm(
+    *, agr_id: int, connection_ids: list[int], time_stamp: dt.datetime, source_message_id: int | None
 ) -> None:
-    Representation.objects.bulk_create(
-        [
-            Representation(
-                agr_id=row_agr_id,
-                connection_address=address,
-                start_period=start,
-                end_period=end,
-                recorded_at=now,
-                recorded_by_id=source_message_id,
-                source=source,
-            )
-            for row_agr_id, address, start, end in representations
-        ],
-        batch_size=_bulk.BULK_BATCH_SIZE,
-    )
     RepresentationSequence.objects.bulk_create(
         [
             RepresentationSequence(

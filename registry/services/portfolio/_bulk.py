@@ -33,6 +33,8 @@ ANALYZE_MIN_ROWS = 1_000
 # Above this many new rows, the updates' writes (`_dso_rows`, `_agr_rows`) COPY them: faster than
 # the arrays of one statement from about a thousand rows (50,000 memberships: 0.15 s sooner).
 ROWS_IN_STATEMENT = 1_000
+# What every bitemporal row is recorded with, after its own columns.
+RECORDED_FIELDS = ("recorded_at", "recorded_by_id", "source")
 
 # Rows written per table name, for the statistics refresh.
 RowsWritten = Counter[str]
@@ -93,6 +95,42 @@ def rows_insert(model: type[Model], *, fields: tuple[str, ...], rows: list[tuple
             for row in rows:
                 copy.write_row(row)
     return Counter({model._meta.db_table: len(rows)})
+
+
+def recorded_rows_sql(model: type[Model], *, columns: dict[str, str]) -> str:
+    """The INSERT of rows of `model` recorded by one update, its parameters as
+    `recorded_rows_params` gives them: the moment, the message id and the source, then one array
+    per column (`columns`: name -> SQL type, in the order of the rows' values)."""
+    arrays = ", ".join(f"%s::{sql_type}[]" for sql_type in columns.values())
+    names = ", ".join((*RECORDED_FIELDS, *columns))
+    return f"INSERT INTO {quoted_table(model)} ({names}) SELECT %s, %s, %s, r.* FROM unnest({arrays}) AS r"  # noqa: S608 (names from the models)
+
+
+def recorded_rows_params(
+    model: type[Model],
+    *,
+    fields: tuple[str, ...],
+    rows: list[tuple],
+    now: dt.datetime,
+    source_message_id: int | None,
+    source: str,
+) -> list | None:
+    """Rows of `model` (values of `fields`) recorded now by one update.
+
+    On PostgreSQL, up to ROWS_IN_STATEMENT rows: the parameters of `recorded_rows_sql`, for the
+    caller to send with its other writes in one statement. Otherwise the rows are inserted here
+    (COPY on PostgreSQL, bulk_create elsewhere) and None is returned, as for no rows.
+    """
+    if not rows:
+        return None
+    if is_postgresql() and len(rows) <= ROWS_IN_STATEMENT:
+        return [now, source_message_id, source, *(list(column) for column in zip(*rows, strict=True))]
+    rows_insert(
+        model,
+        fields=(*fields, *RECORDED_FIELDS),
+        rows=[(*row, now, source_message_id, source) for row in rows],
+    )
+    return None
 
 
 def statistics_refresh_on_commit(written: RowsWritten) -> None:

@@ -25,24 +25,23 @@ from registry.models import CongestionPoint, CongestionPointVersion, Membership
 
 from . import _bulk
 
-MEMBERSHIP_COPY_FIELDS = (
-    "congestion_point_id",
-    "connection_address",
-    "start_period",
-    "end_period",
-    "recorded_at",
-    "recorded_by_id",
-    "source",
-)
-
-# The columns of a CP's version that an update states (compared to find a change).
-VERSION_ATTRIBUTES = (
-    "start_period",
-    "end_period",
-    "mutex_offers_supported",
-    "day_ahead_redispatch_by",
-    "intraday_redispatch_by",
-)
+# The columns of the rows `dso_update_write` inserts, with their SQL types.
+VERSION_COLUMNS = {
+    "congestion_point_id": "bigint",
+    "start_period": "date",
+    "end_period": "date",
+    "mutex_offers_supported": "boolean",
+    "day_ahead_redispatch_by": "varchar",
+    "intraday_redispatch_by": "varchar",
+}
+# What an update states of a CP (compared to find a change): a version's columns after the CP.
+VERSION_ATTRIBUTES = tuple(VERSION_COLUMNS)[1:]
+MEMBERSHIP_COLUMNS = {
+    "congestion_point_id": "bigint",
+    "connection_address": "varchar",
+    "start_period": "date",
+    "end_period": "date",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,53 +255,48 @@ def dso_update_write(
     source_message_id: int | None,
     source: str,
 ) -> _bulk.RowsWritten:
-    """Insert the new versions (rows of `VERSION_ATTRIBUTES` after the CP's id) and memberships
-    (rows of CP id, connection address, StartPeriod, EndPeriod), recorded now, and set the
-    TimeStamp and message of the CPs `stamped_ids`. The rows they replace are superseded already.
-    """
+    """Insert the new versions (rows of VERSION_COLUMNS) and memberships (rows of
+    MEMBERSHIP_COLUMNS), recorded now, and set the TimeStamp and message of the CPs
+    `stamped_ids`. The rows they replace are superseded already. On PostgreSQL one statement,
+    unless there are many rows (`_bulk.recorded_rows_params`)."""
+    version_params, membership_params = (
+        _bulk.recorded_rows_params(
+            model,
+            fields=tuple(columns),
+            rows=rows,
+            now=now,
+            source_message_id=source_message_id,
+            source=source,
+        )
+        for model, columns, rows in (
+            (CongestionPointVersion, VERSION_COLUMNS, versions),
+            (Membership, MEMBERSHIP_COLUMNS, memberships),
+        )
+    )
+    if not _bulk.is_postgresql():
+        for among in _bulk.in_batches("pk", stamped_ids):
+            CongestionPoint.objects.filter(among).update(
+                last_time_stamp=time_stamp, last_message_id=source_message_id
+            )
+    else:
+        params = [
+            *(version_params or []),
+            *([time_stamp, source_message_id, stamped_ids] if stamped_ids else []),
+            *(membership_params or []),
+        ]
+        if params:
+            statement = _WRITE_STATEMENT(
+                versions=version_params is not None,
+                stamped=bool(stamped_ids),
+                memberships=membership_params is not None,
+            )
+            with database.cursor() as cursor:
+                cursor.execute(statement, params)
     written: _bulk.RowsWritten = Counter()
     if versions:
         written[CongestionPointVersion._meta.db_table] = len(versions)
     if memberships:
         written[Membership._meta.db_table] = len(memberships)
-    if not _bulk.is_postgresql():
-        _dso_update_write_orm(
-            versions=versions,
-            memberships=memberships,
-            stamped_ids=stamped_ids,
-            time_stamp=time_stamp,
-            now=now,
-            source_message_id=source_message_id,
-            source=source,
-        )
-        return written
-    copied = len(memberships) > _bulk.ROWS_IN_STATEMENT
-    if copied:
-        _bulk.rows_insert(
-            Membership,
-            fields=MEMBERSHIP_COPY_FIELDS,
-            rows=[(*row, now, source_message_id, source) for row in memberships],
-        )
-        memberships = []
-    params: list = []
-    if versions:
-        params += [now, source_message_id, source, *(list(column) for column in zip(*versions, strict=True))]
-    if stamped_ids:
-        params += [time_stamp, source_message_id, stamped_ids]
-    if memberships:
-        params += [
-            now,
-            source_message_id,
-            source,
-            *(list(column) for column in zip(*memberships, strict=True)),
-        ]
-    if not params:
-        return written
-    statement = _WRITE_STATEMENT(
-        versions=bool(versions), stamped=bool(stamped_ids), memberships=bool(memberships)
-    )
-    with database.cursor() as cursor:
-        cursor.execute(statement, params)
     return written
 
 
@@ -312,65 +306,15 @@ def _WRITE_STATEMENT(*, versions: bool, stamped: bool, memberships: bool) -> str
     the main statement. The memberships' overlap check (migration 0012) runs at its end."""
     parts = []
     if versions:
-        parts.append(
-            f"INSERT INTO {_bulk.quoted_table(CongestionPointVersion)} (recorded_at, recorded_by_id, source, "  # noqa: S608 (names from the models)
-            f"congestion_point_id, {', '.join(VERSION_ATTRIBUTES)}) "
-            "SELECT %s, %s, %s, v.* FROM unnest(%s::bigint[], %s::date[], %s::date[], %s::boolean[], "
-            "%s::varchar[], %s::varchar[]) AS v"
-        )
+        parts.append(_bulk.recorded_rows_sql(CongestionPointVersion, columns=VERSION_COLUMNS))
     if stamped:
         parts.append(
             f"UPDATE {_bulk.quoted_table(CongestionPoint)} SET last_time_stamp = %s, last_message_id = %s "  # noqa: S608 (names from the models)
             "WHERE id IN (SELECT unnest(%s::bigint[]))"
         )
     if memberships:
-        parts.append(
-            f"INSERT INTO {_bulk.quoted_table(Membership)} (recorded_at, recorded_by_id, source, congestion_point_id, "  # noqa: S608 (names from the models)
-            "connection_address, start_period, end_period) "
-            "SELECT %s, %s, %s, m.* FROM unnest(%s::bigint[], %s::varchar[], %s::date[], %s::date[]) AS m"
-        )
+        parts.append(_bulk.recorded_rows_sql(Membership, columns=MEMBERSHIP_COLUMNS))
     *before, last = parts
     if not before:
         return last
     return "WITH " + ", ".join(f"w{number} AS ({part})" for number, part in enumerate(before)) + " " + last
-
-
-def _dso_update_write_orm(
-    *,
-    versions: list[tuple],
-    memberships: list[tuple],
-    stamped_ids: list[int],
-    time_stamp: dt.datetime,
-    now: dt.datetime,
-    source_message_id: int | None,
-    source: str,
-) -> None:
-    recorded = {"recorded_at": now, "recorded_by_id": source_message_id, "source": source}
-    CongestionPointVersion.objects.bulk_create(
-        [
-            CongestionPointVersion(
-                congestion_point_id=cp_id,
-                **dict(zip(VERSION_ATTRIBUTES, attributes, strict=True)),
-                **recorded,
-            )
-            for cp_id, *attributes in versions
-        ],
-        batch_size=_bulk.BULK_BATCH_SIZE,
-    )
-    Membership.objects.bulk_create(
-        [
-            Membership(
-                congestion_point_id=cp_id,
-                connection_address=address,
-                start_period=start,
-                end_period=end,
-                **recorded,
-            )
-            for cp_id, address, start, end in memberships
-        ],
-        batch_size=_bulk.BULK_BATCH_SIZE,
-    )
-    for among in _bulk.in_batches("pk", stamped_ids):
-        CongestionPoint.objects.filter(among).update(
-            last_time_stamp=time_stamp, last_message_id=source_message_id
-        )

@@ -19,12 +19,13 @@ from django.db import (
 from django.utils import timezone
 
 from registry import dispatch
+from registry.db import server_binding_cursor
 from registry.models import Message, Participant
 from registry.services import discovery, participant_keys
 from registry.services import participants as participant_services
 from registry.services.market_time import time_stamp_aware
 from registry.services.rate_limit import client_address_rate_limit_exceeded, sender_rate_limit_exceeded
-from registry.services.rows import concrete_attnames, server_binding_cursor
+from registry.services.rows import concrete_attnames
 from registry.uftp import codec, errors, messages
 
 logger = logging.getLogger("registry.ops")

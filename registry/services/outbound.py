@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from cro.signing import cro_signing_key
 from registry import dispatch
+from registry.db import server_binding_cursor
 from registry.models import Message, Participant
 from registry.services.delivery_attempts import delivery_attempt_build
 from registry.services.rows import rows_insert
@@ -239,7 +240,7 @@ def _attempts_record(attempts: list) -> list[DeliveryOutcome]:
 
 def _delivered_record(*, message_pks: list[int], at: dt.datetime) -> None:
     """Mark delivered: a statement of its own on PostgreSQL (a queryset's update compiled it for
-    about 0.5 ms of CPU after each POST)."""
+    about 0.5 ms of CPU after each POST), bound on the server so that it is prepared."""
     if connection.vendor != "postgresql":
         Message.objects.filter(pk__in=message_pks).update(
             status=Message.Status.DELIVERED,
@@ -249,7 +250,7 @@ def _delivered_record(*, message_pks: list[int], at: dt.datetime) -> None:
             updated_at=at,
         )
         return
-    with connection.cursor() as cursor:
+    with server_binding_cursor() as cursor:
         cursor.execute(
             f"UPDATE {Message._meta.db_table} SET status = %s, delivered_at = %s, last_error = '',"  # noqa: S608 (no user input)
             " next_attempt_at = NULL, updated_at = %s WHERE id = ANY(%s)",

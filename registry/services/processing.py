@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from registry.db import server_binding_cursor
 from registry.models import Message, Participant
 from registry.selectors import portfolio_queries
 from registry.services import outbound
@@ -104,15 +105,28 @@ def _pending_senders() -> list[tuple[str, str]]:
     first (at most 64). Grouped by sender: a backlog of one sender must not hide the others (a
     drain takes the next sender whose lock is free). A cursor, not a queryset: this runs before
     every batch, on the path of each answer; it reads message_inbound_pending_idx only."""
-    table = Message._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT sender_domain, sender_role FROM {table}"  # noqa: S608 (no user input)
-            " WHERE direction = %s AND status IN (%s, %s)"
-            " GROUP BY sender_domain, sender_role ORDER BY min(id) LIMIT 64",
-            [Message.Direction.INBOUND.value, *(status.value for status in _PENDING_STATUSES)],
-        )
+    with server_binding_cursor() as cursor:
+        cursor.execute(_pending_senders_statement())
         return [(domain, role) for domain, role in cursor.fetchall()]
+
+
+@functools.cache
+def _pending_statuses_sql() -> str:
+    """`m.direction = 'in' AND m.status IN (...)` with the values in the text, not parameters:
+    a prepared statement's generic plan can use the partial index of the pending messages only
+    when its condition is written out (a parameter could be any value)."""
+    quote = connection.ops.quote_name
+    statuses = ", ".join(f"'{status.value}'" for status in _PENDING_STATUSES)
+    return f"m.{quote('direction')} = '{Message.Direction.INBOUND.value}' AND m.{quote('status')} IN ({statuses})"
+
+
+@functools.cache
+def _pending_senders_statement() -> str:
+    table = connection.ops.quote_name(Message._meta.db_table)
+    return (
+        f"SELECT m.sender_domain, m.sender_role FROM {table} m WHERE {_pending_statuses_sql()}"  # noqa: S608 (constants)
+        " GROUP BY m.sender_domain, m.sender_role ORDER BY min(m.id) LIMIT 64"
+    )
 
 
 def _senders_to_try(first: tuple[str, str] | None):
@@ -131,21 +145,14 @@ def _pending_batch(*, sender: tuple[str, str], batch: int) -> list[Message] | No
 
     One statement built once per process: the ORM compiled this query (a join, a subquery, FOR
     UPDATE) again before every batch, for more CPU than the database spent running it; and the
-    lock and the read are one round trip on the path of each answer.
+    lock and the read are one round trip on the path of each answer. Bound on the server, so
+    psycopg prepares it and PostgreSQL plans it once per connection.
     """
     statement, converters = _pending_batch_statement()
-    with connection.cursor() as cursor:
+    with server_binding_cursor() as cursor:
         cursor.execute(
             statement,
-            [
-                *_sender_lock_key(domain=sender[0], role=sender[1]),
-                Message.Direction.INBOUND.value,  # the twin subquery's, first in the text
-                Message.Direction.INBOUND.value,
-                *(status.value for status in _PENDING_STATUSES),
-                sender[0],
-                sender[1],
-                batch,
-            ],
+            [*_sender_lock_key(domain=sender[0], role=sender[1]), sender[0], sender[1], batch],
         )
         rows = cursor.fetchall()
     if not rows or not rows[0][0]:
@@ -187,7 +194,7 @@ def _pending_batch_statement() -> tuple[str, list]:
             columns.append(f"{alias}.{quote(str(field.column))} AS c{len(columns)}")
             converters.append(_converter(field.get_col(alias)))
     columns.append(
-        f"(SELECT twin.id FROM {messages_table} twin WHERE twin.direction = %s"  # noqa: S608
+        f"(SELECT twin.id FROM {messages_table} twin WHERE twin.direction = '{Message.Direction.INBOUND.value}'"  # noqa: S608
         " AND twin.sender_domain = m.sender_domain AND twin.message_id = m.message_id"
         f" AND twin.id < m.id ORDER BY twin.id LIMIT 1) AS c{len(columns)}"
     )
@@ -197,7 +204,7 @@ def _pending_batch_statement() -> tuple[str, list]:
         " SELECT sender_lock.held, batch.* FROM sender_lock LEFT JOIN LATERAL ("
         f"SELECT {', '.join(columns)} FROM {messages_table} m"
         f" LEFT JOIN {participants_table} p ON p.id = m.participant_id"
-        " WHERE sender_lock.held AND m.direction = %s AND m.status IN (%s, %s)"
+        f" WHERE sender_lock.held AND {_pending_statuses_sql()}"
         " AND m.sender_domain = %s AND m.sender_role = %s"
         " ORDER BY m.id LIMIT %s FOR UPDATE OF m) batch ON true"
     )

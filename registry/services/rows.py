@@ -13,8 +13,10 @@ import functools
 import json
 from collections.abc import Sequence
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection
 from django.db.models import Field, Model
+
+from registry.db import server_binding_cursor
 
 # The field types whose database form JSON carries as it is (a date-time as ISO 8601 text).
 _JSON_FIELD_TYPES = frozenset(
@@ -220,31 +222,3 @@ def _update_statement(model: type[Model], attnames: tuple[str, ...]) -> tuple[st
 def concrete_attnames(model: type[Model]) -> tuple[str, ...]:
     """Every column's attribute name in the model's order: what Model.from_db takes with a row."""
     return tuple(field.attname for field in model._meta.concrete_fields)
-
-
-def server_binding_cursor():
-    """A cursor of the default database connection (Django's error mapping, query log and
-    execute wrappers) that, on psycopg 3, binds parameters on the server instead of quoting
-    them into the text, so psycopg prepares a statement it sees often (its prepare_threshold)
-    and then sends only the values. (The connection is looked up once: each attribute read
-    through `django.db.connection` is a thread-local lookup.)"""
-    db = connections[DEFAULT_DB_ALIAS]
-    if db.vendor != "postgresql" or not _psycopg3():
-        return db.cursor()
-    import psycopg
-
-    db.close_if_health_check_failed()
-    db.ensure_connection()
-    db.validate_thread_sharing()
-    raw = psycopg.Cursor(db.connection)
-    # (the stubs say these take Django's wrapper; they take the driver's cursor and wrap it)
-    if db.queries_logged:
-        return db.make_debug_cursor(raw)  # type: ignore[arg-type]
-    return db.make_cursor(raw)  # type: ignore[arg-type]
-
-
-@functools.cache
-def _psycopg3() -> bool:
-    from django.db.backends.postgresql.psycopg_any import is_psycopg3
-
-    return is_psycopg3

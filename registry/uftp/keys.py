@@ -7,6 +7,7 @@ is `cs1.` + base64(signing public key [+ 32-byte encryption public key]).
 
 import base64
 import binascii
+import functools
 
 from nacl.signing import SigningKey
 
@@ -28,6 +29,16 @@ def _b64decode_strict(value: str, *, what: str) -> bytes:
 
 def decode_private_key(private_key: str) -> bytes:
     """Return the 64 raw bytes of a base64 private key; check seed and public half agree."""
+    if not isinstance(private_key, str | bytes):
+        raise KeyFormatError("private key must be a base64 string")
+    return _private_key_decoded(private_key)
+
+
+@functools.lru_cache(maxsize=16)
+def _private_key_decoded(private_key: str | bytes) -> bytes:
+    """Remembered for the few keys a process uses (its own, a rotated one): every response is
+    signed with it, and deriving the public half again cost a fiftieth of the worker's CPU.
+    (A key that fails raises, and nothing is remembered.)"""
     raw = _b64decode_strict(private_key, what="private key")
     if len(raw) != PRIVATE_KEY_BYTES:
         raise KeyFormatError(f"private key must decode to {PRIVATE_KEY_BYTES} bytes, got {len(raw)}")

@@ -4,10 +4,10 @@ import json
 
 import pytest
 from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
 
 from registry.models import Message
 from registry.services import processing
+from tests.plans import nodes, plan_of, statements_sent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -42,15 +42,12 @@ def long_history():
 
 
 def plans(run) -> list[str]:
-    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
-        run()
-        found = []
-        with connection.cursor() as cursor:
-            for query in captured.captured_queries:
-                if query["sql"].lstrip().upper().startswith(("SELECT", "WITH")):
-                    cursor.execute(f"EXPLAIN (FORMAT JSON) {query['sql']}")
-                    found.append(json.dumps(cursor.fetchone()[0]))
-    return found
+    with transaction.atomic():
+        return [
+            json.dumps(plan_of(sql, params, bound_on_server=bound_on_server))
+            for sql, params, bound_on_server in statements_sent(run)
+            if sql.lstrip().upper().startswith(("SELECT", "WITH"))
+        ]
 
 
 def test_the_pending_senders_and_a_batch_come_from_the_pending_rows(long_history):
@@ -64,13 +61,7 @@ def test_the_pending_senders_and_a_batch_come_from_the_pending_rows(long_history
     assert len(explained) == 2
     for plan in explained:
         assert "message_inbound_pending_idx" in plan, plan
-        assert not [node for node in nodes(json.loads(plan)[0]["Plan"]) if message_scanned_whole(node)], plan
-
-
-def nodes(plan: dict):
-    yield plan
-    for child in plan.get("Plans", ()):
-        yield from nodes(child)
+        assert not [node for node in nodes(json.loads(plan)) if message_scanned_whole(node)], plan
 
 
 def message_scanned_whole(node: dict) -> bool:

@@ -13,11 +13,11 @@ import json
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from registry.selectors.portfolio_queries import agr_portfolio_query_answer, dso_portfolio_query_answer
 from registry.services.portfolio import agr_portfolio_update_apply, dso_portfolio_update_apply
 from tests.factories import agr_update, conn, cp, d, dso_update
+from tests.plans import nodes, plan_of, statements_sent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -85,26 +85,15 @@ def large_registry(dso1, agr_a, agr_b):
 
 def plans_of(run) -> list[tuple[str, dict]]:
     """(SQL, plan) of every SELECT / UPDATE / WITH `run` sends, explained on the data it saw (a
-    WITH of data-modifying parts is planned, not run)."""
-    with CaptureQueriesContext(connection) as captured:
-        run()
-    plans = []
-    with connection.cursor() as cursor:
-        for query in captured.captured_queries:
-            sql = query["sql"]
-            if not sql.lstrip().upper().startswith(("SELECT", "UPDATE", "WITH")):
-                continue
-            if "pg_class" in sql or "FOR UPDATE" in sql.upper():
-                continue
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
-            plans.append((sql, cursor.fetchone()[0][0]["Plan"]))
-    return plans
-
-
-def nodes(plan: dict):
-    yield plan
-    for child in plan.get("Plans", ()):
-        yield from nodes(child)
+    WITH of data-modifying parts is planned, not run; a statement bound on the server by its
+    generic plan, tests/plans.py)."""
+    return [
+        (sql, plan_of(sql, params, bound_on_server=bound_on_server))
+        for sql, params, bound_on_server in statements_sent(run)
+        if sql.lstrip().upper().startswith(("SELECT", "UPDATE", "WITH"))
+        and "pg_class" not in sql
+        and "FOR UPDATE" not in sql.upper()
+    ]
 
 
 def whole_table_scans(plans) -> list[str]:

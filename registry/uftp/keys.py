@@ -18,7 +18,7 @@ PRIVATE_KEY_BYTES = 64
 PUBLIC_KEY_BYTES = 32
 
 
-def _b64decode_strict(value: str, *, what: str) -> bytes:
+def _b64decode_strict(value: str | bytes, *, what: str) -> bytes:
     if not isinstance(value, str | bytes):
         raise KeyFormatError(f"{what} must be a base64 string")
     try:

@@ -225,10 +225,11 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # psycopg prepares a statement bound on the server after this many executions on a connection
-    # (Django turns it off by default, for poolers in transaction mode). Only the INSERT of a
-    # received message is bound on the server (registry/services/inbound.py); every other query
-    # keeps Django's client-side binding, which never prepares. 0 turns it off (a pooler in
-    # transaction mode older than PgBouncer 1.21).
+    # (Django turns it off by default, for poolers in transaction mode). Only the statements on the
+    # path of every answer are bound on the server (registry.db.server_binding_cursor: the INSERT
+    # of a received message, the drain's reads and writes, the DSOPortfolioQuery's answer); every
+    # other query keeps Django's client-side binding, which never prepares. 0 turns it off (a
+    # pooler in transaction mode older than PgBouncer 1.21).
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
         env_int("DATABASE_PREPARE_THRESHOLD", 5) or None
     )

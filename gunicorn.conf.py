@@ -13,11 +13,13 @@ access log (Procfile) costs about 0.09 ms of it.
 
 import os
 
-worker_class = os.environ.get("WEB_WORKER_CLASS", "gthread")
+# gthread, closing on its main loop the kept-alive connections their clients closed
+# (cro/web_worker.py); WEB_WORKER_CLASS=gthread is gunicorn's own.
+worker_class = os.environ.get("WEB_WORKER_CLASS", "cro.web_worker.KeepAliveThreadWorker")
 threads = int(os.environ.get("WEB_THREADS", "8"))
-# Keep-alive off by default: peers (the shapeshifter-uftp client) open a connection per message
-# and close it after the 200, so keeping it open only costs gthread a second hand-off per
-# connection (to notice the close). bench/e2e.py, two alternating runs each: gunicorn CPU per
-# message 3.63/3.83 ms with a 2 s keep-alive, 3.20/3.33 ms without; responses/s 130-139 ->
-# 148. Behind a proxy that reuses its upstream connections, set WEB_KEEPALIVE to a few seconds.
-keepalive = int(os.environ.get("WEB_KEEPALIVE", "0"))
+# Keep-alive, 2 s: a client that reuses its connection (a proxy, a load balancer, wrk) skips a
+# TCP handshake and close per request (bench/accept.py, wrk -c16: 840 req/s against 674
+# without), and with cro/web_worker.py a peer that closes after each 200 (the shapeshifter-uftp
+# client) costs no more than without keep-alive. gthread's own keep-alive cost such peers
+# about 0.05 ms of CPU per request (its threads noticed each close), so it was off until then.
+keepalive = int(os.environ.get("WEB_KEEPALIVE", "2"))

@@ -375,19 +375,69 @@ def test_open_mode_first_contact_from_dns(open_cro, dns_server, make_peer, trans
     assert row.participant_id == participant.pk
 
 
-def test_the_connection_is_closed_after_the_answer(cro):
-    """gunicorn.conf.py: no keep-alive (WEB_KEEPALIVE=0), even when the client asks for it."""
+def _read_response(sock: socket.socket) -> bytes:
+    """One HTTP response's head from `sock`, its body (Content-Length) read and dropped."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        assert chunk, f"the server closed the connection mid-response: {received!r}"
+        received += chunk
+    head, body = received.split(b"\r\n\r\n", 1)
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.lower().split(b"\r\n")
+        if line.startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    assert len(body) == length, "a second response came unasked"
+    return head.lower()
+
+
+def _closed_by_server_within(sock: socket.socket, seconds: float) -> float:
+    """Seconds until the server closed `sock` (it sends nothing more); fails after `seconds`."""
+    sock.settimeout(seconds)
+    started = time.monotonic()
+    try:
+        assert sock.recv(1) == b"", "the server sent more on an idle connection"
+    except TimeoutError:
+        pytest.fail(f"the connection stayed open for {seconds} s")
+    return time.monotonic() - started
+
+
+GET_LIVE = b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def test_a_connection_is_kept_alive_and_closed_when_idle(cro):
+    """gunicorn.conf.py: keep-alive (WEB_KEEPALIVE, 2 s by default) served by cro.web_worker: the
+    next request on the connection is answered, an idle connection is closed after the keep-alive."""
+    assert "Using worker: cro.web_worker.KeepAliveThreadWorker" in cro.web.log_text()
     with socket.create_connection(("127.0.0.1", cro.web.port), timeout=10) as sock:
-        sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n")
-        received = b""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            chunk = sock.recv(65536)
-            if not chunk:  # the server closed it
-                break
-            received += chunk
-        else:
-            pytest.fail("the connection stayed open")
-    head = received.split(b"\r\n\r\n", 1)[0].lower()
-    assert head.startswith(b"http/1.1 200")
-    assert b"connection: close" in head
+        for _ in range(3):
+            sock.sendall(GET_LIVE)
+            head = _read_response(sock)
+            assert head.startswith(b"http/1.1 200")
+            assert b"connection: keep-alive" in head
+        idle = _closed_by_server_within(sock, 10)
+    assert 1 <= idle <= 6
+
+
+def test_a_kept_alive_connection_its_client_closed_is_closed_at_once(cro):
+    """The client's FIN on a kept-alive connection (what the peers' client sends after every 200)
+    is answered by the server's close at once, not after the keep-alive, and the server serves on."""
+    for _ in range(20):
+        with socket.create_connection(("127.0.0.1", cro.web.port), timeout=10) as sock:
+            sock.sendall(GET_LIVE)
+            assert _read_response(sock).startswith(b"http/1.1 200")
+            time.sleep(0.05)  # the connection waits on the worker's poller now
+            sock.shutdown(socket.SHUT_WR)
+            assert _closed_by_server_within(sock, 10) < 1
+
+
+def test_connection_close_from_the_client_is_honoured(cro):
+    with socket.create_connection(("127.0.0.1", cro.web.port), timeout=10) as sock:
+        sock.sendall(GET_LIVE.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        head = _read_response(sock)
+        assert head.startswith(b"http/1.1 200")
+        assert b"connection: close" in head
+        assert _closed_by_server_within(sock, 10) < 1

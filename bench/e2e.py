@@ -205,9 +205,12 @@ def stages(result: SimpleNamespace, database_url: str) -> None:
             strict=True,
         ):
             spans[name].append(span)
-    print("  where the time goes (medians):")
+    print("  where the time goes (median, slowest):")
     for name, values in spans.items():
-        print(f"    {name:<52} {statistics.median(values) * 1000:6.1f} ms" if values else f"    {name}: -")
+        if not values:
+            print(f"    {name}: -")
+            continue
+        print(f"    {name:<52} {statistics.median(values) * 1000:6.1f} ms {max(values) * 1000:8.1f} ms")
 
 
 STAGES = (

@@ -22,6 +22,7 @@ from __future__ import annotations
 import select
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from functools import cache
 from io import BufferedReader
@@ -72,9 +73,16 @@ class PeerOrigin:
         )
         self._sock: socket.socket | None = None
         self._reader: BufferedReader | None = None
+        # One POST at a time on the one connection: a worker's pool process posts from one
+        # thread, but eager tasks or a threaded pool may share the origin.
+        self._lock = threading.Lock()
 
     def post(self, target: str, *, body: bytes, content_type: str, seconds: float) -> PeerAnswer:
         """POST `body` to `target` (path and query) once; raises PeerTimeout or PeerConnectionError."""
+        with self._lock:
+            return self._post(target, body=body, content_type=content_type, seconds=seconds)
+
+    def _post(self, target: str, *, body: bytes, content_type: str, seconds: float) -> PeerAnswer:
         head = (
             b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
             b"User-Agent: CRO\r\n\r\n"

@@ -276,3 +276,30 @@ def test_tls_posts_to_a_trusted_peer_and_checks_its_name(tls_peer, certificate, 
     # The certificate names "localhost", not the address.
     with pytest.raises(PeerConnectionError, match="TLS certificate not accepted"):
         tls_peer.origin("127.0.0.1", "https").post("/", body=BODY, content_type="text/xml", seconds=5)
+
+
+def test_threads_sharing_an_origin_take_turns_on_its_connection():
+    """Eager tasks or a threaded Celery pool may post to one origin at once: each answer is read
+    by the thread whose request it answers."""
+
+    def answer(n, request):
+        time.sleep(0.005)  # the others' requests are sent meanwhile, were the connection not held
+        return ok(request.rsplit(b"\r\n\r\n", 1)[1][-8:])
+
+    with ScriptedPeer(answer) as peer:
+        origin = peer.origin()
+        answers: dict[int, bytes] = {}
+
+        def post(number: int) -> None:
+            for round_ in range(20):
+                body = BODY + b"%04d%04d" % (number, round_)
+                answers[number * 100 + round_] = origin.post(
+                    "/", body=body, content_type="text/xml", seconds=5
+                ).data
+
+        threads = [threading.Thread(target=post, args=(number,)) for number in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert answers == {n * 100 + r: b"%04d%04d" % (n, r) for n in range(4) for r in range(20)}

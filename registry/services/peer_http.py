@@ -33,6 +33,7 @@ import certifi
 ANSWER_BODY_LIMIT = 64 * 1024
 _LINE_LIMIT = 8 * 1024
 _HEADER_LIMIT = 100
+_INTERIM_LIMIT = 10
 _NO_BODY = frozenset({204, 304})
 
 
@@ -169,7 +170,7 @@ def _line(reader: BufferedReader) -> bytes:
 
 def _answer_read(reader: BufferedReader) -> tuple[PeerAnswer, bool]:
     """The answer to the request just sent, and whether the connection may be kept."""
-    while True:
+    for _ in range(_INTERIM_LIMIT + 1):
         if not reader.peek(1):
             raise _Malformed("the peer closed the connection without answering")
         status_line = _line(reader)
@@ -185,6 +186,8 @@ def _answer_read(reader: BufferedReader) -> tuple[PeerAnswer, bool]:
         if 100 <= status < 200:
             continue  # an interim answer (100 Continue, 103 Early Hints): the final one follows
         break
+    else:
+        raise _Malformed(f"more than {_INTERIM_LIMIT} interim answers")
     connection = headers.get("connection", "").lower()
     keep = "close" not in connection if version == b"HTTP/1.1" else "keep-alive" in connection
     if status in _NO_BODY:

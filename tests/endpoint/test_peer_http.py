@@ -187,6 +187,7 @@ def test_a_kept_connection_the_peer_closed_while_idle_is_replaced():
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"),
         (b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101 + b"\r\n", "more than 100 header lines"),
         (b"HTTP/1.1 200 " + b"x" * 9000 + b"\r\n\r\n", "longer than 8 KiB"),
+        (b"HTTP/1.1 100 Continue\r\n\r\n" * 11 + ok(), "more than 10 interim answers"),
     ],
 )
 def test_a_broken_answer_is_a_connection_error_and_the_connection_is_dropped(reply, error):

@@ -20,6 +20,6 @@ threads = int(os.environ.get("WEB_THREADS", "8"))
 # Keep-alive, 2 s: a client that reuses its connection (a proxy, a load balancer, wrk) skips a
 # TCP handshake and close per request (bench/accept.py, wrk -c16: 840 req/s against 674
 # without), and with cro/web_worker.py a peer that closes after each 200 (the shapeshifter-uftp
-# client) costs no more than without keep-alive. gthread's own keep-alive cost such peers
+# client) costs about as much as without keep-alive. gthread's own keep-alive cost such peers
 # about 0.05 ms of CPU per request (its threads noticed each close), so it was off until then.
 keepalive = int(os.environ.get("WEB_KEEPALIVE", "2"))

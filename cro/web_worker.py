@@ -1,4 +1,4 @@
-"""gunicorn's threaded worker, with keep-alive that costs a client who closes nothing extra.
+"""gunicorn's threaded worker, with keep-alive that costs little for a client who closes.
 
 With keep-alive, a client that reuses its connection (a proxy, a load balancer, wrk) skips
 the TCP handshake and the close of every request. gunicorn's `gthread` worker returns each
@@ -12,11 +12,12 @@ instead for each client to close, which costs about the same.
 A new connection whose request is there already (the client sends it with its handshake)
 also skips the selector gthread builds per connection to wait for it.
 
-Measured (the CRO's gunicorn alone, 2 processes, /health/live, server CPU per request):
-peers that open a connection per request and close it after the answer, 0.93-1.00 ms with
-gthread without keep-alive, 0.97-1.05 with gthread's keep-alive, 0.95-0.97 here; wrk reusing
-its connections, 0.84-0.85 ms without keep-alive, 0.67-0.69 with it (either worker). Selected
-in gunicorn.conf.py (`WEB_WORKER_CLASS`); README "Performance".
+Measured (the CRO's gunicorn alone, 2 processes, /health/live, server CPU per request): 8
+threads that open a connection, ask once and close it cost 0.92-1.03 ms with gthread without
+keep-alive, 0.97-1.11 with gthread's keep-alive and 0.91-0.99 here (with requests as the
+client, as the peers' client is, 1.19-1.25 without keep-alive and 1.23-1.29 here); wrk reusing
+16 connections cost 0.81-0.85 ms without keep-alive and 0.63-0.70 with it. Selected in
+gunicorn.conf.py (`WEB_WORKER_CLASS`); README "Performance".
 """
 
 from __future__ import annotations

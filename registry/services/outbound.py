@@ -385,6 +385,10 @@ def _post_following_redirects(post, endpoint: str) -> tuple[PeerAnswer | urllib3
             raise RedirectRefused(
                 f"HTTP {response.status} from {url} to a non-http(s) URL {location[:200]!r}"
             )
+        if not urlsplit(target).hostname:
+            raise RedirectRefused(
+                f"HTTP {response.status} from {url} to a URL without a host {location[:200]!r}"
+            )
         url, hops = target, hops + 1
 
 

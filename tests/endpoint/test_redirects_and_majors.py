@@ -103,6 +103,14 @@ def test_a_redirect_to_a_non_http_url_is_refused(make_participant):
     assert len(peer.requests) == 1
 
 
+def test_a_redirect_to_a_url_without_a_host_is_refused(make_participant):
+    with RoutingPeer({V3: (307, "https://:443/no-host")}) as peer:
+        message = send_test_message(make_participant, peer.base + V3)
+    assert message.status == "failed"
+    assert "without a host" in message.last_error
+    assert len(peer.requests) == 1
+
+
 def test_a_message_goes_to_the_endpoint_of_its_major_derived_by_the_path_convention(make_participant):
     with RoutingPeer() as peer:
         message = send_test_message(make_participant, peer.base + V3, version="4.0.0")

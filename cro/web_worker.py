@@ -47,22 +47,22 @@ class KeepAliveThreadWorker(ThreadWorker):
 
 
 def closed_by_client(sock: socket.socket) -> bool:
-    """Whether the client closed `sock` (or reset it) and sent nothing more; `sock` is
-    readable (the poller said so) and not blocking."""
-    try:
-        return sock.recv(1, socket.MSG_PEEK) == b""
-    except BlockingIOError:
-        return False  # a spurious wake-up: a thread waits for the request, as gthread would
-    except OSError:
-        return True
+    """Whether the client closed `sock` (or reset it) and sent nothing more."""
+    return _waiting(sock) == b""
 
 
 def readable_now(sock: socket.socket) -> bool:
     """Whether bytes, or the client's close, wait on `sock` now."""
+    return _waiting(sock) is not None
+
+
+def _waiting(sock: socket.socket) -> bytes | None:
+    """The first byte waiting on `sock`, left there; b"" for the client's close (or a reset:
+    the thread's read meets the error and handles it as gthread does); None when nothing waits
+    (on the main loop, a spurious wake-up: a thread then waits for the request, as in gthread)."""
     try:
-        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except BlockingIOError:
-        return False
+        return None
     except OSError:
-        return True  # the thread's read meets the error and handles it as gthread does
-    return True
+        return b""

@@ -96,13 +96,12 @@ def drain_inbound_messages(self) -> int:
                 return processed  # the last look after lingering found nothing
             # Nothing left: wait for the next message here, as the pending drain.
             waited = dispatch.doorbell_wait(seconds=settings.CRO_DRAIN_LINGER_SECONDS, holding=holding)
-            if waited.state == dispatch.PENDING:
-                # Another drain is on its way (or no doorbell): it takes over. Its ring means a
-                # message came after this drain's look; the pool may start the new drain a second
-                # late (seen in bench/e2e.py), so this one looks once more before it ends.
-                holding, lingered, first = False, True, None
-                continue
-            holding, lingered = waited.state == dispatch.RANG, waited.state == dispatch.IDLE
+            # RANG: a message came; work on as the pending drain. IDLE (nothing came) and PENDING
+            # (another drain is on its way, or no doorbell): look once more, then end. A PENDING
+            # drain was rung by a message after this drain's look, and the pool may start it a
+            # second late (seen in bench/e2e.py): this drain takes that message itself.
+            holding = waited.state == dispatch.RANG
+            lingered = not holding
             first = waited.sender
             continue
         lingered = False

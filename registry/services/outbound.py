@@ -285,8 +285,8 @@ def _pool_post(url: str, *, body: bytes, seconds: float) -> PeerAnswer | urllib3
     """POST `body` to `url` once (no retry, no redirect followed) through its origin's connection."""
     parts = urlsplit(url)
     pool = _pool_for(parts)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     if isinstance(pool, PeerOrigin):
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return pool.post(target, body=body, content_type=_CONTENT_TYPE, seconds=seconds)
     return pool.urlopen(
         "POST",
@@ -381,11 +381,12 @@ def _post_following_redirects(post, endpoint: str) -> tuple[PeerAnswer | urllib3
         if not location:
             raise RedirectRefused(f"HTTP {response.status} from {url} without a Location header")
         target = urljoin(url, location)
-        if urlsplit(target).scheme not in ("http", "https"):
+        target_parts = urlsplit(target)
+        if target_parts.scheme not in ("http", "https"):
             raise RedirectRefused(
                 f"HTTP {response.status} from {url} to a non-http(s) URL {location[:200]!r}"
             )
-        if not urlsplit(target).hostname:
+        if not target_parts.hostname:
             raise RedirectRefused(
                 f"HTTP {response.status} from {url} to a URL without a host {location[:200]!r}"
             )

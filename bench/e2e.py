@@ -194,7 +194,10 @@ def stages(result: SimpleNamespace, database_url: str) -> None:
             ).fetchall()
         )
     spans: dict[str, list[float]] = {name: [] for name in STAGES}
-    for conversation, (post_started, answered_200) in result.posted.items():
+    slowest: tuple[float, float, int] | None = None  # (POST -> response, seconds into the stage, position)
+    first_post = min(started for started, _ in result.posted.values()) if result.posted else 0.0
+    ordered = sorted(result.posted.items(), key=lambda item: item[1][0])
+    for position, (conversation, (post_started, answered_200)) in enumerate(ordered, start=1):
         arrival = result.arrived_wall.get(conversation)
         if conversation not in received or conversation not in processed or arrival is None:
             continue
@@ -205,12 +208,20 @@ def stages(result: SimpleNamespace, database_url: str) -> None:
             strict=True,
         ):
             spans[name].append(span)
+        total = arrival - post_started
+        if slowest is None or total > slowest[0]:
+            slowest = (total, post_started - first_post, position)
     print("  where the time goes (median, slowest):")
     for name, values in spans.items():
         if not values:
             print(f"    {name}: -")
             continue
         print(f"    {name:<52} {statistics.median(values) * 1000:6.1f} ms {max(values) * 1000:8.1f} ms")
+    if slowest is not None:
+        print(
+            f"  slowest message: {slowest[0] * 1000:.1f} ms, the {slowest[2]}th sent,"
+            f" {slowest[1]:.2f} s after the first POST"
+        )
 
 
 STAGES = (

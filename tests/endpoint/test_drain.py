@@ -245,3 +245,56 @@ def test_a_drain_that_cannot_linger_looks_once_more_before_it_ends(make_particip
         assert answered(peer) == waiting
     assert len(calls) == 2  # it asked again after the second message, then looked and ended
     assert set(Message.objects.filter(direction="in").values_list("status", flat=True)) == {"processed"}
+
+
+def test_a_sender_held_only_earlier_does_not_stop_the_drain_lingering(make_participant, monkeypatch):
+    """A sender another drain held during an earlier look, answered since, leaves nothing to
+    look at again: the drain lingers as the pending drain (before, it ended with a recheck a
+    second later, and the next message waited for it)."""
+    from registry import dispatch
+
+    with RecordingPeer([200]) as peer:
+        _, held_key = make_participant("dso1.example.com", "DSO", endpoint_url=peer.url)
+        _, free_key = make_participant("dso2.example.com", "DSO", endpoint_url=peer.url)
+        post("dso1.example.com", held_key)
+        post("dso2.example.com", free_key)
+        original = processing.message_process_next
+        looks = []
+
+        def first_look_with_dso1_held(**kwargs):
+            looks.append(kwargs)
+            if len(looks) > 1:
+                return original(**kwargs)
+            with sender_held_elsewhere(domain="dso1.example.com", role="DSO"):
+                return original(**kwargs)
+
+        waits, rechecks = [], []
+        monkeypatch.setattr(processing, "message_process_next", first_look_with_dso1_held)
+        monkeypatch.setattr(
+            dispatch,
+            "doorbell_wait",
+            lambda *, seconds, holding=False: waits.append(holding) or dispatch.Woken(dispatch.IDLE),
+        )
+        monkeypatch.setattr(
+            dispatch, "inbound_drain_recheck", lambda *, seconds: rechecks.append(seconds) or True
+        )
+        assert tasks.drain_inbound_messages.apply().get() == 2
+    assert rechecks == []
+    assert waits == [False]  # it lingered (once: nothing came), then looked once more and ended
+    assert set(Message.objects.filter(direction="in").values_list("status", flat=True)) == {"processed"}
+
+
+def test_a_sender_still_held_at_the_last_look_is_looked_at_again(make_participant, monkeypatch):
+    """The holder may be a drain killed halfway (its lock not yet released): one recheck."""
+    from registry import dispatch
+
+    with RecordingPeer([200]) as peer:
+        _, key = make_participant("dso1.example.com", "DSO", endpoint_url=peer.url)
+        post("dso1.example.com", key)
+        rechecks = []
+        monkeypatch.setattr(
+            dispatch, "inbound_drain_recheck", lambda *, seconds: rechecks.append(seconds) or True
+        )
+        with sender_held_elsewhere(domain="dso1.example.com", role="DSO"):
+            assert tasks.drain_inbound_messages.apply().get() == 0
+    assert rechecks == [tasks.DRAIN_HELD_RETRY_SECONDS]

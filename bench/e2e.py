@@ -219,7 +219,7 @@ def stages(result: SimpleNamespace, database_url: str) -> None:
         print(f"    {name:<52} {statistics.median(values) * 1000:6.1f} ms {max(values) * 1000:8.1f} ms")
     if slowest is not None:
         print(
-            f"  slowest message: {slowest[0] * 1000:.1f} ms, the {slowest[2]}th sent,"
+            f"  slowest message: {slowest[0] * 1000:.1f} ms, number {slowest[2]} in sending order,"
             f" {slowest[1]:.2f} s after the first POST"
         )
 

@@ -194,8 +194,7 @@ def stages(result: SimpleNamespace, database_url: str) -> None:
             ).fetchall()
         )
     spans: dict[str, list[float]] = {name: [] for name in STAGES}
-    slowest: tuple[float, float, int] | None = None  # (POST -> response, seconds into the stage, position)
-    first_post = min(started for started, _ in result.posted.values()) if result.posted else 0.0
+    totals: list[tuple[float, float, int]] = []  # (POST -> response, POST started, position)
     ordered = sorted(result.posted.items(), key=lambda item: item[1][0])
     for position, (conversation, (post_started, answered_200)) in enumerate(ordered, start=1):
         arrival = result.arrived_wall.get(conversation)
@@ -208,19 +207,18 @@ def stages(result: SimpleNamespace, database_url: str) -> None:
             strict=True,
         ):
             spans[name].append(span)
-        total = arrival - post_started
-        if slowest is None or total > slowest[0]:
-            slowest = (total, post_started - first_post, position)
+        totals.append((arrival - post_started, post_started, position))
     print("  where the time goes (median, slowest):")
     for name, values in spans.items():
         if not values:
             print(f"    {name}: -")
             continue
         print(f"    {name:<52} {statistics.median(values) * 1000:6.1f} ms {max(values) * 1000:8.1f} ms")
-    if slowest is not None:
+    if totals:
+        total, post_started, position = max(totals)
         print(
-            f"  slowest message: {slowest[0] * 1000:.1f} ms, number {slowest[2]} in sending order,"
-            f" {slowest[1]:.2f} s after the first POST"
+            f"  slowest message: {total * 1000:.1f} ms, number {position} in sending order,"
+            f" {post_started - ordered[0][1][0]:.2f} s after the first POST"
         )
 
 
